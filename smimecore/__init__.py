@@ -1,0 +1,48 @@
+"""smimecore: S/MIME signing, verification, encryption and decryption, in-process.
+
+Start with :class:`SMIME` and :class:`Config`::
+
+    from smimecore import SMIME, Config
+
+    smime = SMIME(Config(keyring="/etc/smime/keys", ca_path="/etc/smime/ca.pem"))
+    signed = smime.sign(raw_message, signer="queue@example.com")
+    checked = smime.verify(signed.data)
+"""
+
+from smimecore.config import Config
+from smimecore.engine.smime import SMIME
+from smimecore.engine.status import Result, StatusRecord
+from smimecore.errors import (
+    CertificateNotFoundError,
+    ConfigError,
+    DisabledError,
+    KeyLoadError,
+    MalformedCMSError,
+    MalformedMessageError,
+    NotProtectedError,
+    PassphraseError,
+    SecretKeyNotFoundError,
+    SmimeError,
+    UnsupportedAlgorithmError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SMIME",
+    "CertificateNotFoundError",
+    "Config",
+    "ConfigError",
+    "DisabledError",
+    "KeyLoadError",
+    "MalformedCMSError",
+    "MalformedMessageError",
+    "NotProtectedError",
+    "PassphraseError",
+    "Result",
+    "SecretKeyNotFoundError",
+    "SmimeError",
+    "StatusRecord",
+    "UnsupportedAlgorithmError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Algorithm tables and primitive calls: every primitive comes from ``cryptography`` or hashlib."""

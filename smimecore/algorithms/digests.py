@@ -1,0 +1,86 @@
+"""Message-digest algorithms: names, S/MIME ``micalg`` values, and which are weak.
+
+SHA-256/384/512 sign; SHA-1 is accepted when verifying and reported as weak
+(RFC 8551 section 2.1); MD5 and older are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+
+from smimecore.errors import UnsupportedAlgorithmError
+
+__all__ = [
+    "SIGNING_DIGESTS",
+    "DigestAlgorithm",
+    "digest_by_micalg",
+    "digest_by_name",
+]
+
+
+@dataclass(frozen=True)
+class DigestAlgorithm:
+    """A hash function by its CMS name (``name``, asn1crypto's) and MIME name (``micalg``)."""
+
+    name: str
+    micalg: str
+    weak: bool = False
+
+    def hash_algorithm(self) -> hashes.HashAlgorithm:
+        """The ``cryptography`` hash object, for signature primitives."""
+        return _HASH_CLASSES[self.name]()
+
+    def digest(self, data: bytes) -> bytes:
+        """The digest of ``data`` (hashlib: it releases the GIL on large inputs)."""
+        return hashlib.new(self.name, data).digest()
+
+
+_HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+
+_DIGESTS: dict[str, DigestAlgorithm] = {
+    algorithm.name: algorithm
+    for algorithm in (
+        DigestAlgorithm("sha1", "sha-1", weak=True),
+        DigestAlgorithm("sha224", "sha-224"),
+        DigestAlgorithm("sha256", "sha-256"),
+        DigestAlgorithm("sha384", "sha-384"),
+        DigestAlgorithm("sha512", "sha-512"),
+        DigestAlgorithm("sha3_256", "sha3-256"),
+        DigestAlgorithm("sha3_384", "sha3-384"),
+        DigestAlgorithm("sha3_512", "sha3-512"),
+    )
+}
+
+_REFUSED = frozenset({"md2", "md4", "md5"})
+
+SIGNING_DIGESTS: tuple[str, ...] = ("sha256", "sha384", "sha512")
+"""Digests smimecore signs with (SHA-1 and SHA-224 are verify-only)."""
+
+
+def digest_by_name(name: str) -> DigestAlgorithm:
+    """The digest called ``name`` (``sha256``, ``sha-256`` and ``SHA256`` all work)."""
+    key = name.lower().replace("-", "")
+    key = {"sha3256": "sha3_256", "sha3384": "sha3_384", "sha3512": "sha3_512"}.get(key, key)
+    if key in _REFUSED:
+        raise UnsupportedAlgorithmError(name, "is refused as insecure")
+    try:
+        return _DIGESTS[key]
+    except KeyError:
+        raise UnsupportedAlgorithmError(name, "is not a supported digest algorithm") from None
+
+
+def digest_by_micalg(micalg: str) -> DigestAlgorithm:
+    """The digest named by a ``multipart/signed`` ``micalg`` parameter (``sha-256``...)."""
+    return digest_by_name(micalg)

@@ -1,0 +1,183 @@
+"""Signature schemes: choosing one for a key, producing and checking signatures.
+
+Supported: RSA PKCS#1 v1.5 and RSASSA-PSS, ECDSA (P-256/384/521), Ed25519
+and Ed448 (RFC 8419, "pure" mode over the signed attributes), and DSA for
+verification only (old messages and the PKITS suite use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+
+from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
+from smimecore.errors import UnsupportedAlgorithmError
+
+__all__ = [
+    "SignatureScheme",
+    "SigningKey",
+    "scheme_for_key",
+    "scheme_from_algorithm_identifier",
+]
+
+SigningKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
+"""Private keys smimecore signs with."""
+
+_EDDSA_DIGEST = {"ed25519": "sha512", "ed448": "shake256"}
+
+
+@dataclass(frozen=True)
+class SignatureScheme:
+    """A signature algorithm bound to its digest: what a SignerInfo's signatureAlgorithm says.
+
+    ``name`` is one of ``rsassa_pkcs1v15``, ``rsassa_pss``, ``ecdsa``,
+    ``ed25519``, ``ed448`` or ``dsa``.  ``pss_salt_length`` and
+    ``mgf_digest`` only matter for PSS.
+    """
+
+    name: str
+    digest: DigestAlgorithm
+    pss_salt_length: int = 0
+    mgf_digest: DigestAlgorithm | None = None
+
+    def algorithm_identifier(self) -> dict[str, Any]:
+        """The AlgorithmIdentifier to write into a SignerInfo (asn1crypto's native form)."""
+        if self.name == "rsassa_pkcs1v15":
+            return {"algorithm": "rsassa_pkcs1v15", "parameters": None}
+        if self.name == "rsassa_pss":
+            mgf_digest = self.mgf_digest or self.digest
+            return {
+                "algorithm": "rsassa_pss",
+                "parameters": {
+                    "hash_algorithm": {"algorithm": self.digest.name},
+                    "mask_gen_algorithm": {
+                        "algorithm": "mgf1",
+                        "parameters": {"algorithm": mgf_digest.name},
+                    },
+                    "salt_length": self.pss_salt_length,
+                },
+            }
+        if self.name == "ecdsa":
+            return {"algorithm": f"{self.digest.name}_ecdsa"}
+        return {"algorithm": self.name}
+
+    def sign(self, key: SigningKey, data: bytes) -> bytes:
+        """Sign ``data`` (the DER of the signed attributes, or the content) with ``key``."""
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(data, self._rsa_padding(), self.digest.hash_algorithm())
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(self.digest.hash_algorithm()))
+        return key.sign(data)
+
+    def verify(self, public_key: object, signature: bytes, data: bytes) -> bool:
+        """Whether ``signature`` over ``data`` verifies under ``public_key``.
+
+        A key whose type does not fit the scheme is an unsupported
+        combination, not a bad signature.
+        """
+        try:
+            if self.name in ("rsassa_pkcs1v15", "rsassa_pss") and isinstance(
+                public_key, rsa.RSAPublicKey
+            ):
+                public_key.verify(
+                    signature, data, self._rsa_padding(), self.digest.hash_algorithm()
+                )
+            elif self.name == "ecdsa" and isinstance(public_key, ec.EllipticCurvePublicKey):
+                public_key.verify(signature, data, ec.ECDSA(self.digest.hash_algorithm()))
+            elif self.name == "dsa" and isinstance(public_key, dsa.DSAPublicKey):
+                public_key.verify(signature, data, self.digest.hash_algorithm())
+            elif self.name == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
+                public_key.verify(signature, data)
+            elif self.name == "ed448" and isinstance(public_key, ed448.Ed448PublicKey):
+                public_key.verify(signature, data)
+            else:
+                raise UnsupportedAlgorithmError(
+                    self.name, f"does not fit a {type(public_key).__name__.lstrip('_')} key"
+                )
+        except InvalidSignature:
+            return False
+        return True
+
+    def _rsa_padding(self) -> padding.AsymmetricPadding:
+        if self.name == "rsassa_pss":
+            mgf_digest = self.mgf_digest or self.digest
+            return padding.PSS(padding.MGF1(mgf_digest.hash_algorithm()), self.pss_salt_length)
+        return padding.PKCS1v15()
+
+
+def scheme_for_key(
+    key: SigningKey, digest: DigestAlgorithm, *, pss: bool = False
+) -> SignatureScheme:
+    """The scheme smimecore signs with for ``key``: EdDSA fixes its digest (RFC 8419)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        if pss:
+            return SignatureScheme("rsassa_pss", digest, pss_salt_length=len(digest.digest(b"")))
+        return SignatureScheme("rsassa_pkcs1v15", digest)
+    if pss:
+        raise UnsupportedAlgorithmError("rsassa_pss", "needs an RSA key")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return SignatureScheme("ecdsa", digest)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return SignatureScheme("ed25519", digest_by_name("sha512"))
+    if isinstance(key, ed448.Ed448PrivateKey):
+        raise UnsupportedAlgorithmError("ed448", "signing is not supported (SHAKE256 digests)")
+    raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys cannot sign S/MIME")
+
+
+_SCHEME_BY_SIGNATURE_ALGO = {
+    "rsassa_pkcs1v15": "rsassa_pkcs1v15",
+    "rsassa_pss": "rsassa_pss",
+    "ecdsa": "ecdsa",
+    "dsa": "dsa",
+    "ed25519": "ed25519",
+    "ed448": "ed448",
+}
+
+# Signature algorithm OIDs asn1crypto has no name for, seen in the wild.
+_EXTRA_OIDS = {
+    "1.2.840.10045.2.1": "ecdsa",  # id-ecPublicKey used as a signature algorithm
+    "1.2.840.10040.4.1": "dsa",  # id-dsa used as a signature algorithm
+}
+
+
+def scheme_from_algorithm_identifier(
+    signature_algorithm: Any, digest: DigestAlgorithm
+) -> SignatureScheme:
+    """The scheme a SignerInfo's ``signatureAlgorithm`` (asn1crypto object) names.
+
+    ``digest`` is the SignerInfo's digestAlgorithm, which hashes the
+    content and the signed attributes.
+    """
+    dotted = signature_algorithm["algorithm"].dotted
+    try:
+        name = _SCHEME_BY_SIGNATURE_ALGO[signature_algorithm.signature_algo]
+    except (ValueError, KeyError):
+        name = _EXTRA_OIDS.get(dotted, "")
+    if not name:
+        raise UnsupportedAlgorithmError(dotted, "is not a supported signature algorithm")
+    if name == "rsassa_pss":
+        return _pss_scheme(signature_algorithm["parameters"].native or {})
+    return SignatureScheme(name, digest)
+
+
+def _pss_scheme(parameters: Mapping[str, Any]) -> SignatureScheme:
+    hash_algorithm = (parameters.get("hash_algorithm") or {}).get("algorithm", "sha1")
+    mask = parameters.get("mask_gen_algorithm") or {}
+    if mask.get("algorithm", "mgf1") != "mgf1":
+        raise UnsupportedAlgorithmError(str(mask.get("algorithm")), "is not a supported PSS mask")
+    mgf_hash = (mask.get("parameters") or {}).get("algorithm", "sha1")
+    return SignatureScheme(
+        "rsassa_pss",
+        digest_by_name(hash_algorithm),
+        pss_salt_length=int(parameters.get("salt_length", 20)),
+        mgf_digest=digest_by_name(mgf_hash),
+    )

@@ -1,0 +1,213 @@
+"""The ``smimecore`` command.
+
+Its names are a contract::
+
+    smimecore [--config FILE] [--keyring DIR] [--ca-path PATH] [--accept-untrusted-cas]
+              [--passphrase TEXT] [--status-json FILE] COMMAND ...
+
+    sign --signer ADDRESS [--opaque] [--digest sha256|sha384|sha512] [--in FILE] [--out FILE]
+    verify [--in FILE] [--out FILE]
+    demo
+
+Exit status: 0 when every status record is ``DONE``; 1 when any is
+``BAD``, ``ERROR`` or ``MISSING`` (or the operation failed); 2 for usage
+and configuration errors.  Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from smimecore.algorithms.digests import SIGNING_DIGESTS
+from smimecore.config import Config
+from smimecore.engine.smime import SMIME
+from smimecore.engine.status import DONE, Result, StatusRecord
+from smimecore.errors import ConfigError, SmimeError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
+    # Global options may also follow the command; there they must not reset earlier values.
+    default: Any = argparse.SUPPRESS if in_subcommand else None
+    parser.add_argument(
+        "--config", metavar="FILE", default=default, help="TOML file with an [smime] table"
+    )
+    parser.add_argument("--keyring", metavar="DIR", default=default, help="keyring directory")
+    parser.add_argument(
+        "--ca-path", metavar="PATH", default=default, help="trusted CA file or directory"
+    )
+    parser.add_argument(
+        "--accept-untrusted-cas",
+        action="store_true",
+        default=argparse.SUPPRESS if in_subcommand else False,
+        help="accept signatures whose CA is not trusted (reported with trust NONE/UNKNOWN)",
+    )
+    parser.add_argument(
+        "--passphrase", metavar="TEXT", default=default, help="passphrase for every key"
+    )
+    parser.add_argument(
+        "--passphrase-file", metavar="FILE", default=default, help="read the passphrase from FILE"
+    )
+    parser.add_argument(
+        "--status-json", metavar="FILE", default=default, help="write the status records as JSON"
+    )
+
+
+def _add_io_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--in", dest="input", metavar="FILE", help="input message (default stdin)")
+    parser.add_argument(
+        "--out", dest="output", metavar="FILE", help="output message (default stdout)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="smimecore",
+        description="S/MIME sign and verify, in-process (RT::Crypt::SMIME compatible).",
+    )
+    _add_global_options(parser, in_subcommand=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sign = commands.add_parser("sign", help="sign a message")
+    _add_global_options(sign, in_subcommand=True)
+    sign.add_argument(
+        "--signer", required=True, metavar="ADDRESS", help="keyring address to sign as"
+    )
+    sign.add_argument("--opaque", action="store_true", help="application/pkcs7-mime signed-data")
+    sign.add_argument("--digest", choices=SIGNING_DIGESTS, default="sha256")
+    sign.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
+    _add_io_options(sign)
+
+    verify = commands.add_parser("verify", help="verify a signed message")
+    _add_global_options(verify, in_subcommand=True)
+    _add_io_options(verify)
+
+    demo = commands.add_parser("demo", help="sign and verify with a throwaway PKI")
+    _add_global_options(demo, in_subcommand=True)
+    return parser
+
+
+def _config_from(arguments: argparse.Namespace) -> Config:
+    config = Config.from_toml(arguments.config) if arguments.config else Config()
+    changes: dict[str, Any] = {}
+    if arguments.keyring is not None:
+        changes["keyring"] = arguments.keyring
+    if arguments.ca_path is not None:
+        changes["ca_path"] = arguments.ca_path
+    if arguments.accept_untrusted_cas:
+        changes["accept_untrusted_cas"] = True
+    if arguments.passphrase is not None:
+        changes["passphrase"] = arguments.passphrase
+    if arguments.passphrase_file is not None:
+        try:
+            changes["passphrase"] = Path(arguments.passphrase_file).read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError("passphrase_file", f"cannot read it: {exc.strerror}") from None
+    return config.replace(**changes) if changes else config
+
+
+def _read_input(path: str | None) -> bytes:
+    if path is None or path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _write_output(path: str | None, data: bytes) -> None:
+    if path is None or path == "-":
+        stream: BinaryIO = sys.stdout.buffer
+        stream.write(data)
+        stream.flush()
+        return
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _write_statuses(path: str | None, statuses: Sequence[StatusRecord]) -> None:
+    if path is None:
+        return
+    text = json.dumps([record.to_dict() for record in statuses], indent=2, ensure_ascii=False)
+    try:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+class _UsageError(Exception):
+    """A problem with the command line itself (exit status 2)."""
+
+
+def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
+    data = _read_input(arguments.input)
+    if arguments.command == "sign":
+        return smime.sign(
+            data,
+            signer=arguments.signer,
+            opaque=arguments.opaque,
+            digest=arguments.digest,
+            pss=arguments.pss,
+        )
+    return smime.verify(data)
+
+
+def _first_failure(statuses: Sequence[StatusRecord]) -> StatusRecord | None:
+    return next((record for record in statuses if record.status != DONE), None)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    for name in ("config", "keyring", "ca_path", "passphrase", "passphrase_file", "status_json"):
+        if not hasattr(arguments, name):
+            setattr(arguments, name, None)
+    if arguments.command == "demo":
+        from smimecore.demo.run import run_demo
+
+        return run_demo()
+    statuses: Sequence[StatusRecord] = ()
+    try:
+        smime = SMIME(_config_from(arguments))
+        result = _run_operation(arguments, smime)
+        statuses = result.statuses
+        failure = _first_failure(statuses)
+        if failure is None:
+            _write_output(arguments.output, result.data)
+        _write_statuses(arguments.status_json, statuses)
+        if failure is not None:
+            print(
+                f"smimecore: {failure.operation} {failure.status}: {_one_line(failure.message)}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        return EXIT_OK
+    except ConfigError as exc:
+        print(f"smimecore: configuration error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except _UsageError as exc:
+        print(f"smimecore: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except SmimeError as exc:
+        try:
+            _write_statuses(arguments.status_json, exc.statuses or statuses)
+        except _UsageError as write_error:
+            print(f"smimecore: {_one_line(str(write_error))}", file=sys.stderr)
+        print(f"smimecore: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED

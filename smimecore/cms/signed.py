@@ -1,0 +1,446 @@
+"""CMS SignedData (RFC 5652 section 5): building, parsing, checking each signer.
+
+Checking a signer answers two questions, kept apart as in pyHanko and
+MimeKit: is the content the one that was signed (``intact``), and does the
+signature verify under the signer certificate's key (``valid``).  Whether
+that certificate is trusted is the trust layer's question, not this one's.
+
+Signed attributes are checked over the bytes received; only when those are
+not DER (BER with indefinite lengths) is the DER re-encoding tried, since
+the signer signed DER.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from asn1crypto import cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
+from smimecore.algorithms.signatures import (
+    SignatureScheme,
+    SigningKey,
+    scheme_for_key,
+    scheme_from_algorithm_identifier,
+)
+from smimecore.cms.attributes import build_signed_attributes
+from smimecore.errors import (
+    CertificateNotFoundError,
+    MalformedCMSError,
+    SmimeError,
+    UnsupportedAlgorithmError,
+)
+from smimecore.pki.certificate import subject_key_identifier
+
+__all__ = [
+    "SignedData",
+    "SignerCheck",
+    "SigningIdentity",
+    "build_signed_data",
+    "parse_signed_data",
+]
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """A private key with its certificate and the chain certificates sent along with it."""
+
+    key: SigningKey = field(repr=False)
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"SigningIdentity(certificate={self.certificate.subject.rfc4514_string()!r})"
+
+
+def _to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+
+
+def build_signed_data(
+    content: bytes,
+    identity: SigningIdentity,
+    *,
+    digest: DigestAlgorithm,
+    detached: bool,
+    pss: bool = False,
+    use_subject_key_identifier: bool = False,
+    extra_certificates: Iterable[x509.Certificate] = (),
+    signing_time: datetime | None = None,
+) -> bytes:
+    """A DER ContentInfo holding a SignedData over ``content`` with one SignerInfo.
+
+    ``content`` must already be in canonical form (CRLF line endings for
+    MIME).  The certificate set holds the signer's certificate, its chain
+    and ``extra_certificates``, each once, in DER order.
+    """
+    scheme = scheme_for_key(identity.key, digest, pss=pss)
+    digest = scheme.digest
+    signer_certificate = _to_asn1(identity.certificate)
+    signed_attributes = build_signed_attributes(
+        content_type="data",
+        message_digest=digest.digest(content),
+        signer_certificate=signer_certificate,
+        signing_time=signing_time or datetime.now(UTC),
+    )
+    signature = scheme.sign(identity.key, signed_attributes.dump())
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v3" if use_subject_key_identifier else "v1",
+            "sid": _signer_identifier(
+                identity.certificate, signer_certificate, use_subject_key_identifier
+            ),
+            "digest_algorithm": {"algorithm": digest.name},
+            "signed_attrs": signed_attributes,
+            "signature_algorithm": scheme.algorithm_identifier(),
+            "signature": signature,
+        }
+    )
+    certificates = _unique_certificates(
+        [identity.certificate, *identity.chain, *extra_certificates]
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v3" if use_subject_key_identifier else "v1",
+            "digest_algorithms": [{"algorithm": digest.name}],
+            "encap_content_info": {
+                "content_type": "data",
+                "content": None if detached else content,
+            },
+            "certificates": [
+                cms.CertificateChoices({"certificate": _to_asn1(cert)}) for cert in certificates
+            ],
+            "signer_infos": [signer_info],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def _signer_identifier(
+    certificate: x509.Certificate,
+    asn1_certificate: asn1_x509.Certificate,
+    use_subject_key_identifier: bool,
+) -> cms.SignerIdentifier:
+    if use_subject_key_identifier:
+        return cms.SignerIdentifier({"subject_key_identifier": subject_key_identifier(certificate)})
+    return cms.SignerIdentifier(
+        {
+            "issuer_and_serial_number": {
+                "issuer": asn1_certificate.issuer,
+                "serial_number": asn1_certificate.serial_number,
+            }
+        }
+    )
+
+
+def _unique_certificates(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+    seen: dict[bytes, x509.Certificate] = {}
+    for certificate in certificates:
+        seen.setdefault(certificate.public_bytes(Encoding.DER), certificate)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class SignerCheck:
+    """The outcome of checking one SignerInfo.
+
+    ``intact``: the messageDigest attribute (or the signature itself, when
+    there are no signed attributes) matches the content.  ``valid``: the
+    signature verifies under ``certificate``'s key.  ``error`` is set when
+    the signer could not be checked at all (unknown algorithm, no
+    certificate); then both flags are false.  ``content_index`` says which
+    of the candidate contents matched.
+    """
+
+    index: int
+    certificate: x509.Certificate | None
+    digest: DigestAlgorithm | None
+    scheme: SignatureScheme | None
+    intact: bool
+    valid: bool
+    signing_time: datetime | None = None
+    content_index: int = 0
+    error: SmimeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Both intact and valid."""
+        return self.intact and self.valid and self.error is None
+
+    @property
+    def weak_algorithms(self) -> tuple[str, ...]:
+        """Names of weak algorithms this signer used (SHA-1), for reporting."""
+        found = []
+        for digest in (self.digest, self.scheme.digest if self.scheme else None):
+            if digest is not None and digest.weak and digest.name not in found:
+                found.append(digest.name)
+        return tuple(found)
+
+
+ContentSource = Callable[[int], bytes | None]
+"""Gives candidate content number ``i`` (0 = as received), or ``None`` when there are no more."""
+
+
+@dataclass(frozen=True)
+class SignedData:
+    """A parsed SignedData: encapsulated content, certificates, CRLs and signers."""
+
+    content_type: str
+    content: bytes | None
+    certificates: tuple[x509.Certificate, ...]
+    crls: tuple[bytes, ...]
+    signer_infos: tuple[cms.SignerInfo, ...] = field(repr=False)
+
+    @property
+    def is_detached(self) -> bool:
+        """Whether the content is not encapsulated (it travels beside the signature)."""
+        return self.content is None
+
+    def check_signers(
+        self,
+        contents: ContentSource,
+        known_certificates: Callable[[], Iterable[x509.Certificate]] = tuple,
+    ) -> list[SignerCheck]:
+        """Check every SignerInfo against the content.
+
+        ``contents(i)`` supplies candidate contents lazily (the bytes as
+        received first, then a canonicalised form); ``known_certificates``
+        is asked only when a signer's certificate is not in the message.
+        """
+        return [
+            self._check_signer(index, signer_info, contents, known_certificates)
+            for index, signer_info in enumerate(self.signer_infos)
+        ]
+
+    def _check_signer(
+        self,
+        index: int,
+        signer_info: cms.SignerInfo,
+        contents: ContentSource,
+        known_certificates: Callable[[], Iterable[x509.Certificate]],
+    ) -> SignerCheck:
+        certificate: x509.Certificate | None = None
+        digest: DigestAlgorithm | None = None
+        scheme: SignatureScheme | None = None
+        try:
+            certificate = self._find_signer_certificate(signer_info, known_certificates)
+            digest = digest_by_name(signer_info["digest_algorithm"]["algorithm"].native)
+            scheme = scheme_from_algorithm_identifier(signer_info["signature_algorithm"], digest)
+            public_key = _public_key(certificate)
+            signed_attributes = signer_info["signed_attrs"]
+            signature = signer_info["signature"].native
+            if isinstance(signed_attributes, core.Void):
+                return self._check_without_attributes(
+                    index, certificate, digest, scheme, public_key, signature, contents
+                )
+            content_index, intact = _match_message_digest(
+                signed_attributes, digest, contents, self.content_type
+            )
+            valid = any(
+                scheme.verify(public_key, signature, encoding)
+                for encoding in _signed_attribute_encodings(signed_attributes)
+            )
+            return SignerCheck(
+                index,
+                certificate,
+                digest,
+                scheme,
+                intact,
+                valid,
+                signing_time=_signing_time(signed_attributes),
+                content_index=content_index,
+            )
+        except SmimeError as error:
+            return SignerCheck(index, certificate, digest, scheme, False, False, error=error)
+        except (ValueError, TypeError, KeyError) as error:
+            problem = MalformedCMSError(
+                f"SignerInfo {index + 1} is malformed: {_first_line(error)}"
+            )
+            return SignerCheck(index, certificate, digest, scheme, False, False, error=problem)
+
+    def _check_without_attributes(
+        self,
+        index: int,
+        certificate: x509.Certificate,
+        digest: DigestAlgorithm,
+        scheme: SignatureScheme,
+        public_key: object,
+        signature: bytes,
+        contents: ContentSource,
+    ) -> SignerCheck:
+        if self.content_type != "data":
+            raise MalformedCMSError("signed attributes are required when the content is not data")
+        candidate_index = 0
+        while (content := contents(candidate_index)) is not None:
+            if scheme.verify(public_key, signature, content):
+                return SignerCheck(
+                    index, certificate, digest, scheme, True, True, content_index=candidate_index
+                )
+            candidate_index += 1
+        return SignerCheck(index, certificate, digest, scheme, False, False)
+
+    def _find_signer_certificate(
+        self,
+        signer_info: cms.SignerInfo,
+        known_certificates: Callable[[], Iterable[x509.Certificate]],
+    ) -> x509.Certificate:
+        matches = _signer_matcher(signer_info["sid"])
+        for certificate in self.certificates:
+            if matches(certificate):
+                return certificate
+        for certificate in known_certificates():
+            if matches(certificate):
+                return certificate
+        raise CertificateNotFoundError(
+            "the signer's certificate is neither in the message nor in the keyring"
+        )
+
+
+def _public_key(certificate: x509.Certificate) -> object:
+    try:
+        return certificate.public_key()
+    except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+        raise UnsupportedAlgorithmError(
+            "signer public key",
+            f"cannot be used ({exc}; DSA keys with inherited parameters are unsupported)",
+        ) from None
+    except Exception as exc:  # cryptography raises its own UnsupportedAlgorithm
+        raise UnsupportedAlgorithmError("signer public key", f"cannot be used: {exc}") from None
+
+
+def _signer_matcher(sid: cms.SignerIdentifier) -> Callable[[x509.Certificate], bool]:
+    if sid.name == "subject_key_identifier":
+        wanted_key_id = sid.chosen.native
+
+        def matches_key_id(certificate: x509.Certificate) -> bool:
+            return bool(subject_key_identifier(certificate) == wanted_key_id)
+
+        return matches_key_id
+    serial = sid.chosen["serial_number"].native
+    issuer = sid.chosen["issuer"]
+    issuer_der = issuer.dump()
+
+    def matches_issuer_serial(certificate: x509.Certificate) -> bool:
+        if certificate.serial_number != serial:
+            return False
+        certificate_issuer = certificate.issuer.public_bytes()
+        return certificate_issuer == issuer_der or bool(
+            asn1_x509.Name.load(certificate_issuer).hashable == issuer.hashable
+        )
+
+    return matches_issuer_serial
+
+
+def _match_message_digest(
+    signed_attributes: cms.CMSAttributes,
+    digest: DigestAlgorithm,
+    contents: ContentSource,
+    content_type: str,
+) -> tuple[int, bool]:
+    found_content_type = _single_attribute(signed_attributes, "content_type")
+    if found_content_type is None or found_content_type.native != content_type:
+        raise MalformedCMSError("the contentType signed attribute does not match the content")
+    message_digest = _single_attribute(signed_attributes, "message_digest")
+    if message_digest is None:
+        raise MalformedCMSError("the messageDigest signed attribute is missing")
+    expected = message_digest.native
+    candidate_index = 0
+    while (content := contents(candidate_index)) is not None:
+        if digest.digest(content) == expected:
+            return candidate_index, True
+        candidate_index += 1
+    return 0, False
+
+
+def _single_attribute(attributes: cms.CMSAttributes, name: str) -> core.Asn1Value | None:
+    values = [attribute["values"] for attribute in attributes if attribute["type"].native == name]
+    if not values:
+        return None
+    if len(values) > 1 or len(values[0]) != 1:
+        raise MalformedCMSError(f"the {name} signed attribute must have exactly one value")
+    value: core.Asn1Value = values[0][0]
+    return value
+
+
+def _signing_time(attributes: cms.CMSAttributes) -> datetime | None:
+    try:
+        value = _single_attribute(attributes, "signing_time")
+    except MalformedCMSError:
+        return None
+    moment = value.native if value is not None else None
+    return moment if isinstance(moment, datetime) else None
+
+
+def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> list[bytes]:
+    """The byte strings a signer may have signed: as received (retagged SET), then DER."""
+    received = bytearray(attributes.dump())
+    received[0] = 0x31
+    encodings = [bytes(received)]
+    try:
+        der = bytes(attributes.untag().dump(force=True))
+    except (ValueError, TypeError):
+        return encodings  # attributes asn1crypto cannot re-encode: the received bytes must do
+    if der not in encodings:
+        encodings.append(der)
+    return encodings
+
+
+def parse_signed_data(data: bytes) -> SignedData:
+    """Parse a DER/BER ContentInfo holding a SignedData.
+
+    Raises :class:`MalformedCMSError` for anything that is not a
+    well-formed SignedData, truncated input included.
+    """
+    try:
+        content_info = cms.ContentInfo.load(data, strict=False)
+        if content_info["content_type"].native != "signed_data":
+            raise MalformedCMSError(
+                f"expected CMS signed-data, found {content_info['content_type'].native}"
+            )
+        signed_data = content_info["content"]
+        encapsulated = signed_data["encap_content_info"]
+        content_type = encapsulated["content_type"].native
+        content = _encapsulated_content(encapsulated)
+        certificates = _certificates(signed_data["certificates"])
+        crls = tuple(
+            bytes(choice.chosen.dump())
+            for choice in (signed_data["crls"] or [])
+            if choice.name == "crl"
+        )
+        signer_infos = tuple(signed_data["signer_infos"])
+    except MalformedCMSError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise MalformedCMSError(f"broken CMS SignedData: {_first_line(exc)}") from None
+    return SignedData(content_type, content, certificates, crls, signer_infos)
+
+
+def _encapsulated_content(encapsulated: cms.EncapsulatedContentInfo) -> bytes | None:
+    content = encapsulated["content"]
+    if isinstance(content, core.Void) or content.native is None:
+        return None
+    if isinstance(content, core.ParsableOctetString):
+        return bytes(content.__bytes__())
+    return bytes(content.contents)
+
+
+def _certificates(choices: Sequence[cms.CertificateChoices] | None) -> tuple[x509.Certificate, ...]:
+    found = []
+    for choice in choices or []:
+        if choice.name != "certificate":
+            continue
+        try:
+            found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+        except ValueError:
+            continue  # an unreadable extra certificate must not hide a readable signer
+    return tuple(found)
+
+
+def _first_line(error: Exception) -> str:
+    """asn1crypto's messages end with a parse trace; the first line says what is wrong."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

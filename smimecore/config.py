@@ -1,0 +1,205 @@
+"""Configuration: RT's ``%SMIME`` options as a frozen, validated value.
+
+Every option of RT's ``%SMIME`` has a counterpart here (snake_case; the RT
+spelling is accepted too when reading a mapping or a TOML file).  Where RT
+silently drops a bad value (a keyring that is not a directory, a CAPath
+that does not exist), smimecore raises :class:`ConfigError` naming the
+option.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from smimecore.errors import ConfigError
+
+__all__ = ["CIPHERS", "Config", "PassphraseSpec", "Purpose"]
+
+Purpose = str
+"""A key's purpose as RT names it: ``"signing"`` or ``"encryption"``."""
+
+PassphraseSpec = (
+    str | Callable[[str, Purpose], str | None] | Mapping[str, "str | Mapping[str, str]"] | None
+)
+"""A passphrase for every key, a function ``(address, purpose) -> passphrase``, or a table.
+
+A table is looked up by address; an entry may itself be a table keyed by
+purpose (``"signing"``, ``"encryption"``, with ``""`` as its fallback).
+The ``""`` entry of the top table is the fallback for addresses not listed.
+"""
+
+CIPHERS: tuple[str, ...] = (
+    "aes-128-cbc",
+    "aes-192-cbc",
+    "aes-256-cbc",
+    "aes-128-gcm",
+    "aes-256-gcm",
+    "chacha20-poly1305",
+)
+"""Content-encryption algorithms ``cipher`` may name."""
+
+_RT_NAMES = {
+    "Enable": "enable",
+    "Keyring": "keyring",
+    "CAPath": "ca_path",
+    "AcceptUntrustedCAs": "accept_untrusted_cas",
+    "Passphrase": "passphrase",
+    "OpenSSL": "openssl",
+    "Cipher": "cipher",
+    "OtherCertificatesToSend": "other_certificates_to_send",
+    "Providers": "providers",
+}
+
+IGNORED_OPTIONS = frozenset({"providers"})
+"""Options accepted for RT compatibility that mean nothing without the openssl binary."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """How smimecore finds keys and judges trust; mirrors RT's ``%SMIME``.
+
+    Paths may be given as strings.  ``passphrase`` is never shown in the
+    repr.
+    """
+
+    enable: bool = True
+    keyring: Path | None = None
+    ca_path: Path | None = None
+    accept_untrusted_cas: bool = False
+    passphrase: PassphraseSpec = field(default=None, repr=False)
+    openssl: str | None = None
+    cipher: str = "aes-128-cbc"
+    other_certificates_to_send: Path | None = None
+    providers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_bool("enable", self.enable)
+        _check_bool("accept_untrusted_cas", self.accept_untrusted_cas)
+        object.__setattr__(self, "keyring", _readable_directory("keyring", self.keyring))
+        object.__setattr__(self, "ca_path", _existing_path("ca_path", self.ca_path))
+        object.__setattr__(
+            self,
+            "other_certificates_to_send",
+            _readable_file("other_certificates_to_send", self.other_certificates_to_send),
+        )
+        object.__setattr__(self, "cipher", _cipher(self.cipher))
+        object.__setattr__(self, "providers", _string_tuple("providers", self.providers))
+        _check_passphrase(self.passphrase)
+        if self.openssl is not None and not isinstance(self.openssl, str | os.PathLike):
+            raise ConfigError("openssl", "must be the path of the openssl binary")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any], *, base_dir: Path | None = None) -> Config:
+        """Build from a mapping of option names (ours or RT's); unknown names are errors.
+
+        Relative paths are taken relative to ``base_dir`` when given.
+        """
+        known = {item.name for item in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in options.items():
+            key = _RT_NAMES.get(name, name)
+            if key not in known:
+                raise ConfigError(name, "is not a known option")
+            if key in values:
+                raise ConfigError(name, "is given twice (under RT's name and ours)")
+            values[key] = value
+        if base_dir is not None:
+            for key in ("keyring", "ca_path", "other_certificates_to_send"):
+                if isinstance(values.get(key), str | Path):
+                    values[key] = base_dir / Path(values[key]).expanduser()
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> Config:
+        """Read the ``[smime]`` table of a TOML file; relative paths are relative to the file."""
+        location = Path(path)
+        try:
+            document = tomllib.loads(location.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError("config", f"cannot read {location}: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError("config", f"{location} is not valid TOML: {exc}") from None
+        table = document.get("smime")
+        if not isinstance(table, dict):
+            raise ConfigError("smime", f"{location} has no [smime] table")
+        return cls.from_mapping(table, base_dir=location.resolve().parent)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some options changed (validated again)."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values.update(changes)
+        return Config(**values)
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be true or false, not {value!r}")
+
+
+def _as_path(name: str, value: object) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(name, f"must be a path, not {type(value).__name__}")
+    return Path(value).expanduser()
+
+
+def _readable_directory(name: str, value: object) -> Path | None:
+    path = _as_path(name, value)
+    if path is not None and not (path.is_dir() and os.access(path, os.R_OK | os.X_OK)):
+        raise ConfigError(name, f"{path} is not a readable directory")
+    return path
+
+
+def _existing_path(name: str, value: object) -> Path | None:
+    path = _as_path(name, value)
+    if path is not None and not (path.exists() and os.access(path, os.R_OK)):
+        raise ConfigError(name, f"{path} does not exist or is not readable")
+    return path
+
+
+def _readable_file(name: str, value: object) -> Path | None:
+    path = _as_path(name, value)
+    if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+        raise ConfigError(name, f"{path} is not a readable file")
+    return path
+
+
+def _cipher(value: object) -> str:
+    if value is None or value == "":
+        return "aes-128-cbc"
+    if not isinstance(value, str) or value.lower() not in CIPHERS:
+        raise ConfigError("cipher", f"{value!r} is not one of {', '.join(CIPHERS)}")
+    return value.lower()
+
+
+def _string_tuple(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ConfigError(name, "must be a list of strings")
+
+
+def _check_passphrase(value: object) -> None:
+    if value is None or isinstance(value, str) or callable(value):
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigError("passphrase", "must be a string, a function or a table")
+    for address, entry in value.items():
+        if not isinstance(address, str):
+            raise ConfigError("passphrase", "table keys must be addresses (strings)")
+        if isinstance(entry, Mapping):
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry.items()):
+                raise ConfigError(
+                    "passphrase", f"the table for {address!r} must map purposes to strings"
+                )
+        elif not isinstance(entry, str):
+            raise ConfigError(
+                "passphrase", f"the entry for {address!r} must be a string or a table"
+            )

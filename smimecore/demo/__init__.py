@@ -1,0 +1,1 @@
+"""A throwaway PKI and the ``smimecore demo`` walk-through."""

@@ -1,0 +1,6 @@
+"""The recipe layer: the API most callers use."""
+
+from smimecore.engine.smime import SMIME
+from smimecore.engine.status import Result, StatusRecord
+
+__all__ = ["SMIME", "Result", "StatusRecord"]

@@ -1,0 +1,120 @@
+"""The exceptions smimecore raises.
+
+Every error derives from :class:`SmimeError`.  An error raised by an
+operation of :class:`smimecore.SMIME` carries the RT-style status records
+that describe it in :attr:`SmimeError.statuses`, so a caller that reports
+statuses (as RT does) loses nothing by catching the exception.
+
+Messages never contain secrets: no key material, no passphrase, no
+content-encryption key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smimecore.engine.status import StatusRecord
+
+__all__ = [
+    "CertificateNotFoundError",
+    "ConfigError",
+    "DisabledError",
+    "KeyLoadError",
+    "MalformedCMSError",
+    "MalformedMessageError",
+    "NotProtectedError",
+    "PassphraseError",
+    "SecretKeyNotFoundError",
+    "SmimeError",
+    "UnsupportedAlgorithmError",
+]
+
+
+class SmimeError(Exception):
+    """Root of every smimecore error.
+
+    ``statuses`` holds the status records of the failed operation (empty
+    when the error happened outside an operation, for example in
+    configuration).
+    """
+
+    def __init__(self, message: str, *, statuses: Sequence[StatusRecord] = ()) -> None:
+        super().__init__(message)
+        self.statuses: tuple[StatusRecord, ...] = tuple(statuses)
+
+    def with_statuses(self, statuses: Sequence[StatusRecord]) -> SmimeError:
+        """Attach the status records of the operation that failed; returns ``self``."""
+        self.statuses = tuple(statuses)
+        return self
+
+
+class ConfigError(SmimeError, ValueError):
+    """A configuration option is unknown, mistyped or points at nothing usable.
+
+    ``option`` names the offending option.
+    """
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"configuration option {option!r}: {problem}")
+        self.option = option
+
+
+class DisabledError(SmimeError):
+    """S/MIME is disabled (``enable = false``); every operation refuses."""
+
+
+class MalformedMessageError(SmimeError, ValueError):
+    """The MIME message cannot be read as the S/MIME structure it claims to be."""
+
+
+class MalformedCMSError(SmimeError, ValueError):
+    """The CMS (PKCS#7) DER/BER data is broken, truncated or inconsistent."""
+
+
+class NotProtectedError(SmimeError, ValueError):
+    """The message is not signed (or not protected in the way the operation needs)."""
+
+
+class UnsupportedAlgorithmError(SmimeError):
+    """An algorithm the operation needs is unknown to smimecore or refused as unsafe.
+
+    ``algorithm`` is its name or dotted OID.
+    """
+
+    def __init__(self, algorithm: str, problem: str = "is not supported") -> None:
+        super().__init__(f"algorithm {algorithm} {problem}")
+        self.algorithm = algorithm
+
+
+class SecretKeyNotFoundError(SmimeError, LookupError):
+    """No private key for the address exists in the keyring.
+
+    ``address`` is the address that was looked up.
+    """
+
+    def __init__(self, address: str, detail: str = "") -> None:
+        super().__init__(
+            f"secret key for {address} is not available" + (f": {detail}" if detail else "")
+        )
+        self.address = address
+
+
+class CertificateNotFoundError(SmimeError, LookupError):
+    """A certificate the operation needs (for example a signer's) cannot be found."""
+
+
+class KeyLoadError(SmimeError):
+    """A key file exists but cannot be read (damaged, or in a format we do not read).
+
+    ``path`` is the file concerned.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"cannot load key file {path}: {problem}")
+        self.path = path
+
+
+class PassphraseError(KeyLoadError):
+    """The private key is encrypted and the passphrase is missing or wrong."""

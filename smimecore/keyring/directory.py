@@ -1,0 +1,280 @@
+"""RT's keyring: a directory of ``<address>.pem`` files holding key and certificates.
+
+Lookup for a purpose tries ``<address>.<purpose>.pem`` before
+``<address>.pem`` (RT section 5), then the same names with ``.p12`` and
+``.pfx``.  Unlike RT, file names match the address case-insensitively.
+
+Loaded files are cached by path and reloaded when the file changes (its
+size, modification time or inode), so the expensive key load happens once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from smimecore.algorithms.signatures import SigningKey
+from smimecore.cms.signed import SigningIdentity
+from smimecore.config import PassphraseSpec, Purpose
+from smimecore.errors import (
+    KeyLoadError,
+    MalformedCMSError,
+    PassphraseError,
+    SecretKeyNotFoundError,
+    UnsupportedAlgorithmError,
+)
+from smimecore.keyring.passphrase import resolve_passphrase
+from smimecore.pki.certificate import load_certificates
+from smimecore.pki.pem import PemBlock, find_pem_blocks
+
+__all__ = ["DirectoryKeyring", "KeyFile"]
+
+log = logging.getLogger("smimecore.keyring")
+
+_KEY_SUFFIXES = (".pem", ".p12", ".pfx")
+_PKCS12_SUFFIXES = (".p12", ".pfx")
+_CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", *_PKCS12_SUFFIXES)
+
+# Cache entries remember which passphrase opened a key only as a keyed hash
+# under a per-process random key, so nothing in memory reveals it.
+_PASSPHRASE_TAG_KEY = secrets.token_bytes(32)
+
+
+def _passphrase_tag(passphrase: str | None) -> bytes:
+    if passphrase is None:
+        return b""
+    return hmac.new(_PASSPHRASE_TAG_KEY, passphrase.encode("utf-8"), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """What one keyring file holds: maybe a private key, its certificate, and other certificates."""
+
+    path: Path
+    private_key: Any = field(repr=False)
+    certificate: x509.Certificate | None
+    chain: tuple[x509.Certificate, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"KeyFile(path={str(self.path)!r}, has_private_key={self.private_key is not None})"
+
+
+_FileSignature = tuple[int, int, int]
+
+
+def _signature(stat: os.stat_result) -> _FileSignature:
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+class DirectoryKeyring:
+    """An RT-style keyring directory (``Keyring`` in RT's ``%SMIME``)."""
+
+    def __init__(self, directory: Path | None, passphrase: PassphraseSpec = None) -> None:
+        self.directory = directory
+        self._passphrase = passphrase
+        self._lock = threading.Lock()
+        self._index: tuple[int, dict[str, str]] | None = None
+        self._loaded: dict[Path, tuple[_FileSignature, bytes, KeyFile]] = {}
+
+    def __repr__(self) -> str:
+        return f"DirectoryKeyring({str(self.directory)!r})"
+
+    # -- finding files ---------------------------------------------------
+
+    def find_file(self, address: str, purpose: Purpose | None = None) -> Path | None:
+        """The keyring file for ``address`` and ``purpose``, by RT's order, or ``None``."""
+        if self.directory is None or not address:
+            return None
+        index = self._names()
+        stems = [f"{address}.{purpose}", address] if purpose else [address]
+        for stem in stems:
+            for suffix in _KEY_SUFFIXES:
+                name = index.get(f"{stem}{suffix}".casefold())
+                if name is not None:
+                    return self.directory / name
+        return None
+
+    def _names(self) -> dict[str, str]:
+        if self.directory is None:
+            return {}
+        try:
+            modified = self.directory.stat().st_mtime_ns
+        except OSError:
+            return {}
+        cached = self._index
+        if cached is not None and cached[0] == modified:
+            return cached[1]
+        names = {
+            name.casefold(): name
+            for name in os.listdir(self.directory)
+            if (self.directory / name).is_file()
+        }
+        self._index = (modified, names)
+        return names
+
+    # -- loading ---------------------------------------------------------
+
+    def load(self, path: Path, address: str, purpose: Purpose | None) -> KeyFile:
+        """Load a keyring file (cached until it changes), opening its key with the passphrase."""
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
+        passphrase = resolve_passphrase(self._passphrase, address, purpose or "")
+        tag = _passphrase_tag(passphrase)
+        cached = self._loaded.get(path)
+        if cached is not None and cached[0] == _signature(stat) and cached[1] == tag:
+            return cached[2]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
+        if path.suffix.lower() in _PKCS12_SUFFIXES:
+            key_file = _load_pkcs12(path, data, passphrase)
+        else:
+            key_file = _load_pem(path, data, passphrase)
+        with self._lock:
+            self._loaded[path] = (_signature(stat), tag, key_file)
+        return key_file
+
+    def signing_identity(self, address: str) -> SigningIdentity:
+        """The key, certificate and chain ``address`` signs with.
+
+        Raises :class:`SecretKeyNotFoundError` when the keyring has no file
+        with a private key for the address, :class:`PassphraseError` when
+        the key cannot be opened.
+        """
+        path = self.find_file(address, "signing")
+        if path is None:
+            raise SecretKeyNotFoundError(address)
+        key_file = self.load(path, address, "signing")
+        if key_file.private_key is None or key_file.certificate is None:
+            raise SecretKeyNotFoundError(address, f"{path.name} holds no private key")
+        if not isinstance(key_file.private_key, SigningKey):
+            raise UnsupportedAlgorithmError(
+                type(key_file.private_key).__name__.lstrip("_"), "keys cannot sign S/MIME"
+            )
+        return SigningIdentity(key_file.private_key, key_file.certificate, key_file.chain)
+
+    def certificates(self) -> Iterator[x509.Certificate]:
+        """Every certificate the keyring holds; unreadable files are skipped (and logged)."""
+        if self.directory is None:
+            return
+        for name in sorted(self._names().values()):
+            if not name.lower().endswith(_CERTIFICATE_SUFFIXES):
+                continue
+            path = self.directory / name
+            address = name.split(".pem")[0].split(".p12")[0].split(".pfx")[0]
+            try:
+                key_file = self._certificates_only(path, address)
+            except (KeyLoadError, MalformedCMSError) as exc:
+                log.debug("keyring file %s skipped: %s", path, exc)
+                continue
+            if key_file.certificate is not None:
+                yield key_file.certificate
+            yield from key_file.chain
+
+    def _certificates_only(self, path: Path, address: str) -> KeyFile:
+        if path.suffix.lower() in _PKCS12_SUFFIXES:
+            return self.load(path, address, None)
+        cached = self._loaded.get(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
+        if cached is not None and cached[0] == _signature(stat):
+            return cached[2]
+        certificates = load_certificates(path.read_bytes())
+        if not certificates:
+            return KeyFile(path, None, None)
+        return KeyFile(path, None, certificates[0], tuple(certificates[1:]))
+
+
+def _load_pem(path: Path, data: bytes, passphrase: str | None) -> KeyFile:
+    blocks = find_pem_blocks(data)
+    certificates = [
+        x509.load_der_x509_certificate(block.der())
+        for block in blocks
+        if block.label in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+    ]
+    key_blocks = [block for block in blocks if block.is_private_key]
+    if not key_blocks:
+        if not certificates:
+            raise KeyLoadError(str(path), "holds neither a certificate nor a private key")
+        return KeyFile(path, None, certificates[0], tuple(certificates[1:]))
+    private_key = _load_pem_key(path, key_blocks[0], passphrase)
+    return _pair_key_with_certificate(path, private_key, certificates)
+
+
+def _load_pem_key(path: Path, block: PemBlock, passphrase: str | None) -> Any:
+    if block.is_encrypted and not passphrase:
+        raise PassphraseError(
+            str(path), "the private key is encrypted and no passphrase is configured"
+        )
+    password = passphrase.encode("utf-8") if block.is_encrypted and passphrase else None
+    try:
+        return serialization.load_pem_private_key(block.text, password)
+    except ValueError:
+        if block.is_encrypted:
+            raise PassphraseError(
+                str(path), "the passphrase does not open the private key"
+            ) from None
+        raise KeyLoadError(
+            str(path), "the private key is damaged or in an unknown format"
+        ) from None
+    except Exception as exc:  # cryptography raises TypeError or UnsupportedAlgorithm here
+        raise KeyLoadError(
+            str(path), f"the private key cannot be used ({type(exc).__name__})"
+        ) from None
+
+
+def _load_pkcs12(path: Path, data: bytes, passphrase: str | None) -> KeyFile:
+    attempts = [passphrase.encode("utf-8")] if passphrase else [None, b""]
+    for password in attempts:
+        try:
+            key, certificate, additional = pkcs12.load_key_and_certificates(data, password)
+        except ValueError:
+            continue
+        others = list(additional)
+        if key is None:
+            found = [certificate] if certificate is not None else []
+            found += others
+            return KeyFile(path, None, found[0] if found else None, tuple(found[1:]))
+        return _pair_key_with_certificate(path, key, [c for c in (certificate, *others) if c])
+    raise PassphraseError(
+        str(path), "the passphrase does not open the PKCS#12 file (or it is damaged)"
+    )
+
+
+def _pair_key_with_certificate(
+    path: Path, private_key: Any, certificates: list[x509.Certificate]
+) -> KeyFile:
+    public = _public_der(private_key.public_key())
+    for index, certificate in enumerate(certificates):
+        try:
+            if _public_der(certificate.public_key()) == public:
+                chain = tuple(certificates[:index] + certificates[index + 1 :])
+                return KeyFile(path, private_key, certificate, chain)
+        except ValueError:
+            continue
+    raise KeyLoadError(str(path), "no certificate in the file matches its private key")
+
+
+def _public_der(public_key: Any) -> bytes:
+    return bytes(
+        public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )

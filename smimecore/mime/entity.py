@@ -1,0 +1,119 @@
+"""Raw MIME entities: headers and body as byte spans of the message received.
+
+Signatures cover exact bytes, so the message is never re-serialised: an
+entity is split into its header block and body by offsets, and header
+values are parsed (with the ``email`` package, which handles folding and
+RFC 2231 parameters) only to read types and parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.message
+import email.parser
+import email.policy
+import email.utils
+from dataclasses import dataclass
+from functools import cached_property
+
+from smimecore.errors import MalformedMessageError
+
+__all__ = [
+    "MessageInput",
+    "RawEntity",
+    "message_bytes",
+    "split_entity",
+]
+
+MessageInput = bytes | bytearray | memoryview | str | email.message.Message
+"""What the API accepts as a message: raw bytes (preferred), text, or an ``email`` message."""
+
+_HEADER_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
+
+
+def message_bytes(message: MessageInput) -> bytes:
+    """The bytes of ``message``; an ``email`` message is serialised from a copy, never changed."""
+    if isinstance(message, bytes):
+        return message
+    if isinstance(message, bytearray | memoryview):
+        return bytes(message)
+    if isinstance(message, str):
+        try:
+            return message.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise MalformedMessageError(f"message text cannot be encoded: {exc}") from None
+    if isinstance(message, email.message.Message):
+        duplicate = copy.deepcopy(message)
+        policy = duplicate.policy.clone(max_line_length=0)
+        return duplicate.as_bytes(policy=policy)
+    raise TypeError(
+        f"message must be bytes, str or email.message.Message, not {type(message).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class RawEntity:
+    """A MIME entity as received: ``header_block`` and ``body`` are slices of the original bytes."""
+
+    header_block: bytes
+    body: bytes
+
+    @cached_property
+    def headers(self) -> email.message.Message:
+        """The parsed header block (values unfolded, parameters decoded)."""
+        return _HEADER_PARSER.parsebytes(self.header_block + b"\n", headersonly=True)
+
+    @property
+    def content_type(self) -> str:
+        """The lowercased ``type/subtype`` (``text/plain`` when absent, as RFC 2045 says)."""
+        return self.headers.get_content_type()
+
+    def parameter(self, name: str) -> str | None:
+        """A Content-Type parameter's value (names match case-insensitively)."""
+        value = self.headers.get_param(name, header="content-type")
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return email.utils.collapse_rfc2231_value(value)
+        return str(value)
+
+    def header_lines(self) -> list[bytes]:
+        """Each header field as its raw bytes, continuation lines included, line ending excluded."""
+        fields: list[bytes] = []
+        for line in self.header_block.splitlines():
+            if line[:1] in (b" ", b"\t") and fields:
+                fields[-1] += b"\r\n" + line
+            elif line:
+                fields.append(line)
+        return fields
+
+    @property
+    def content_header_lines(self) -> list[bytes]:
+        """The ``Content-*`` header fields, raw."""
+        return [line for line in self.header_lines() if _is_content_header(line)]
+
+    @property
+    def outer_header_lines(self) -> list[bytes]:
+        """Every header field that is not ``Content-*`` (From, To, Subject...), raw."""
+        return [line for line in self.header_lines() if not _is_content_header(line)]
+
+
+def _is_content_header(line: bytes) -> bool:
+    return line[:8].lower() == b"content-"
+
+
+def split_entity(raw: bytes) -> RawEntity:
+    """Split an entity at the first empty line; header-only input has an empty body."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return RawEntity(b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:])
+    candidates = [
+        (position, length)
+        for position, length in ((raw.find(b"\n\r\n"), 3), (raw.find(b"\n\n"), 2))
+        if position >= 0
+    ]
+    if not candidates:
+        if b":" not in raw.split(b"\n", 1)[0]:
+            raise MalformedMessageError("the message has no header section")
+        return RawEntity(raw, b"")
+    position, length = min(candidates)
+    return RawEntity(raw[: position + 1], raw[position + length :])

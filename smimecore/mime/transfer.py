@@ -1,0 +1,42 @@
+"""Canonical line endings and base64 transfer encoding, without per-line Python loops."""
+
+from __future__ import annotations
+
+import binascii
+import operator
+import struct
+
+from smimecore.errors import MalformedMessageError
+
+__all__ = ["canonical_crlf", "decode_base64", "encode_base64_lines"]
+
+_LINE = struct.Struct("64s")
+
+
+def canonical_crlf(data: bytes) -> bytes:
+    """``data`` with every line ending (LF, CR or CRLF) made CRLF, as S/MIME signs and encrypts."""
+    if b"\r" not in data:
+        return data.replace(b"\n", b"\r\n")
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def encode_base64_lines(data: bytes) -> bytes:
+    """Base64 in 64-column CRLF lines, ending with CRLF."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    whole = len(encoded) - len(encoded) % 64
+    lines = list(map(operator.itemgetter(0), _LINE.iter_unpack(memoryview(encoded)[:whole])))
+    if whole < len(encoded):
+        lines.append(encoded[whole:])
+    lines.append(b"")
+    return b"\r\n".join(lines)
+
+
+def decode_base64(data: bytes, what: str) -> bytes:
+    """Decode a base64 body, skipping line breaks; ``what`` names it in errors."""
+    try:
+        decoded = binascii.a2b_base64(data)
+    except binascii.Error as exc:
+        raise MalformedMessageError(f"{what} is not valid base64: {exc}") from None
+    if not decoded:
+        raise MalformedMessageError(f"{what} is empty")
+    return decoded

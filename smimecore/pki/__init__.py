@@ -1,0 +1,1 @@
+"""Certificates and PEM files: the lowest layer, shared by every other one."""

@@ -1,0 +1,169 @@
+"""Certificate loading and the identity facts RT reports about a certificate.
+
+RT describes a certificate by its subject and issuer (formatted the way
+Perl's ``Email::Address`` formats a mailbox), its decimal serial number and
+its validity as Unix timestamps.  The e-mail address is taken as RFC 5750
+says: rfc822Name SubjectAltName first, then the subject ``emailAddress``,
+then a common name that looks like an address.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from smimecore.errors import MalformedCMSError
+from smimecore.pki.pem import find_pem_blocks
+
+__all__ = [
+    "CertificateIdentity",
+    "format_mailbox",
+    "load_certificates",
+    "subject_key_identifier",
+]
+
+_ADDRESS_LIKE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+$")
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in ``data``: PEM blocks (text around them allowed) or one DER one."""
+    blocks = [block for block in find_pem_blocks(data) if block.label in _CERTIFICATE_LABELS]
+    if not blocks and b"-----BEGIN" not in data:
+        return [_load_der(data)]
+    return [_load_der(block.der()) for block in blocks]
+
+
+_CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"})
+
+
+def _load_der(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise MalformedCMSError(f"not a readable X.509 certificate: {exc}") from None
+
+
+def subject_key_identifier(certificate: x509.Certificate) -> bytes:
+    """The certificate's subjectKeyIdentifier, or the RFC 5280 SHA-1 method's value if absent."""
+    try:
+        return certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
+    except x509.ExtensionNotFound:
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+    except ValueError:
+        return b""
+
+
+def format_mailbox(name: str | None, address: str | None) -> str | None:
+    """Format a mailbox as Perl's ``Email::Address->format`` does: ``"Name" <addr>``.
+
+    The phrase is always double-quoted (unless it is an RFC 2047 encoded
+    word), with inner quotes and backslashes escaped.  Without an address
+    the name alone is returned; with neither, ``None``.
+    """
+    if not address:
+        return name or None
+    if not name:
+        return address
+    if name.startswith("=?") and name.endswith("?="):
+        return f"{name} <{address}>"
+    if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+        name = name[1:-1]
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}" <{address}>'
+
+
+def _first_attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    for attribute in name.get_attributes_for_oid(oid):
+        value = attribute.value
+        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        if text:
+            return text
+    return None
+
+
+def _san_addresses(certificate: x509.Certificate) -> list[str]:
+    san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return list(san.get_values_for_type(x509.RFC822Name))
+
+
+@dataclass(frozen=True)
+class CertificateIdentity:
+    """What RT says about a certificate: who it names, who issued it, serial, validity."""
+
+    certificate: x509.Certificate
+
+    @cached_property
+    def email(self) -> str | None:
+        """The e-mail address by RFC 5750 order: SAN, emailAddress, then an address-like CN."""
+        try:
+            addresses = _san_addresses(self.certificate)
+            if addresses:
+                return addresses[0]
+        except (x509.ExtensionNotFound, ValueError):
+            pass
+        subject = self.certificate.subject
+        email = _first_attribute(subject, NameOID.EMAIL_ADDRESS)
+        if email:
+            return email
+        common_name = _first_attribute(subject, NameOID.COMMON_NAME)
+        if common_name and _ADDRESS_LIKE.match(common_name):
+            return common_name
+        return None
+
+    @cached_property
+    def addresses(self) -> frozenset[str]:
+        """Every address the certificate names (SAN rfc822Names, emailAddress), lowercased."""
+        found: set[str] = set()
+        try:
+            found.update(address.lower() for address in _san_addresses(self.certificate))
+        except (x509.ExtensionNotFound, ValueError):
+            pass
+        for attribute in self.certificate.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
+            value = attribute.value
+            found.add((value if isinstance(value, str) else value.decode()).lower())
+        return frozenset(found)
+
+    @property
+    def user_string(self) -> str:
+        """RT's ``UserString``: ``"CN" <email>``, or the e-mail, or the CN, or ``""``."""
+        common_name = _first_attribute(self.certificate.subject, NameOID.COMMON_NAME)
+        return format_mailbox(common_name, self.email) or ""
+
+    @property
+    def issuer_string(self) -> str:
+        """RT's ``Issuer``: the issuer's CN and emailAddress formatted as a mailbox."""
+        issuer = self.certificate.issuer
+        return (
+            format_mailbox(
+                _first_attribute(issuer, NameOID.COMMON_NAME),
+                _first_attribute(issuer, NameOID.EMAIL_ADDRESS),
+            )
+            or ""
+        )
+
+    @property
+    def serial(self) -> str:
+        """The serial number in decimal, as RT reports it."""
+        return str(self.certificate.serial_number)
+
+    @property
+    def created_timestamp(self) -> str:
+        """notBefore as Unix epoch seconds (a decimal string, as in RT's records)."""
+        return str(int(self.certificate.not_valid_before_utc.timestamp()))
+
+    @property
+    def expire_timestamp(self) -> str:
+        """notAfter as Unix epoch seconds (a decimal string, as in RT's records)."""
+        return str(int(self.certificate.not_valid_after_utc.timestamp()))
+
+    @property
+    def fingerprint(self) -> str:
+        """Lowercase hex SHA-1 of the DER encoding, without separators (RT's ``Fingerprint``)."""
+        return self.certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - an identifier, not a signature
