@@ -222,6 +222,7 @@ class SMIME:
             signed_data.certificates,
             purpose="signing",
             signing_time=check.signing_time,
+            crls=signed_data.crls,
         )
         certificate_fields = {
             "Serial": identity.serial,

@@ -51,8 +51,14 @@ class TrustEvaluator(Protocol):
         *,
         purpose: Purpose,
         signing_time: datetime | None = None,
+        crls: Sequence[bytes] = (),
     ) -> TrustVerdict:
-        """The verdict on ``certificate``, given candidate intermediate certificates."""
+        """The verdict on ``certificate`` for ``purpose`` (``"signing"`` or ``"encryption"``).
+
+        ``intermediates`` are candidate chain certificates (from the message
+        and the keyring), ``signing_time`` the signingTime attribute if any,
+        ``crls`` DER CRLs that came with the message.
+        """
         ...
 
 
@@ -69,6 +75,7 @@ class NoCAPathTrust:
         *,
         purpose: Purpose,
         signing_time: datetime | None = None,
+        crls: Sequence[bytes] = (),
     ) -> TrustVerdict:
         """Always RT's "unknown (no CAPath set)"."""
         return UNKNOWN_NO_CA_PATH
