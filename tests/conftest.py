@@ -51,9 +51,15 @@ def openssl() -> Callable[..., subprocess.CompletedProcess[bytes]]:
             pytest.fail("the openssl binary is required as a test peer")
         pytest.skip("openssl binary not found")
 
-    def run(*arguments: str | os.PathLike[str], input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    def run(
+        *arguments: str | os.PathLike[str], input: bytes = b""
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [binary, *map(str, arguments)], input=input, capture_output=True, check=False, timeout=60
+            [binary, *map(str, arguments)],
+            input=input,
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
 
     return run
@@ -75,7 +81,9 @@ def identities(pki: DemoPKI) -> dict[str, DemoIdentity]:
 
 
 @pytest.fixture(scope="session")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory, pki: DemoPKI, identities: dict[str, DemoIdentity]) -> Path:
+def pki_dir(
+    tmp_path_factory: pytest.TempPathFactory, pki: DemoPKI, identities: dict[str, DemoIdentity]
+) -> Path:
     """A directory with ``keyring/`` (every identity, keys encrypted with PASSPHRASE) and ``ca.pem``."""
     root = tmp_path_factory.mktemp("pki")
     pki.write_keyring(root / "keyring", list(identities.values()), passphrase=PASSPHRASE)

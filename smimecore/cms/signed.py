@@ -195,6 +195,11 @@ class SignedData:
     certificates: tuple[x509.Certificate, ...]
     crls: tuple[bytes, ...]
     signer_infos: tuple[cms.SignerInfo, ...] = field(repr=False)
+    digest_algorithms: frozenset[str] | None = None
+    """The dotted OIDs of the SignedData's digestAlgorithms SET (``None``: not checked)."""
+    unreadable_certificates: tuple[asn1_x509.Certificate, ...] = field(default=(), repr=False)
+    """Certificates in the message that ``cryptography`` cannot load (DSA keys that
+    inherit their parameters, for one); kept to name them when they sign."""
 
     @property
     def is_detached(self) -> bool:
@@ -229,10 +234,11 @@ class SignedData:
         scheme: SignatureScheme | None = None
         try:
             certificate = self._find_signer_certificate(signer_info, known_certificates)
-            digest = digest_by_name(signer_info["digest_algorithm"]["algorithm"].native)
+            digest = self._signer_digest(signer_info)
             scheme = scheme_from_algorithm_identifier(signer_info["signature_algorithm"], digest)
             public_key = _public_key(certificate)
             signed_attributes = signer_info["signed_attrs"]
+            _check_attribute_placement(signed_attributes, signer_info["unsigned_attrs"])
             signature = signer_info["signature"].native
             if isinstance(signed_attributes, core.Void):
                 return self._check_without_attributes(
@@ -284,15 +290,34 @@ class SignedData:
             candidate_index += 1
         return SignerCheck(index, certificate, digest, scheme, False, False)
 
+    def _signer_digest(self, signer_info: cms.SignerInfo) -> DigestAlgorithm:
+        """The SignerInfo's digest, which must also be announced in digestAlgorithms.
+
+        RFC 5652 section 5.1 lets a verifier refuse a digest missing from
+        that SET; OpenSSL does, and so do we (an empty SET is the usual case).
+        """
+        algorithm = signer_info["digest_algorithm"]["algorithm"]
+        digest = digest_by_name(algorithm.native)
+        if self.digest_algorithms is not None and algorithm.dotted not in self.digest_algorithms:
+            raise MalformedCMSError(
+                f"the signer's digest algorithm {digest.name} is not listed "
+                "in the SignedData digestAlgorithms"
+            )
+        return digest
+
     def _find_signer_certificate(
         self,
         signer_info: cms.SignerInfo,
         known_certificates: Callable[[], Iterable[x509.Certificate]],
     ) -> x509.Certificate:
-        matches = _signer_matcher(signer_info["sid"])
+        sid = signer_info["sid"]
+        matches = _signer_matcher(sid)
         for certificate in self.certificates:
             if matches(certificate):
                 return certificate
+        for unreadable in self.unreadable_certificates:
+            if _asn1_certificate_matches(sid, unreadable):
+                raise _unreadable_signer_error(unreadable)
         for certificate in known_certificates():
             if matches(certificate):
                 return certificate
@@ -336,6 +361,67 @@ def _signer_matcher(sid: cms.SignerIdentifier) -> Callable[[x509.Certificate], b
     return matches_issuer_serial
 
 
+def _asn1_certificate_matches(
+    sid: cms.SignerIdentifier, certificate: asn1_x509.Certificate
+) -> bool:
+    """The signer-identifier match for a certificate only asn1crypto can read."""
+    try:
+        if sid.name == "subject_key_identifier":
+            return bool(certificate.key_identifier == sid.chosen.native)
+        wanted = sid.chosen
+        return bool(
+            certificate.serial_number == wanted["serial_number"].native
+            and certificate.issuer.hashable == wanted["issuer"].hashable
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _unreadable_signer_error(certificate: asn1_x509.Certificate) -> UnsupportedAlgorithmError:
+    try:
+        subject = certificate.subject.human_friendly
+    except (ValueError, TypeError, KeyError):
+        subject = "(unreadable subject)"
+    if _inherits_dsa_parameters(certificate):
+        return UnsupportedAlgorithmError(
+            "DSA with inherited parameters",
+            f"is not supported (the public key of the signer certificate {subject!r} has no "
+            "DSA parameters of its own)",
+        )
+    return UnsupportedAlgorithmError(
+        "signer public key", f"cannot be read from the signer certificate {subject!r}"
+    )
+
+
+def _inherits_dsa_parameters(certificate: asn1_x509.Certificate) -> bool:
+    try:
+        algorithm = certificate.public_key["algorithm"]
+        return bool(
+            algorithm["algorithm"].native == "dsa" and algorithm["parameters"].native is None
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+_SIGNED_ONLY = ("content_type", "message_digest", "signing_time")
+_UNSIGNED_ONLY = ("counter_signature",)
+
+
+def _check_attribute_placement(signed: core.Asn1Value, unsigned: core.Asn1Value) -> None:
+    """RFC 5652 section 11: contentType, messageDigest and signingTime MUST be
+    signed attributes, countersignature MUST NOT be one (OpenSSL checks the same)."""
+    for attributes, forbidden, where in (
+        (unsigned, _SIGNED_ONLY, "an unsigned"),
+        (signed, _UNSIGNED_ONLY, "a signed"),
+    ):
+        if isinstance(attributes, core.Void):
+            continue
+        for attribute in attributes:
+            name = attribute["type"].native
+            if name in forbidden:
+                raise MalformedCMSError(f"the {name} attribute must not be {where} attribute")
+
+
 def _match_message_digest(
     signed_attributes: cms.CMSAttributes,
     digest: DigestAlgorithm,
@@ -343,7 +429,9 @@ def _match_message_digest(
     content_type: str,
 ) -> tuple[int, bool]:
     found_content_type = _single_attribute(signed_attributes, "content_type")
-    if found_content_type is None or found_content_type.native != content_type:
+    if found_content_type is None:
+        raise MalformedCMSError("the contentType signed attribute is missing")
+    if found_content_type.native != content_type:
         raise MalformedCMSError("the contentType signed attribute does not match the content")
     message_digest = _single_attribute(signed_attributes, "message_digest")
     if message_digest is None:
@@ -406,7 +494,10 @@ def parse_signed_data(data: bytes) -> SignedData:
         encapsulated = signed_data["encap_content_info"]
         content_type = encapsulated["content_type"].native
         content = _encapsulated_content(encapsulated)
-        certificates = _certificates(signed_data["certificates"])
+        certificates, unreadable = _certificates(signed_data["certificates"])
+        digest_algorithms = frozenset(
+            identifier["algorithm"].dotted for identifier in signed_data["digest_algorithms"]
+        )
         crls = tuple(
             bytes(choice.chosen.dump())
             for choice in (signed_data["crls"] or [])
@@ -417,28 +508,46 @@ def parse_signed_data(data: bytes) -> SignedData:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise MalformedCMSError(f"broken CMS SignedData: {_first_line(exc)}") from None
-    return SignedData(content_type, content, certificates, crls, signer_infos)
+    return SignedData(
+        content_type,
+        content,
+        certificates,
+        crls,
+        signer_infos,
+        digest_algorithms=digest_algorithms,
+        unreadable_certificates=unreadable,
+    )
 
 
 def _encapsulated_content(encapsulated: cms.EncapsulatedContentInfo) -> bytes | None:
     content = encapsulated["content"]
     if isinstance(content, core.Void) or content.native is None:
         return None
-    if isinstance(content, core.ParsableOctetString):
+    if isinstance(content, core.OctetString | core.ParsableOctetString):
+        # __bytes__ joins the chunks of a constructed (BER) OCTET STRING;
+        # ``contents`` would be the raw chunk encodings.
         return bytes(content.__bytes__())
     return bytes(content.contents)
 
 
-def _certificates(choices: Sequence[cms.CertificateChoices] | None) -> tuple[x509.Certificate, ...]:
-    found = []
+def _certificates(
+    choices: Sequence[cms.CertificateChoices] | None,
+) -> tuple[tuple[x509.Certificate, ...], tuple[asn1_x509.Certificate, ...]]:
+    """The certificates ``cryptography`` loads, and apart those it cannot.
+
+    An unreadable extra certificate must not hide a readable signer; an
+    unreadable signer certificate is reported as such, not as missing.
+    """
+    found: list[x509.Certificate] = []
+    unreadable: list[asn1_x509.Certificate] = []
     for choice in choices or []:
         if choice.name != "certificate":
             continue
         try:
             found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
         except ValueError:
-            continue  # an unreadable extra certificate must not hide a readable signer
-    return tuple(found)
+            unreadable.append(choice.chosen)
+    return tuple(found), tuple(unreadable)
 
 
 def _first_line(error: Exception) -> str:

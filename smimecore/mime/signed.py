@@ -8,6 +8,7 @@ the ``x-`` types of older clients are accepted.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -216,7 +217,16 @@ def reinsert(outer: RawEntity, inner: bytes) -> bytes:
 
     The outer entity keeps its non-``Content-*`` fields; its ``Content-*``
     fields and body come from ``inner``, whose other fields are dropped.
+    Content that is not a MIME entity (plain CMS data such as RFC 4134's
+    examples) becomes the body as it is, typed by RFC 2045's default.
     """
+    if _FIELD_LINE.match(inner) is None:
+        return CRLF.join(outer.outer_header_lines) + CRLF + CRLF + inner
     inner_entity = split_entity(inner)
     fields = [*outer.outer_header_lines, *inner_entity.content_header_lines]
     return CRLF.join(fields) + CRLF + CRLF + inner_entity.body
+
+
+# A MIME entity starts with a header field (RFC 5322 field-name, then a colon)
+# or with the empty line that ends an empty header section.
+_FIELD_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|\r?\n")
