@@ -9,16 +9,26 @@ option.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from smimecore.errors import ConfigError
 
-__all__ = ["CIPHERS", "Config", "PassphraseSpec", "Purpose"]
+__all__ = [
+    "CIPHERS",
+    "REVOCATION_MODES",
+    "Config",
+    "PassphraseSpec",
+    "Purpose",
+    "RevocationMode",
+    "ValidationTime",
+]
 
 Purpose = str
 """A key's purpose as RT names it: ``"signing"`` or ``"encryption"``."""
@@ -43,6 +53,14 @@ CIPHERS: tuple[str, ...] = (
 )
 """Content-encryption algorithms ``cipher`` may name."""
 
+RevocationMode = Literal["off", "soft-fail", "hard-fail", "require"]
+"""``off`` (RT's CheckCRL = 0), ``soft-fail``, ``hard-fail`` or ``require``."""
+
+REVOCATION_MODES: tuple[RevocationMode, ...] = ("off", "soft-fail", "hard-fail", "require")
+
+ValidationTime = Literal["now", "signing"] | datetime
+"""``"now"`` (as RT), ``"signing"`` (the signingTime attribute) or a fixed aware datetime."""
+
 _RT_NAMES = {
     "Enable": "enable",
     "Keyring": "keyring",
@@ -53,7 +71,11 @@ _RT_NAMES = {
     "Cipher": "cipher",
     "OtherCertificatesToSend": "other_certificates_to_send",
     "Providers": "providers",
+    "CheckRevocationDownloadTimeout": "revocation_timeout",
 }
+
+# RT's CheckCRL / CheckOCSP download revocation data and carry on when the download fails.
+_RT_REVOCATION_SWITCHES = frozenset({"CheckCRL", "CheckOCSP"})
 
 IGNORED_OPTIONS = frozenset({"providers"})
 """Options accepted for RT compatibility that mean nothing without the openssl binary."""
@@ -76,6 +98,13 @@ class Config:
     cipher: str = "aes-128-cbc"
     other_certificates_to_send: Path | None = None
     providers: tuple[str, ...] = ()
+    validation_time: ValidationTime = "now"
+    allow_weak_algorithms: bool = False
+    revocation_mode: RevocationMode = "off"
+    crl_path: Path | None = None
+    allow_fetching: bool = False
+    revocation_timeout: float = 30.0
+    require_sender_match: bool = False
 
     def __post_init__(self) -> None:
         _check_bool("enable", self.enable)
@@ -90,6 +119,14 @@ class Config:
         object.__setattr__(self, "cipher", _cipher(self.cipher))
         object.__setattr__(self, "providers", _string_tuple("providers", self.providers))
         _check_passphrase(self.passphrase)
+        for switch in ("allow_weak_algorithms", "allow_fetching", "require_sender_match"):
+            _check_bool(switch, getattr(self, switch))
+        check_validation_time(self.validation_time)
+        check_revocation_mode(self.revocation_mode)
+        object.__setattr__(self, "crl_path", _existing_path("crl_path", self.crl_path))
+        object.__setattr__(
+            self, "revocation_timeout", check_timeout("revocation_timeout", self.revocation_timeout)
+        )
         if self.openssl is not None and not isinstance(self.openssl, str | os.PathLike):
             raise ConfigError("openssl", "must be the path of the openssl binary")
 
@@ -102,6 +139,11 @@ class Config:
         known = {item.name for item in fields(cls)}
         values: dict[str, Any] = {}
         for name, value in options.items():
+            if name in _RT_REVOCATION_SWITCHES:
+                if value:
+                    values.setdefault("revocation_mode", "soft-fail")
+                    values["allow_fetching"] = True
+                continue
             key = _RT_NAMES.get(name, name)
             if key not in known:
                 raise ConfigError(name, "is not a known option")
@@ -134,6 +176,36 @@ class Config:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         values.update(changes)
         return Config(**values)
+
+
+def check_validation_time(value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is "now", "signing" or an aware datetime."""
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ConfigError("validation_time", "a datetime needs a time zone")
+        return
+    if value not in ("now", "signing"):
+        raise ConfigError(
+            "validation_time", f"{value!r} is not 'now', 'signing' or an aware datetime"
+        )
+
+
+def check_revocation_mode(value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of :data:`REVOCATION_MODES`."""
+    if value not in REVOCATION_MODES:
+        raise ConfigError(
+            "revocation_mode", f"{value!r} is not one of {', '.join(REVOCATION_MODES)}"
+        )
+
+
+def check_timeout(option: str, value: object) -> float:
+    """A positive, finite number of seconds as a float; anything else is a :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(option, f"expected a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(option, f"must be a positive number of seconds, not {value}")
+    return seconds
 
 
 def _check_bool(name: str, value: object) -> None:

@@ -186,3 +186,62 @@ class TestPassphraseLookup:
             Config(passphrase=42)  # type: ignore[arg-type]
         with pytest.raises(ConfigError):
             Config(passphrase={"a@example.com": 42})  # type: ignore[dict-item]
+
+
+class TestTrustOptions:
+    """The trust and revocation options, and RT's CheckCRL / CheckOCSP switches."""
+
+    def test_defaults_keep_rt_behaviour(self) -> None:
+        """Validation now, no revocation checks, no fetching, 30 s timeout, no sender check."""
+        config = Config()
+        assert config.validation_time == "now"
+        assert config.revocation_mode == "off"
+        assert config.allow_fetching is False
+        assert config.revocation_timeout == 30.0
+        assert config.require_sender_match is False
+        assert config.allow_weak_algorithms is False
+
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [
+            ("revocation_mode", "sometimes"),
+            ("validation_time", "yesterday"),
+            ("revocation_timeout", -1),
+            ("revocation_timeout", "30"),
+            ("allow_fetching", "yes"),
+            ("require_sender_match", 1),
+        ],
+    )
+    def test_bad_values_name_the_option(self, option: str, value: object) -> None:
+        """Every bad value is a ConfigError naming its option."""
+        with pytest.raises(ConfigError) as caught:
+            Config.from_mapping({option: value})
+        assert caught.value.option == option
+
+    def test_naive_validation_time_is_refused(self) -> None:
+        """A datetime without a time zone is ambiguous."""
+        from datetime import datetime
+
+        with pytest.raises(ConfigError):
+            Config(validation_time=datetime(2026, 1, 1))
+
+    def test_missing_crl_path(self, tmp_path: Path) -> None:
+        """crl_path must exist, like ca_path."""
+        with pytest.raises(ConfigError) as caught:
+            Config(crl_path=tmp_path / "none.crl")
+        assert caught.value.option == "crl_path"
+
+    def test_rt_check_crl_means_soft_fail_with_fetching(self) -> None:
+        """RT's CheckCRL/CheckOCSP download revocation data and tolerate failures."""
+        config = Config.from_mapping({"CheckCRL": 1, "CheckRevocationDownloadTimeout": 5})
+        assert (config.revocation_mode, config.allow_fetching, config.revocation_timeout) == (
+            "soft-fail",
+            True,
+            5.0,
+        )
+        assert Config.from_mapping({"CheckOCSP": 0}).revocation_mode == "off"
+
+    def test_toml_datetime_validation_time(self, tmp_path: Path) -> None:
+        """A TOML offset datetime is an aware validation time."""
+        (tmp_path / "c.toml").write_text("[smime]\nvalidation_time = 2026-01-01T00:00:00Z\n")
+        assert Config.from_toml(tmp_path / "c.toml").validation_time.year == 2026  # type: ignore[union-attr]
