@@ -329,3 +329,44 @@ class TestVerify:
             '"Test rsa2048" <rsa2048@test.example>',
         ]
         assert result.ok
+
+
+class TestSignerAndSender:
+    """SignerMatchesSender and require_sender_match (none of RT, OpenSSL or MimeKit checks this)."""
+
+    def test_signer_is_the_from_address(self, smime: SMIME) -> None:
+        """Signed by the From address (compared case-insensitively): SignerMatchesSender is true."""
+        message = SAMPLE_MESSAGE.replace(b"<rsa2048@test.example>", b"<RSA2048@Test.Example>")
+        (record,) = smime.verify(smime.sign(message, signer=SIGNER).data).statuses
+        assert record["SignerMatchesSender"] is True
+
+    def test_signed_by_someone_else(self, smime: SMIME) -> None:
+        """Signed by another identity: the record says so, and the signature is still DONE."""
+        (record,) = smime.verify(
+            smime.sign(SAMPLE_MESSAGE, signer="p256@test.example").data
+        ).statuses
+        assert record["Status"] == "DONE"
+        assert record["SignerMatchesSender"] is False
+
+    def test_sender_field_counts(self, smime: SMIME) -> None:
+        """A secretary's signature matches through the Sender field."""
+        message = b"Sender: p256@test.example\n" + SAMPLE_MESSAGE
+        (record,) = smime.verify(smime.sign(message, signer="p256@test.example").data).statuses
+        assert record["SignerMatchesSender"] is True
+
+    def test_require_sender_match_makes_a_mismatch_bad(self, pki_dir: Path, smime: SMIME) -> None:
+        """With require_sender_match, a message signed by one person but shown as another's is BAD."""
+        strict = SMIME(
+            Config(
+                keyring=pki_dir / "keyring",
+                passphrase=PASSPHRASE,
+                accept_untrusted_cas=True,
+                require_sender_match=True,
+            )
+        )
+        spoofed = smime.sign(SAMPLE_MESSAGE, signer="p256@test.example").data
+        (record,) = strict.verify(spoofed).statuses
+        assert record["Status"] == "BAD"
+        assert "is not the sender" in record["Message"]
+        genuine = smime.sign(SAMPLE_MESSAGE, signer=SIGNER).data
+        assert strict.verify(genuine).ok

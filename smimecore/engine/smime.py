@@ -9,6 +9,7 @@ records in ``statuses``; the caller's message is never modified.
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
@@ -34,7 +35,7 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.keyring.directory import DirectoryKeyring
-from smimecore.mime.entity import MessageInput, message_bytes
+from smimecore.mime.entity import MessageInput, RawEntity, message_bytes
 from smimecore.mime.signed import (
     build_detached,
     build_opaque,
@@ -193,7 +194,8 @@ class SMIME:
         )
         if not checks:
             _raise_verify_error(SmimeError("the signed-data has no signers"))
-        statuses = tuple(self._verify_record(check, signed_data) for check in checks)
+        senders = _sender_addresses(signed_message.outer)
+        statuses = tuple(self._verify_record(check, signed_data, senders) for check in checks)
         errors = [check.error for check in checks if check.error is not None]
         if errors:
             raise errors[0].with_statuses(statuses)
@@ -204,7 +206,9 @@ class SMIME:
     def _known_certificates(self) -> Iterable[x509.Certificate]:
         return self.keyring.certificates()
 
-    def _verify_record(self, check: SignerCheck, signed_data: SignedData) -> StatusRecord:
+    def _verify_record(
+        self, check: SignerCheck, signed_data: SignedData, senders: frozenset[str]
+    ) -> StatusRecord:
         if check.error is not None:
             return StatusRecord("Verify", ERROR, f"There was an error verifying: {check.error}")
         algorithms = _algorithm_fields(check)
@@ -219,16 +223,18 @@ class SMIME:
         identity = CertificateIdentity(check.certificate)
         verdict = self.trust.evaluate(
             check.certificate,
-            signed_data.certificates,
+            [*signed_data.certificates, *self.keyring.certificates()],
             purpose="signing",
             signing_time=check.signing_time,
             crls=signed_data.crls,
         )
+        signer_matches_sender = bool(senders & identity.addresses)
         certificate_fields = {
             "Serial": identity.serial,
             "UserString": identity.user_string,
             "ExpireTimestamp": identity.expire_timestamp,
             "CreatedTimestamp": identity.created_timestamp,
+            "SignerMatchesSender": signer_matches_sender,
         }
         if not verdict.trusted and not self.config.accept_untrusted_cas:
             return StatusRecord(
@@ -237,6 +243,18 @@ class SMIME:
                 "The signing CA was not trusted",
                 **certificate_fields,
                 Trust="NONE",
+                **_trust_reason(verdict),
+                **algorithms,
+            )
+        if self.config.require_sender_match and not signer_matches_sender:
+            return StatusRecord(
+                "Verify",
+                BAD,
+                f"The signer {identity.user_string} is not the sender "
+                f"({', '.join(sorted(senders)) or 'no From address'})",
+                **certificate_fields,
+                Trust=verdict.trust_field,
+                Issuer=identity.issuer_string,
                 **_trust_reason(verdict),
                 **algorithms,
             )
@@ -261,6 +279,16 @@ class SMIME:
 
 def _trust_for(config: Config) -> TrustEvaluator:
     return NoCAPathTrust()
+
+
+def _sender_addresses(outer: RawEntity) -> frozenset[str]:
+    """The lowercased addresses of the From and Sender fields."""
+    fields = [*outer.headers.get_all("From", []), *outer.headers.get_all("Sender", [])]
+    return frozenset(
+        address.lower()
+        for _, address in email.utils.getaddresses([str(f) for f in fields])
+        if address
+    )
 
 
 def _content_candidates(content: bytes) -> Sequence[bytes]:
