@@ -370,3 +370,55 @@ class TestSignerAndSender:
         assert "is not the sender" in record["Message"]
         genuine = smime.sign(SAMPLE_MESSAGE, signer=SIGNER).data
         assert strict.verify(genuine).ok
+
+
+class TestCheckRecipients:
+    """check_recipients follows RT section 6.3 (usable if trusted, or under accept_untrusted_cas)."""
+
+    def test_usable_missing_and_duplicate(self, smime: SMIME) -> None:
+        """One record per distinct address; a missing certificate is RT's 'Key not found'."""
+        records = smime.check_recipients(
+            ["p256@test.example", "nobody@test.example", "P256@test.example"]
+        )
+        assert [(r.status, r["Recipient"]) for r in records] == [
+            ("DONE", "p256@test.example"),
+            ("ERROR", "nobody@test.example"),
+        ]
+        assert records[1].message == (
+            "Recipient 'nobody@test.example' is unusable, the reason is 'Key not found'"
+        )
+        assert records[1]["Reason"] == "Key not found"
+
+    def test_expired_certificate(self, tmp_path: Path, pki: DemoPKI) -> None:
+        """An expired certificate gives RT's 'Key expired'."""
+        from datetime import UTC, datetime, timedelta
+
+        old = pki.issue(
+            "old@test.example", "p256", not_before=datetime.now(UTC) - timedelta(days=400)
+        )
+        (tmp_path / "old@test.example.pem").write_bytes(old.certificate_pem())
+        engine = SMIME(Config(keyring=tmp_path, accept_untrusted_cas=True))
+        (record,) = engine.check_recipients(["old@test.example"])
+        assert (
+            record.message
+            == "Recipient 'old@test.example' is unusable, the reason is 'Key expired'"
+        )
+
+    def test_untrusted_certificate_refused_without_accept_untrusted(self, pki_dir: Path) -> None:
+        """Without a trusted CA and without accept_untrusted_cas, a certificate is not usable."""
+        engine = SMIME(Config(keyring=pki_dir / "keyring"))
+        (record,) = engine.check_recipients(["p256@test.example"])
+        assert record.status == "ERROR"
+        assert record["Reason"] == "Key not trusted"
+
+    def test_certificate_only_file_with_encrypted_key_elsewhere(
+        self, tmp_path: Path, pki: DemoPKI, identities: dict[str, DemoIdentity]
+    ) -> None:
+        """The certificate is found without opening (or needing the passphrase of) any key."""
+        bob = identities["p256"]
+        (tmp_path / "bob@test.example.pem").write_bytes(
+            pki.root_pem() + bob.certificate_pem() + bob.key_pem("unknown passphrase")
+        )
+        engine = SMIME(Config(keyring=tmp_path, accept_untrusted_cas=True))
+        assert engine.keyring.certificate_for("bob@test.example", "encryption") == bob.certificate
+        assert engine.check_recipients(["bob@test.example"])[0].status == "DONE"

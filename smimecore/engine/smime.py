@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from cryptography import x509
@@ -270,6 +271,46 @@ class SMIME:
             **algorithms,
         )
 
+    # -- recipients ------------------------------------------------------
+
+    def check_recipients(self, addresses: Iterable[str]) -> list[StatusRecord]:
+        """RT's ``CheckRecipients``: one ``RecipientsCheck`` record per distinct address.
+
+        A recipient is usable with a keyring certificate that has not
+        expired and is trusted for encryption (or any trust under
+        ``accept_untrusted_cas``).  Addresses are de-duplicated
+        case-insensitively, keeping the first spelling.
+        """
+        self._require_enabled()
+        seen: set[str] = set()
+        records = []
+        for address in addresses:
+            if address.casefold() in seen:
+                continue
+            seen.add(address.casefold())
+            records.append(self._recipient_record(address))
+        return records
+
+    def _recipient_record(self, address: str) -> StatusRecord:
+        certificate = self.keyring.certificate_for(address, "encryption")
+        if certificate is None:
+            return _unusable_recipient(address, "Key not found")
+        if certificate.not_valid_after_utc < datetime.now(UTC):
+            return _unusable_recipient(address, "Key expired")
+        verdict = self.trust.evaluate(
+            certificate, list(self.keyring.certificates()), purpose="encryption"
+        )
+        if not verdict.trusted and not self.config.accept_untrusted_cas:
+            return _unusable_recipient(address, "Key not trusted", **_trust_reason(verdict))
+        return StatusRecord(
+            "RecipientsCheck",
+            DONE,
+            f"Recipient '{address}' is usable",
+            Recipient=address,
+            Trust=verdict.trust_field,
+            **_trust_reason(verdict),
+        )
+
     # -- common ----------------------------------------------------------
 
     def _require_enabled(self) -> None:
@@ -279,6 +320,17 @@ class SMIME:
 
 def _trust_for(config: Config) -> TrustEvaluator:
     return NoCAPathTrust()
+
+
+def _unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:
+    return StatusRecord(
+        "RecipientsCheck",
+        ERROR,
+        f"Recipient '{address}' is unusable, the reason is '{reason}'",
+        Recipient=address,
+        Reason=reason,
+        **fields,
+    )
 
 
 def _sender_addresses(outer: RawEntity) -> frozenset[str]:

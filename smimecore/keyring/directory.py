@@ -36,7 +36,7 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.keyring.passphrase import resolve_passphrase
-from smimecore.pki.certificate import load_certificates
+from smimecore.pki.certificate import CertificateIdentity, load_certificates
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
 __all__ = ["DirectoryKeyring", "KeyFile"]
@@ -168,6 +168,19 @@ class DirectoryKeyring:
             )
         return SigningIdentity(key_file.private_key, key_file.certificate, key_file.chain)
 
+    def certificate_for(self, address: str, purpose: Purpose) -> x509.Certificate | None:
+        """The certificate ``address`` uses for ``purpose``, or ``None`` without a keyring file.
+
+        The private key is not opened: a certificate-only file serves, and
+        of several certificates the one naming the address is preferred.
+        """
+        path = self.find_file(address, purpose)
+        if path is None:
+            return None
+        key_file = self._certificates_only(path, address)
+        candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
+        return _pick_certificate(candidates, address)
+
     def certificates(self) -> Iterator[x509.Certificate]:
         """Every certificate the keyring holds; unreadable files are skipped (and logged)."""
         if self.directory is None:
@@ -200,6 +213,23 @@ class DirectoryKeyring:
         if not certificates:
             return KeyFile(path, None, None)
         return KeyFile(path, None, certificates[0], tuple(certificates[1:]))
+
+
+def _pick_certificate(candidates: list[x509.Certificate], address: str) -> x509.Certificate | None:
+    wanted = address.casefold()
+    for certificate in candidates:
+        if wanted in CertificateIdentity(certificate).addresses:
+            return certificate
+    end_entities = [c for c in candidates if not _is_ca(c)]
+    preferred = end_entities or candidates
+    return preferred[0] if preferred else None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
 
 
 def _load_pem(path: Path, data: bytes, passphrase: str | None) -> KeyFile:
