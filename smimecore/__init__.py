@@ -11,7 +11,7 @@ Start with :class:`SMIME` and :class:`Config`::
 
 from smimecore.config import Config
 from smimecore.engine.smime import SMIME
-from smimecore.engine.status import Result, StatusRecord
+from smimecore.engine.status import Result, StatusRecord, format_status, parse_status
 from smimecore.errors import (
     CertificateNotFoundError,
     ConfigError,
@@ -45,4 +45,6 @@ __all__ = [
     "StatusRecord",
     "UnsupportedAlgorithmError",
     "__version__",
+    "format_status",
+    "parse_status",
 ]

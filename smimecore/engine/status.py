@@ -10,12 +10,13 @@ from __future__ import annotations
 import email.message
 import email.parser
 import email.policy
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-__all__ = ["Result", "StatusRecord"]
+__all__ = ["Result", "StatusRecord", "format_status", "parse_status"]
 
 DONE, BAD, ERROR, MISSING = "DONE", "BAD", "ERROR", "MISSING"
 
@@ -98,3 +99,55 @@ class Result:
 def all_done(statuses: Sequence[StatusRecord]) -> bool:
     """Whether every record is ``DONE``."""
     return all(record.status == DONE for record in statuses)
+
+
+_MARKER = "[SMIME:]"
+_RECORD_BOUNDARY = re.compile(r"\[SMIME:\]\s*\[SMIME:\]")
+_FIELD_SPLIT = re.compile(r"\s*\[SMIME:\]")
+
+
+def _status_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list):
+        return ", ".join(
+            str(item.get("EmailAddress", "")) if isinstance(item, Mapping) else str(item)
+            for item in value
+        )
+    return " ".join(str(value).split())
+
+
+def format_status(records: Iterable[Mapping[str, Any]]) -> str:
+    """RT's ``FormatStatus``: ``[SMIME:]Key: Value`` lines, each record ended by ``[SMIME:]``.
+
+    Values are kept on one line (newlines become spaces), so the text can
+    be folded into a mail header; strings of several calls concatenate.
+    """
+    lines = []
+    for record in records:
+        lines.extend(f"{_MARKER}{key}: {_status_text(value)}\n" for key, value in record.items())
+        lines.append(f"{_MARKER}\n")
+    return "".join(lines)
+
+
+def parse_status(text: str | None) -> list[dict[str, Any]]:
+    """RT's ``ParseStatus``: the records of a status string (folded header text works too).
+
+    ``EncryptedTo`` becomes a list of ``{"EmailAddress": ...}`` tables, as in RT.
+    """
+    if not text or not text.strip():
+        return []
+    records = []
+    for chunk in _RECORD_BOUNDARY.split(text):
+        record: dict[str, Any] = {}
+        for piece in _FIELD_SPLIT.split(chunk):
+            if ":" not in piece:
+                continue
+            key, value = piece.split(":", 1)
+            if key.strip():
+                record[key.strip()] = value.strip()
+        if "EncryptedTo" in record:
+            record["EncryptedTo"] = [{"EmailAddress": record["EncryptedTo"]}]
+        if record:
+            records.append(record)
+    return records
