@@ -123,7 +123,7 @@ def format_status(records: Iterable[Mapping[str, Any]]) -> str:
     Values are kept on one line (newlines become spaces), so the text can
     be folded into a mail header; strings of several calls concatenate.
     """
-    lines = []
+    lines: list[str] = []
     for record in records:
         lines.extend(f"{_MARKER}{key}: {_status_text(value)}\n" for key, value in record.items())
         lines.append(f"{_MARKER}\n")
