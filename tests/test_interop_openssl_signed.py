@@ -19,7 +19,7 @@ from cryptography import x509
 
 from smimecore import SMIME, Config
 from smimecore.demo.pki import DemoIdentity
-from smimecore.engine.status import BAD, DONE
+from smimecore.engine.status import BAD
 from smimecore.mime.signed import parse_signed, split_for_signing
 from tests.conftest import PASSPHRASE, SAMPLE_MESSAGE
 
@@ -39,9 +39,9 @@ def _run_ok(openssl: OpenSSL, *arguments: str | Path, input: bytes = b"") -> byt
 
 
 def _hex_dump_bytes(printed: bytes) -> str:
-    """The hex byte columns of openssl's ``-print`` hex dumps, joined (offsets dropped)."""
-    lines = re.findall(r"^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -])+)", printed.decode(), re.M)
-    return "".join(lines)
+    """The bytes of an openssl ``-print`` hex dump as one hex string (offsets, text dropped)."""
+    rows = re.findall(r"^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -])+)", printed.decode(), re.M)
+    return re.sub(r"[^0-9a-f]", "", "".join(rows))
 
 
 def _openssl_version(openssl: OpenSSL) -> tuple[int, int]:
@@ -141,6 +141,37 @@ def test_openssl_signed_message_verifies(
     assert result.message["Subject"] == "openssl interop"
 
 
+def test_openssl_streamed_ber_message_verifies(
+    openssl: OpenSSL,
+    pki_dir: Path,
+    identities: dict[str, DemoIdentity],
+    smime: SMIME,
+) -> None:
+    """``openssl cms -sign -nodetach -stream`` writes BER with indefinite lengths and the
+    content in chunks; it verifies and the chunks are joined into the signed entity."""
+    identity = identities["rsa2048"]
+    message = _run_ok(
+        openssl,
+        "cms",
+        "-sign",
+        "-nodetach",
+        "-stream",
+        "-signer",
+        pki_dir / f"{identity.address}.crt",
+        "-inkey",
+        pki_dir / f"{identity.address}.key",
+        input=SIGNED_ENTITY,
+    )
+    der = parse_signed(message).signature
+    assert der[1] == 0x80  # indefinite length: really BER
+
+    result = smime.verify(message)
+
+    assert result.ok, result.statuses
+    assert SIGNED_BODY in result.data
+    assert result.data.endswith(SIGNED_ENTITY.split(b"\r\n\r\n", 1)[1])
+
+
 @pytest.mark.parametrize("command", ["smime", "cms"])
 def test_tampered_openssl_signed_message_is_bad(
     openssl: OpenSSL,
@@ -192,9 +223,7 @@ def _write(directory: Path, name: str, data: bytes) -> Path:
 def _openssl_cms_verify(
     openssl: OpenSSL, pki_dir: Path, message_file: Path, *extra: str | Path
 ) -> subprocess.CompletedProcess[bytes]:
-    return openssl(
-        "cms", "-verify", "-in", message_file, "-CAfile", pki_dir / "ca.pem", *extra
-    )
+    return openssl("cms", "-verify", "-in", message_file, "-CAfile", pki_dir / "ca.pem", *extra)
 
 
 @pytest.mark.parametrize("opaque", [False, True], ids=["detached", "opaque"])
@@ -271,11 +300,10 @@ def test_signer_identified_by_subject_key_identifier_verifies_with_openssl(
     printed = _run_ok(openssl, "cms", "-cmsout", "-print", "-in", message_file)
     completed = _openssl_cms_verify(openssl, pki_dir, message_file)
 
-    assert b"d.subjectKeyIdentifier" in printed
-    ski = identities["p256"].certificate.extensions.get_extension_for_class(
-        x509.SubjectKeyIdentifier
-    ).value.digest
-    assert ski.hex() in re.sub(r"[^0-9a-f]", "", _hex_dump_bytes(printed))
+    certificate = identities["p256"].certificate
+    ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    sid_dump = printed.split(b"d.subjectKeyIdentifier:", 1)[1].split(b"digestAlgorithm:", 1)[0]
+    assert _hex_dump_bytes(sid_dump) == ski.digest.hex()
     assert completed.returncode == 0, completed.stderr.decode(errors="replace")
     assert completed.stdout == SIGNED_ENTITY
     assert smime.verify(signed.data).ok

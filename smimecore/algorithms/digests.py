@@ -65,16 +65,32 @@ _DIGESTS: dict[str, DigestAlgorithm] = {
 
 _REFUSED = frozenset({"md2", "md4", "md5"})
 
+# Dotted OIDs, for the digests asn1crypto has no name for (MD4) and for callers
+# that pass an OID: refused ones must be refused by OID too, not called unknown.
+_BY_OID = {
+    "1.2.840.113549.2.2": "md2",
+    "1.2.840.113549.2.4": "md4",
+    "1.2.840.113549.2.5": "md5",
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.4": "sha224",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+    "2.16.840.1.101.3.4.2.8": "sha3_256",
+    "2.16.840.1.101.3.4.2.9": "sha3_384",
+    "2.16.840.1.101.3.4.2.10": "sha3_512",
+}
+
 SIGNING_DIGESTS: tuple[str, ...] = ("sha256", "sha384", "sha512")
 """Digests smimecore signs with (SHA-1 and SHA-224 are verify-only)."""
 
 
 def digest_by_name(name: str) -> DigestAlgorithm:
-    """The digest called ``name`` (``sha256``, ``sha-256`` and ``SHA256`` all work)."""
-    key = name.lower().replace("-", "")
+    """The digest called ``name`` (``sha256``, ``sha-256``, ``SHA256`` and its OID all work)."""
+    key = _BY_OID.get(name.strip()) or name.lower().replace("-", "")
     key = {"sha3256": "sha3_256", "sha3384": "sha3_384", "sha3512": "sha3_512"}.get(key, key)
     if key in _REFUSED:
-        raise UnsupportedAlgorithmError(name, "is refused as insecure")
+        raise UnsupportedAlgorithmError(key, "is refused as insecure")
     try:
         return _DIGESTS[key]
     except KeyError:

@@ -35,7 +35,7 @@ from smimecore.errors import (
     SmimeError,
     UnsupportedAlgorithmError,
 )
-from smimecore.pki.certificate import subject_key_identifier
+from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
 
 __all__ = [
     "SignedData",
@@ -544,8 +544,8 @@ def _certificates(
         if choice.name != "certificate":
             continue
         try:
-            found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-        except ValueError:
+            found.append(load_der_certificate(choice.chosen.dump()))
+        except (MalformedCMSError, ValueError):
             unreadable.append(choice.chosen)
     return tuple(found), tuple(unreadable)
 

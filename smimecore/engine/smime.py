@@ -30,6 +30,8 @@ from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRec
 from smimecore.errors import (
     DisabledError,
     KeyLoadError,
+    MalformedCMSError,
+    NotProtectedError,
     PassphraseError,
     SecretKeyNotFoundError,
     SmimeError,
@@ -183,18 +185,18 @@ class SMIME:
             signed_data = parse_signed_data(signed_message.signature)
         except SmimeError as exc:
             _raise_verify_error(exc)
+        if not signed_data.signer_infos:
+            _raise_verify_error(NotProtectedError("the signed-data has no signers (certs-only?)"))
         content = signed_message.content if signed_message.is_detached else signed_data.content
         if content is None:
             _raise_verify_error(
-                SmimeError("the signed-data carries no content and none is attached")
+                MalformedCMSError("the signed-data carries no content and none is attached")
             )
         candidates = _content_candidates(content)
         checks = signed_data.check_signers(
             lambda index: candidates[index] if index < len(candidates) else None,
             self._known_certificates,
         )
-        if not checks:
-            _raise_verify_error(SmimeError("the signed-data has no signers"))
         senders = _sender_addresses(signed_message.outer)
         statuses = tuple(self._verify_record(check, signed_data, senders) for check in checks)
         errors = [check.error for check in checks if check.error is not None]

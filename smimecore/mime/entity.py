@@ -68,9 +68,18 @@ class RawEntity:
         """The lowercased ``type/subtype`` (``text/plain`` when absent, as RFC 2045 says)."""
         return self.headers.get_content_type()
 
-    def parameter(self, name: str) -> str | None:
-        """A Content-Type parameter's value (names match case-insensitively)."""
-        value = self.headers.get_param(name, header="content-type")
+    def field(self, name: str) -> str | None:
+        """A header field's unfolded value as text (``None`` when absent).
+
+        Values with 8-bit bytes come back from the parser as ``Header``
+        objects; they are turned into text here.
+        """
+        value = self.headers.get(name)
+        return None if value is None else str(value)
+
+    def parameter(self, name: str, header: str = "content-type") -> str | None:
+        """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
+        value = self.headers.get_param(name, header=header)
         if value is None:
             return None
         if isinstance(value, tuple):

@@ -66,10 +66,8 @@ def parse_signed(raw: bytes) -> SignedMessage:
 def _is_p7m_octet_stream(entity: RawEntity) -> bool:
     if entity.content_type != "application/octet-stream":
         return False
-    name = entity.parameter("name") or entity.headers.get_param(
-        "filename", header="content-disposition"
-    )
-    return isinstance(name, str) and name.lower().endswith(".p7m")
+    name = entity.parameter("name") or entity.parameter("filename", "content-disposition")
+    return name is not None and name.lower().endswith(".p7m")
 
 
 def _parse_multipart_signed(entity: RawEntity) -> SignedMessage:
@@ -97,7 +95,7 @@ def _parse_multipart_signed(entity: RawEntity) -> SignedMessage:
 
 
 def _decode_body(entity: RawEntity, what: str) -> bytes:
-    encoding = (entity.headers.get("content-transfer-encoding") or "").strip().lower()
+    encoding = (entity.field("content-transfer-encoding") or "").strip().lower()
     if encoding == "base64":
         return decode_base64(entity.body, what)
     if encoding in ("", "binary", "8bit", "7bit"):
@@ -221,10 +219,15 @@ def reinsert(outer: RawEntity, inner: bytes) -> bytes:
     examples) becomes the body as it is, typed by RFC 2045's default.
     """
     if _FIELD_LINE.match(inner) is None:
-        return CRLF.join(outer.outer_header_lines) + CRLF + CRLF + inner
+        return _header_section(outer.outer_header_lines) + inner
     inner_entity = split_entity(inner)
     fields = [*outer.outer_header_lines, *inner_entity.content_header_lines]
-    return CRLF.join(fields) + CRLF + CRLF + inner_entity.body
+    return _header_section(fields) + inner_entity.body
+
+
+def _header_section(fields: list[bytes]) -> bytes:
+    """Header fields, each ending in CRLF, then the empty line (alone when there are none)."""
+    return b"".join(field + CRLF for field in fields) + CRLF
 
 
 # A MIME entity starts with a header field (RFC 5322 field-name, then a colon)

@@ -24,6 +24,7 @@ __all__ = [
     "CertificateIdentity",
     "format_mailbox",
     "load_certificates",
+    "load_der_certificate",
     "subject_key_identifier",
 ]
 
@@ -42,10 +43,26 @@ _CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CER
 
 
 def _load_der(der: bytes) -> x509.Certificate:
+    return load_der_certificate(der)
+
+
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """One DER certificate, its subject and issuer names checked now.
+
+    ``cryptography`` parses names lazily; a broken one would otherwise
+    surface as a bare ``ValueError`` wherever the name is first read.
+    """
     try:
-        return x509.load_der_x509_certificate(der)
+        certificate = x509.load_der_x509_certificate(der)
+        _ = certificate.subject, certificate.issuer
     except ValueError as exc:
-        raise MalformedCMSError(f"not a readable X.509 certificate: {exc}") from None
+        raise MalformedCMSError(f"not a readable X.509 certificate: {_first_line(exc)}") from None
+    return certificate
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def subject_key_identifier(certificate: x509.Certificate) -> bytes:
