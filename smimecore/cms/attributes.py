@@ -2,6 +2,12 @@
 
 smimecore writes contentType, signingTime, messageDigest,
 smimeCapabilities and the ESS signingCertificateV2 attribute.
+
+The attributes that stay the same for a signer (contentType,
+smimeCapabilities, signingCertificateV2) are built with asn1crypto once
+per signer; the two that change with every message (messageDigest,
+signingTime) are small fixed shapes written directly, and the SET OF is
+sorted as DER requires.
 """
 
 from __future__ import annotations
@@ -10,10 +16,18 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 
-__all__ = ["SMIME_CAPABILITIES", "build_signed_attributes", "cms_time"]
+from smimecore.cms.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
+
+__all__ = [
+    "SMIME_CAPABILITIES",
+    "constant_signed_attributes",
+    "message_digest_attribute",
+    "signed_attributes_set",
+    "signing_time_attribute",
+]
 
 # Tie asn1crypto's ESS classes into the attribute table (importing tsp registers them).
 _ = tsp.SigningCertificateV2
@@ -22,27 +36,16 @@ SMIME_CAPABILITIES: tuple[str, ...] = ("aes256_cbc", "aes192_cbc", "aes128_cbc")
 """Content-encryption algorithms advertised in smimeCapabilities, strongest first."""
 
 _UTC_TIME_LIMIT = datetime(2050, 1, 1, tzinfo=UTC)
+_MESSAGE_DIGEST_OID = core.ObjectIdentifier("1.2.840.113549.1.9.4").dump()
+_SIGNING_TIME_OID = core.ObjectIdentifier("1.2.840.113549.1.9.5").dump()
+_TAG_UTC_TIME = 0x17
+_TAG_GENERALIZED_TIME = 0x18
 
 
-def cms_time(moment: datetime) -> cms.Time:
-    """A CMS Time: UTCTime before 2050, GeneralizedTime from then on (RFC 5652 section 11.3)."""
-    if moment < _UTC_TIME_LIMIT:
-        return cms.Time({"utc_time": moment})
-    return cms.Time({"general_time": moment})
-
-
-def build_signed_attributes(
-    *,
-    content_type: str,
-    message_digest: bytes,
-    signer_certificate: asn1_x509.Certificate,
-    signing_time: datetime,
-) -> cms.CMSAttributes:
-    """The signed attributes for one SignerInfo, DER-sorted as a SET OF must be."""
+def constant_signed_attributes(signer_certificate: asn1_x509.Certificate) -> list[bytes]:
+    """DER of the attributes that do not change between messages of one signer."""
     attributes: list[dict[str, Any]] = [
-        {"type": "content_type", "values": [content_type]},
-        {"type": "signing_time", "values": [cms_time(signing_time)]},
-        {"type": "message_digest", "values": [message_digest]},
+        {"type": "content_type", "values": ["data"]},
         {
             "type": "smime_capabilities",
             "values": [[{"capability_id": name} for name in SMIME_CAPABILITIES]],
@@ -52,7 +55,28 @@ def build_signed_attributes(
             "values": [{"certs": [_ess_cert_id_v2(signer_certificate)]}],
         },
     ]
-    return cms.CMSAttributes(attributes)
+    return [bytes(cms.CMSAttribute(attribute).dump()) for attribute in attributes]
+
+
+def message_digest_attribute(digest: bytes) -> bytes:
+    """DER of the messageDigest attribute holding ``digest``."""
+    value = encode_tlv(TAG_OCTET_STRING, digest)
+    return encode_tlv(TAG_SEQUENCE, _MESSAGE_DIGEST_OID, encode_tlv(TAG_SET, value))
+
+
+def signing_time_attribute(moment: datetime) -> bytes:
+    """DER of signingTime: UTCTime before 2050, GeneralizedTime from then on (section 11.3)."""
+    moment = moment.astimezone(UTC)
+    if moment < _UTC_TIME_LIMIT:
+        value = encode_tlv(_TAG_UTC_TIME, moment.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+    else:
+        value = encode_tlv(_TAG_GENERALIZED_TIME, moment.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+    return encode_tlv(TAG_SEQUENCE, _SIGNING_TIME_OID, encode_tlv(TAG_SET, value))
+
+
+def signed_attributes_set(attributes: list[bytes]) -> bytes:
+    """The SET OF attributes in DER order: this exact encoding is what gets signed."""
+    return encode_tlv(TAG_SET, *sorted(attributes))
 
 
 def _ess_cert_id_v2(certificate: asn1_x509.Certificate) -> dict[str, Any]:

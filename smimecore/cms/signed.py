@@ -12,6 +12,7 @@ the signer signed DER.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,13 @@ from smimecore.algorithms.signatures import (
     scheme_for_key,
     scheme_from_algorithm_identifier,
 )
-from smimecore.cms.attributes import build_signed_attributes
+from smimecore.cms.attributes import (
+    constant_signed_attributes,
+    message_digest_attribute,
+    signed_attributes_set,
+    signing_time_attribute,
+)
+from smimecore.cms.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
 from smimecore.errors import (
     CertificateNotFoundError,
     MalformedCMSError,
@@ -79,46 +86,131 @@ def build_signed_data(
     MIME).  The certificate set holds the signer's certificate, its chain
     and ``extra_certificates``, each once, in DER order.
     """
+    template = _signer_template(
+        identity, tuple(extra_certificates), digest, pss, use_subject_key_identifier
+    )
+    attributes = signed_attributes_set(
+        [
+            *template.constant_attributes,
+            message_digest_attribute(template.scheme.digest.digest(content)),
+            signing_time_attribute(signing_time or datetime.now(UTC)),
+        ]
+    )
+    signature = template.scheme.sign(identity.key, attributes)
+    signer_info = encode_tlv(
+        TAG_SEQUENCE,
+        template.version,
+        template.signer_identifier,
+        template.digest_algorithm,
+        _retag_implicit_0(attributes),
+        template.signature_algorithm,
+        encode_tlv(TAG_OCTET_STRING, signature),
+    )
+    encapsulated = (
+        encode_tlv(TAG_SEQUENCE, _DATA_OID)
+        if detached
+        else encode_tlv(
+            TAG_SEQUENCE, _DATA_OID, encode_tlv(_EXPLICIT_0, encode_tlv(TAG_OCTET_STRING, content))
+        )
+    )
+    signed_data = encode_tlv(
+        TAG_SEQUENCE,
+        template.version,
+        template.digest_algorithms,
+        encapsulated,
+        template.certificates,
+        encode_tlv(TAG_SET, signer_info),
+    )
+    return encode_tlv(TAG_SEQUENCE, _SIGNED_DATA_OID, encode_tlv(_EXPLICIT_0, signed_data))
+
+
+_IMPLICIT_0 = 0xA0
+_EXPLICIT_0 = 0xA0
+_DATA_OID = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+_SIGNED_DATA_OID = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+
+
+def _retag_implicit_0(der_set: bytes) -> bytes:
+    """The same encoding with its SET tag replaced by [0] IMPLICIT (SignerInfo.signedAttrs)."""
+    return bytes((_IMPLICIT_0,)) + der_set[1:]
+
+
+@dataclass(frozen=True)
+class _SignerTemplate:
+    """The DER pieces of a SignedData that stay the same for one signer's messages."""
+
+    scheme: SignatureScheme
+    version: bytes
+    signer_identifier: bytes
+    digest_algorithm: bytes
+    digest_algorithms: bytes
+    signature_algorithm: bytes
+    certificates: bytes
+    constant_attributes: tuple[bytes, ...]
+
+
+_TemplateKey = tuple[object, ...]
+_TEMPLATES: dict[_TemplateKey, _SignerTemplate] = {}
+_TEMPLATES_LOCK = threading.Lock()
+_MAX_TEMPLATES = 256
+
+
+def _signer_template(
+    identity: SigningIdentity,
+    extra_certificates: tuple[x509.Certificate, ...],
+    digest: DigestAlgorithm,
+    pss: bool,
+    use_subject_key_identifier: bool,
+) -> _SignerTemplate:
+    key = (
+        identity.certificate,
+        identity.chain,
+        extra_certificates,
+        digest.name,
+        pss,
+        use_subject_key_identifier,
+        type(identity.key),
+    )
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = _build_template(
+            identity, extra_certificates, digest, pss, use_subject_key_identifier
+        )
+        with _TEMPLATES_LOCK:
+            if len(_TEMPLATES) >= _MAX_TEMPLATES:
+                _TEMPLATES.pop(next(iter(_TEMPLATES)))
+            _TEMPLATES[key] = template
+    return template
+
+
+def _build_template(
+    identity: SigningIdentity,
+    extra_certificates: tuple[x509.Certificate, ...],
+    digest: DigestAlgorithm,
+    pss: bool,
+    use_subject_key_identifier: bool,
+) -> _SignerTemplate:
     scheme = scheme_for_key(identity.key, digest, pss=pss)
-    digest = scheme.digest
     signer_certificate = _to_asn1(identity.certificate)
-    signed_attributes = build_signed_attributes(
-        content_type="data",
-        message_digest=digest.digest(content),
-        signer_certificate=signer_certificate,
-        signing_time=signing_time or datetime.now(UTC),
-    )
-    signature = scheme.sign(identity.key, signed_attributes.dump())
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v3" if use_subject_key_identifier else "v1",
-            "sid": _signer_identifier(
-                identity.certificate, signer_certificate, use_subject_key_identifier
-            ),
-            "digest_algorithm": {"algorithm": digest.name},
-            "signed_attrs": signed_attributes,
-            "signature_algorithm": scheme.algorithm_identifier(),
-            "signature": signature,
-        }
-    )
+    digest_algorithm = cms.DigestAlgorithm({"algorithm": scheme.digest.name})
     certificates = _unique_certificates(
         [identity.certificate, *identity.chain, *extra_certificates]
     )
-    signed_data = cms.SignedData(
-        {
-            "version": "v3" if use_subject_key_identifier else "v1",
-            "digest_algorithms": [{"algorithm": digest.name}],
-            "encap_content_info": {
-                "content_type": "data",
-                "content": None if detached else content,
-            },
-            "certificates": [
-                cms.CertificateChoices({"certificate": _to_asn1(cert)}) for cert in certificates
-            ],
-            "signer_infos": [signer_info],
-        }
+    certificate_set = cms.CertificateSet(
+        [cms.CertificateChoices.load(cert.public_bytes(Encoding.DER)) for cert in certificates]
     )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    return _SignerTemplate(
+        scheme=scheme,
+        version=core.Integer(3 if use_subject_key_identifier else 1).dump(),
+        signer_identifier=_signer_identifier(
+            identity.certificate, signer_certificate, use_subject_key_identifier
+        ).dump(),
+        digest_algorithm=digest_algorithm.dump(),
+        digest_algorithms=encode_tlv(TAG_SET, digest_algorithm.dump()),
+        signature_algorithm=cms.SignedDigestAlgorithm(scheme.algorithm_identifier()).dump(),
+        certificates=_retag_implicit_0(certificate_set.dump()),
+        constant_attributes=tuple(constant_signed_attributes(signer_certificate)),
+    )
 
 
 def _signer_identifier(
