@@ -105,6 +105,7 @@ class Config:
     allow_fetching: bool = False
     revocation_timeout: float = 30.0
     require_sender_match: bool = False
+    cross_check: bool = False
 
     def __post_init__(self) -> None:
         _check_bool("enable", self.enable)
@@ -119,8 +120,15 @@ class Config:
         object.__setattr__(self, "cipher", _cipher(self.cipher))
         object.__setattr__(self, "providers", _string_tuple("providers", self.providers))
         _check_passphrase(self.passphrase)
-        for switch in ("allow_weak_algorithms", "allow_fetching", "require_sender_match"):
+        for switch in (
+            "allow_weak_algorithms",
+            "allow_fetching",
+            "require_sender_match",
+            "cross_check",
+        ):
             _check_bool(switch, getattr(self, switch))
+        if self.cross_check and not self.openssl:
+            raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
         check_validation_time(self.validation_time)
         check_revocation_mode(self.revocation_mode)
         object.__setattr__(self, "crl_path", _existing_path("crl_path", self.crl_path))

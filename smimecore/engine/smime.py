@@ -26,6 +26,7 @@ from smimecore.cms.signed import (
     parse_signed_data,
 )
 from smimecore.config import Config
+from smimecore.engine.crosscheck import ask_openssl
 from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
 from smimecore.errors import (
     DisabledError,
@@ -199,12 +200,28 @@ class SMIME:
         )
         senders = _sender_addresses(signed_message.outer)
         statuses = tuple(self._verify_record(check, signed_data, senders) for check in checks)
+        if self.config.cross_check and self.config.openssl:
+            statuses = self._with_cross_check(str(self.config.openssl), raw, statuses)
         errors = [check.error for check in checks if check.error is not None]
         if errors:
             raise errors[0].with_statuses(statuses)
         if all(record.status == DONE for record in statuses):
             return Result(reinsert(signed_message.outer, content), statuses)
         return Result(raw, statuses)
+
+    def _with_cross_check(
+        self, binary: str, raw: bytes, statuses: tuple[StatusRecord, ...]
+    ) -> tuple[StatusRecord, ...]:
+        opinion = ask_openssl(binary, raw, self.config.ca_path)
+        ours = all(_accepted_by_us(record, self.config.ca_path is not None) for record in statuses)
+        if opinion.accepted is None:
+            verdict = f"UNAVAILABLE ({opinion.detail})"
+        elif opinion.accepted == ours:
+            verdict = "AGREE"
+        else:
+            said = "accepted" if opinion.accepted else "refused"
+            verdict = f"DISAGREE (openssl {said}: {opinion.detail})"
+        return tuple(record.with_fields(CrossCheck=verdict) for record in statuses)
 
     def _known_certificates(self) -> Iterable[x509.Certificate]:
         return self.keyring.certificates()
@@ -322,6 +339,13 @@ class SMIME:
 
 def _trust_for(config: Config) -> TrustEvaluator:
     return NoCAPathTrust()
+
+
+def _accepted_by_us(record: StatusRecord, judged_trust: bool) -> bool:
+    """Our answer to openssl's question: a good signature, and a trusted chain if judged."""
+    if record.status == ERROR or record.message == "The signature did not verify":
+        return False
+    return record.get("Trust") == "FULL" if judged_trust else True
 
 
 def _unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:

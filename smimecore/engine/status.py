@@ -61,6 +61,13 @@ class StatusRecord(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"StatusRecord({self._fields!r})"
 
+    def with_fields(self, **fields: Any) -> StatusRecord:
+        """A copy with ``fields`` added (or replaced)."""
+        extra = {
+            k: v for k, v in self._fields.items() if k not in ("Operation", "Status", "Message")
+        }
+        return StatusRecord(self.operation, self.status, self.message, **{**extra, **fields})
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict, ready for JSON."""
         return dict(self._fields)
