@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(verify, in_subcommand=True)
     _add_io_options(verify)
 
+    info = commands.add_parser("info", help="certificate information as JSON (RT's fields)")
+    _add_global_options(info, in_subcommand=True)
+    info.add_argument("certificate", nargs="?", metavar="CERTFILE", help="a PEM or DER certificate")
+    info.add_argument("--address", metavar="ADDRESS", help="the keyring certificate of ADDRESS")
+
     demo = commands.add_parser("demo", help="sign and verify with a throwaway PKI")
     _add_global_options(demo, in_subcommand=True)
     return parser
@@ -163,6 +168,17 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
     return smime.verify(data)
 
 
+def _show_info(arguments: argparse.Namespace, smime: SMIME) -> int:
+    if (arguments.certificate is None) == (arguments.address is None):
+        raise _UsageError("info needs either CERTFILE or --address ADDRESS")
+    if arguments.address is not None:
+        info = smime.address_certificate_info(arguments.address)
+    else:
+        info = smime.certificate_info(_read_input(arguments.certificate))
+    print(json.dumps(info, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
 def _first_failure(statuses: Sequence[StatusRecord]) -> StatusRecord | None:
     return next((record for record in statuses if record.status != DONE), None)
 
@@ -185,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     statuses: Sequence[StatusRecord] = ()
     try:
         smime = SMIME(_config_from(arguments))
+        if arguments.command == "info":
+            return _show_info(arguments, smime)
         result = _run_operation(arguments, smime)
         statuses = result.statuses
         failure = _first_failure(statuses)

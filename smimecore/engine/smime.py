@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cryptography import x509
 
@@ -29,6 +29,7 @@ from smimecore.config import Config
 from smimecore.engine.crosscheck import ask_openssl
 from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
 from smimecore.errors import (
+    CertificateNotFoundError,
     DisabledError,
     KeyLoadError,
     MalformedCMSError,
@@ -48,7 +49,7 @@ from smimecore.mime.signed import (
     split_for_signing,
 )
 from smimecore.mime.transfer import canonical_crlf
-from smimecore.pki.certificate import CertificateIdentity
+from smimecore.pki.certificate import CertificateIdentity, load_certificates
 from smimecore.pki.files import CertificateFile
 from smimecore.trust.base import NoCAPathTrust, TrustEvaluator, TrustVerdict
 
@@ -289,6 +290,53 @@ class SMIME:
             **_trust_reason(verdict),
             **algorithms,
         )
+
+    # -- certificate information -----------------------------------------
+
+    def certificate_info(self, certificate: bytes | x509.Certificate) -> dict[str, Any]:
+        """RT's ``GetCertificateInfo`` (section 8) for a PEM or DER certificate, with trust.
+
+        Fields: ``Content`` (76-column PEM), ``Fingerprint`` (lowercase
+        SHA-1), ``Serial Number`` (decimal), ``Created``/``Expire`` and
+        ``CreatedTimestamp``/``ExpireTimestamp`` (epoch seconds), ``Version``,
+        ``Issuer`` and ``User`` (one table each), ``UserString``, ``Trust``,
+        ``TrustTerse``, ``TrustLevel``, ``TrustReason`` and ``Formatted``.
+        """
+        if not isinstance(certificate, x509.Certificate):
+            found = load_certificates(certificate)
+            if not found:
+                raise MalformedCMSError("no certificate found in the data given")
+            certificate = found[0]
+        identity = CertificateIdentity(certificate)
+        verdict = self.trust.evaluate(
+            certificate, list(self.keyring.certificates()), purpose="signing"
+        )
+        return {
+            "Content": identity.pem(),
+            "Fingerprint": identity.fingerprint,
+            "Serial Number": identity.serial,
+            "Created": int(identity.created_timestamp),
+            "Expire": int(identity.expire_timestamp),
+            "CreatedTimestamp": identity.created_timestamp,
+            "ExpireTimestamp": identity.expire_timestamp,
+            "Version": identity.version,
+            "Issuer": [identity.issuer_parts()],
+            "User": [identity.subject_parts()],
+            "UserString": identity.user_string,
+            "Trust": verdict.description,
+            "TrustTerse": verdict.terse,
+            "TrustLevel": verdict.level,
+            "TrustReason": verdict.reason,
+            "Formatted": f"{identity.user_string} (issued by {identity.issuer_string})",
+        }
+
+    def address_certificate_info(self, address: str) -> dict[str, Any]:
+        """:meth:`certificate_info` for the certificate of ``address``'s keyring file."""
+        self._require_enabled()
+        certificate = self.keyring.certificate_for(address, None)
+        if certificate is None:
+            raise CertificateNotFoundError(f"no keyring certificate for {address}")
+        return self.certificate_info(certificate)
 
     # -- recipients ------------------------------------------------------
 

@@ -168,8 +168,11 @@ class DirectoryKeyring:
             )
         return SigningIdentity(key_file.private_key, key_file.certificate, key_file.chain)
 
-    def certificate_for(self, address: str, purpose: Purpose) -> x509.Certificate | None:
+    def certificate_for(self, address: str, purpose: Purpose | None) -> x509.Certificate | None:
         """The certificate ``address`` uses for ``purpose``, or ``None`` without a keyring file.
+
+        Without a purpose only ``<address>.pem`` (or ``.p12``/``.pfx``) is looked at, as RT's
+        key-information boxes do.
 
         The private key is not opened: a certificate-only file serves, and
         of several certificates the one naming the address is preferred.

@@ -9,12 +9,14 @@ then a common name that looks like an address.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from smimecore.errors import MalformedCMSError
@@ -184,3 +186,40 @@ class CertificateIdentity:
     def fingerprint(self) -> str:
         """Lowercase hex SHA-1 of the DER encoding, without separators (RT's ``Fingerprint``)."""
         return self.certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - an identifier, not a signature
+
+    @property
+    def version(self) -> str:
+        """RT's ``Version``: ``"3 (0x2)"`` for v3, ``"1 (0x0)"`` for v1."""
+        raw = self.certificate.version.value
+        return f"{raw + 1} (0x{raw:x})"
+
+    def subject_parts(self) -> dict[str, str | None]:
+        """RT's ``User`` entry: first C, ST, O, OU and CN of the subject, e-mail, and String."""
+        subject = self.certificate.subject
+        return {
+            "Country": _first_attribute(subject, NameOID.COUNTRY_NAME),
+            "StateOrProvince": _first_attribute(subject, NameOID.STATE_OR_PROVINCE_NAME),
+            "Organization": _first_attribute(subject, NameOID.ORGANIZATION_NAME),
+            "OrganizationUnit": _first_attribute(subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+            "Name": _first_attribute(subject, NameOID.COMMON_NAME),
+            "EmailAddress": self.email,
+            "String": self.user_string or None,
+        }
+
+    def issuer_parts(self) -> dict[str, str | None]:
+        """RT's ``Issuer`` entry: first C, ST, O and CN of the issuer, its emailAddress, String."""
+        issuer = self.certificate.issuer
+        return {
+            "Country": _first_attribute(issuer, NameOID.COUNTRY_NAME),
+            "StateOrProvince": _first_attribute(issuer, NameOID.STATE_OR_PROVINCE_NAME),
+            "Organization": _first_attribute(issuer, NameOID.ORGANIZATION_NAME),
+            "Name": _first_attribute(issuer, NameOID.COMMON_NAME),
+            "EmailAddress": _first_attribute(issuer, NameOID.EMAIL_ADDRESS),
+            "String": self.issuer_string or None,
+        }
+
+    def pem(self) -> str:
+        """RT's ``Content``: the DER re-encoded as PEM with 76-column lines."""
+        encoded = base64.b64encode(self.certificate.public_bytes(Encoding.DER)).decode("ascii")
+        lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
