@@ -106,10 +106,14 @@ class Config:
     revocation_timeout: float = 30.0
     require_sender_match: bool = False
     cross_check: bool = False
+    initial_policies: tuple[str, ...] = ("2.5.29.32.0",)
+    require_explicit_policy: bool = False
+    inhibit_policy_mapping: bool = False
+    inhibit_any_policy: bool = False
 
     def __post_init__(self) -> None:
-        _check_bool("enable", self.enable)
-        _check_bool("accept_untrusted_cas", self.accept_untrusted_cas)
+        check_bool("enable", self.enable)
+        check_bool("accept_untrusted_cas", self.accept_untrusted_cas)
         object.__setattr__(self, "keyring", _readable_directory("keyring", self.keyring))
         object.__setattr__(self, "ca_path", _existing_path("ca_path", self.ca_path))
         object.__setattr__(
@@ -125,8 +129,14 @@ class Config:
             "allow_fetching",
             "require_sender_match",
             "cross_check",
+            "require_explicit_policy",
+            "inhibit_policy_mapping",
+            "inhibit_any_policy",
         ):
-            _check_bool(switch, getattr(self, switch))
+            check_bool(switch, getattr(self, switch))
+        object.__setattr__(
+            self, "initial_policies", _string_tuple("initial_policies", self.initial_policies)
+        )
         if self.cross_check and not self.openssl:
             raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
         check_validation_time(self.validation_time)
@@ -216,7 +226,8 @@ def check_timeout(option: str, value: object) -> float:
     return seconds
 
 
-def _check_bool(name: str, value: object) -> None:
+def check_bool(name: str, value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a bool."""
     if not isinstance(value, bool):
         raise ConfigError(name, f"must be true or false, not {value!r}")
 

@@ -51,7 +51,9 @@ from smimecore.mime.signed import (
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import CertificateIdentity, load_certificates
 from smimecore.pki.files import CertificateFile
-from smimecore.trust.base import NoCAPathTrust, TrustEvaluator, TrustVerdict
+from smimecore.trust.base import TrustEvaluator, TrustVerdict
+from smimecore.trust.capath import build_trust_evaluator
+from smimecore.trust.policy import TrustPolicy
 
 __all__ = ["SMIME"]
 
@@ -386,7 +388,7 @@ class SMIME:
 
 
 def _trust_for(config: Config) -> TrustEvaluator:
-    return NoCAPathTrust()
+    return build_trust_evaluator(TrustPolicy.from_config(config))
 
 
 def _accepted_by_us(record: StatusRecord, judged_trust: bool) -> bool:
@@ -435,7 +437,10 @@ def _algorithm_fields(check: SignerCheck) -> dict[str, str]:
 
 
 def _trust_reason(verdict: TrustVerdict) -> dict[str, str]:
-    return {"TrustReason": verdict.reason} if verdict.reason else {}
+    fields = {"TrustReason": verdict.reason} if verdict.reason else {}
+    if verdict.reason and verdict.detail:
+        fields["TrustDetail"] = verdict.detail
+    return fields
 
 
 def _raise_verify_error(exc: SmimeError) -> NoReturn:

@@ -2,6 +2,8 @@
 
 The engine asks a :class:`TrustEvaluator` for a :class:`TrustVerdict`; RT's
 wording of the outcome ("Signed by trusted CA ...") is part of the verdict.
+:func:`build_trust_evaluator` makes the evaluator a :class:`TrustPolicy`
+describes.
 """
 
 from smimecore.trust.base import (
@@ -9,5 +11,20 @@ from smimecore.trust.base import (
     TrustEvaluator,
     TrustVerdict,
 )
+from smimecore.trust.capath import CAPathTrust, build_trust_evaluator, verdict_for
+from smimecore.trust.policy import REVOCATION_MODES, RevocationMode, TrustPolicy, ValidationTime
+from smimecore.trust.validate import REASONS
 
-__all__ = ["NoCAPathTrust", "TrustEvaluator", "TrustVerdict"]
+__all__ = [
+    "REASONS",
+    "REVOCATION_MODES",
+    "CAPathTrust",
+    "NoCAPathTrust",
+    "RevocationMode",
+    "TrustEvaluator",
+    "TrustPolicy",
+    "TrustVerdict",
+    "ValidationTime",
+    "build_trust_evaluator",
+    "verdict_for",
+]

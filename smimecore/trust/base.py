@@ -23,12 +23,14 @@ class TrustVerdict:
     ``none``, ``none (revoked certificate)``, ``unknown``) and
     ``description`` its Trust text ("Signed by trusted CA ...").  ``reason``
     is ``None`` when trusted, else a short token such as ``no-path``.
+    ``detail`` says in words why (for logs and diagnostics; never secret).
     """
 
     level: int
     terse: str
     description: str
     reason: str | None = None
+    detail: str | None = None
 
     @property
     def trusted(self) -> bool:

@@ -1,0 +1,69 @@
+"""A private event loop on a worker thread, so that sync code can await coroutines.
+
+pyhanko-certvalidator 0.33 validates only asynchronously.  ``asyncio.run``
+cannot be used when the caller already runs an event loop (a web server,
+a test inside ``asyncio.run``), and a fresh loop per call costs more, so
+one daemon thread runs one loop for the whole process.  After ``fork`` the
+child starts its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any, TypeVar
+
+__all__ = ["LoopTimeoutError", "run_coroutine"]
+
+_Result = TypeVar("_Result")
+
+
+class LoopTimeoutError(TimeoutError):
+    """The coroutine did not finish in time (it has been cancelled)."""
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="smimecore-trust-loop", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+
+_lock = threading.Lock()
+_current: _LoopThread | None = None
+
+
+def _loop_thread() -> _LoopThread:
+    global _current
+    with _lock:
+        if _current is None or _current.pid != os.getpid() or not _current.thread.is_alive():
+            _current = _LoopThread()
+        return _current
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, _Result], timeout: float | None = None) -> _Result:
+    """Run ``coroutine`` on the private loop and wait for its result.
+
+    Safe to call from any thread, including one that runs its own event
+    loop (that loop is blocked meanwhile, as with any sync call).  On
+    ``timeout`` the coroutine is cancelled and :class:`LoopTimeoutError`
+    raised.
+    """
+    worker = _loop_thread()
+    if threading.current_thread() is worker.thread:
+        coroutine.close()
+        raise RuntimeError("run_coroutine called from the trust loop itself")
+    future = asyncio.run_coroutine_threadsafe(coroutine, worker.loop)
+    try:
+        return future.result(timeout)
+    except FutureTimeoutError:
+        future.cancel()
+        raise LoopTimeoutError(f"validation did not finish within {timeout} s") from None
