@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,57 @@ def test_demo_runs() -> None:
     result = _run("demo")
     assert result.returncode == 0, result.stderr
     assert b"every step behaved as expected" in result.stdout
+
+
+PKITS_POLICY_1 = "2.16.840.1.101.3.2.1.48.1"
+PKITS_POLICY_2 = "2.16.840.1.101.3.2.1.48.2"
+
+
+def _pkits_verify(
+    *extra: str, message: str = "SignedAllCertificatesSamePolicyTest1.eml"
+) -> tuple[int, dict[str, object]]:
+    from tests.conftest import vector_path
+
+    pkits = vector_path("nist-pkits")
+    with tempfile.TemporaryDirectory() as scratch:
+        status = Path(scratch) / "status.json"
+        code = main(
+            [
+                "--ca-path", str(pkits / "certs" / "TrustAnchorRootCertificate.crt"),
+                "--status-json", str(status),
+                "verify",
+                "--crl-path", str(pkits / "crls"),
+                "--revocation-mode", "require",
+                "--validation-time", "2011-04-15T12:00:00+00:00",
+                "--allow-weak-algorithms",
+                *extra,
+                "--in", str(pkits / "smime" / message),
+                "--out", os.devnull,
+            ]
+        )  # fmt: skip
+        return code, json.loads(status.read_text())[0]
+
+
+@pytest.mark.vectors
+def test_trust_options_pkits_policy_inputs() -> None:
+    """PKITS 4.8.1: valid under NIST-test-policy-1 with explicit policy, invalid under policy 2."""
+    code, record = _pkits_verify("--require-explicit-policy", "--initial-policy", PKITS_POLICY_1)
+    assert code == 0 and record["Trust"] == "FULL"
+    code, record = _pkits_verify("--require-explicit-policy", "--initial-policy", PKITS_POLICY_2)
+    assert code == 1 and record["Message"] == "The signing CA was not trusted"
+
+
+@pytest.mark.vectors
+def test_trust_options_missing_crl_fails_when_required() -> None:
+    """PKITS 4.4.1 (no CRL for the CA) is untrusted with --revocation-mode require."""
+    code, record = _pkits_verify(message="SignedMissingCRLTest1.eml")
+    assert code == 1
+    assert record["TrustReason"] == "revocation-unavailable"
+
+
+def test_bad_validation_time_is_a_configuration_error(
+    pki_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--validation-time must be now, signing or ISO-8601."""
+    assert main(["verify", "--validation-time", "last tuesday", "--in", os.devnull]) == 2
+    assert "validation_time" in capsys.readouterr().err

@@ -6,7 +6,11 @@ Its names are a contract::
               [--passphrase TEXT] [--status-json FILE] COMMAND ...
 
     sign --signer ADDRESS [--opaque] [--digest sha256|sha384|sha512] [--in FILE] [--out FILE]
-    verify [--in FILE] [--out FILE]
+    verify [--crl-path PATH] [--revocation-mode MODE] [--validation-time WHEN]
+           [--require-sender-match] [--allow-weak-algorithms] [--initial-policy OID ...]
+           [--require-explicit-policy] [--inhibit-policy-mapping] [--inhibit-any-policy]
+           [--openssl PATH --cross-check] [--in FILE] [--out FILE]
+    info CERTFILE | info --address ADDRESS
     demo
 
 Exit status: 0 when every status record is ``DONE``; 1 when any is
@@ -20,11 +24,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from smimecore.algorithms.digests import SIGNING_DIGESTS
-from smimecore.config import Config
+from smimecore.config import REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import DONE, Result, StatusRecord
 from smimecore.errors import ConfigError, SmimeError
@@ -61,6 +66,54 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
     )
 
 
+def _add_trust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crl-path", metavar="PATH", help="CRL file or directory (PEM or DER)")
+    parser.add_argument("--revocation-mode", choices=REVOCATION_MODES, help="default off")
+    parser.add_argument(
+        "--validation-time", metavar="now|signing|ISO-8601", help="when chains must be valid"
+    )
+    parser.add_argument("--require-sender-match", action="store_true", default=None)
+    parser.add_argument("--allow-weak-algorithms", action="store_true", default=None)
+    parser.add_argument(
+        "--initial-policy",
+        action="append",
+        metavar="OID",
+        dest="initial_policies",
+        help="acceptable certificate policy (repeatable; default anyPolicy)",
+    )
+    parser.add_argument("--require-explicit-policy", action="store_true", default=None)
+    parser.add_argument("--inhibit-policy-mapping", action="store_true", default=None)
+    parser.add_argument("--inhibit-any-policy", action="store_true", default=None)
+    parser.add_argument("--openssl", metavar="PATH", help="openssl binary for --cross-check")
+    parser.add_argument(
+        "--cross-check", action="store_true", default=None, help="ask openssl for a second opinion"
+    )
+
+
+_TRUST_OPTIONS = (
+    "crl_path",
+    "revocation_mode",
+    "require_sender_match",
+    "allow_weak_algorithms",
+    "initial_policies",
+    "require_explicit_policy",
+    "inhibit_policy_mapping",
+    "inhibit_any_policy",
+    "openssl",
+    "cross_check",
+)
+
+
+def _validation_time(text: str) -> str | datetime:
+    if text in ("now", "signing"):
+        return text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError("validation_time", f"{text!r} is not now, signing or ISO-8601") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _add_io_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="input", metavar="FILE", help="input message (default stdin)")
     parser.add_argument(
@@ -89,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="verify a signed message")
     _add_global_options(verify, in_subcommand=True)
+    _add_trust_options(verify)
     _add_io_options(verify)
 
     info = commands.add_parser("info", help="certificate information as JSON (RT's fields)")
@@ -112,6 +166,12 @@ def _config_from(arguments: argparse.Namespace) -> Config:
         changes["accept_untrusted_cas"] = True
     if arguments.passphrase is not None:
         changes["passphrase"] = arguments.passphrase
+    for option in _TRUST_OPTIONS:
+        value = getattr(arguments, option, None)
+        if value is not None:
+            changes[option] = tuple(value) if option == "initial_policies" else value
+    if getattr(arguments, "validation_time", None) is not None:
+        changes["validation_time"] = _validation_time(arguments.validation_time)
     if arguments.passphrase_file is not None:
         try:
             changes["passphrase"] = Path(arguments.passphrase_file).read_text().rstrip("\r\n")
