@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from smimecore.errors import ConfigError
 from smimecore.pki.certificate import CertificateIdentity
@@ -22,7 +25,16 @@ from smimecore.trust import (
     build_trust_evaluator,
 )
 from tests.conftest import vector_path
-from tests.trustpki import NOW, TestCA, TrustPKI, build_trust_pki, der, ec_key, pem
+from tests.trustpki import (
+    NOW,
+    PrivateKey,
+    TestCA,
+    TrustPKI,
+    build_trust_pki,
+    der,
+    ec_key,
+    pem,
+)
 
 # -- fixtures ------------------------------------------------------------
 
@@ -454,3 +466,78 @@ def test_rt_real_world_certificate_from_an_unknown_ca() -> None:
     evaluator = build_trust_evaluator(TrustPolicy(ca_path=rt_key("demoCA", "cacert.pem")))
     assert evaluator.evaluate(certificate, [], purpose="signing").reason == "no-path"
     assert datetime.now(UTC) > certificate.not_valid_after_utc
+
+
+# -- hostile and unusual chains --------------------------------------------
+
+
+def test_self_signed_leaf_is_untrusted(trust: CAPathTrust) -> None:
+    """A self-signed e-mail certificate that is not in ca_path is untrusted (no-path)."""
+    lone = TestCA("lone@trust.test", ec_key())
+    verdict = trust.evaluate(lone.certificate, [], purpose="signing")
+    assert (verdict.level, verdict.reason) == (-1, "no-path")
+
+
+def test_certificate_loop_is_a_reason_not_an_exception(trust: CAPathTrust) -> None:
+    """Two CAs that certify each other (a loop) give a clear TrustReason."""
+    key_a, key_b = ec_key(), ec_key()
+    name_a = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loop A")])
+    name_b = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loop B")])
+    a_by_b = _ca_certificate(name_a, key_a, name_b, key_b)
+    b_by_a = _ca_certificate(name_b, key_b, name_a, key_a)
+    verdict = trust.evaluate(a_by_b, [b_by_a, a_by_b], purpose="signing")
+    assert verdict.level == -1 and verdict.reason == "no-path"
+
+
+def test_absurd_chain_length_is_a_reason_not_an_exception(
+    trust: CAPathTrust, tpki: TrustPKI
+) -> None:
+    """Forty intermediates below an untrusted root: untrusted with a reason, quickly."""
+    top = TestCA("Deep Root", ec_key())
+    chain = [top]
+    for depth in range(40):
+        chain.append(chain[-1].sub_ca(f"Deep {depth}"))
+    leaf = chain[-1].issue("deep@trust.test")
+    verdict = trust.evaluate(
+        leaf.certificate, [ca.certificate for ca in chain[1:]], purpose="signing"
+    )
+    assert verdict.level == -1 and verdict.reason == "no-path"
+
+
+def test_openssl_rehash_directory(
+    tmp_path: Path, tpki: TrustPKI, openssl: Callable[..., CompletedProcess[bytes]]
+) -> None:
+    """A ca_path named by the real `openssl rehash`: only the root's hash file is trusted."""
+    (tmp_path / "root.pem").write_bytes(pem(tpki.root.certificate))
+    done = openssl("rehash", tmp_path)
+    assert done.returncode == 0, done.stderr
+    links = sorted(path for path in tmp_path.iterdir() if path.is_symlink())
+    assert [link.name[-2:] for link in links] == [".0"]
+    (link,) = links
+    link.unlink()  # keep only openssl's hash name: the certificate now lives there alone
+    link.write_bytes(pem(tpki.root.certificate))
+    (tmp_path / "root.pem").unlink()
+    evaluator = CAPathTrust(TrustPolicy(ca_path=tmp_path))
+    assert judge(evaluator, tpki, "good").trusted
+    assert judge(evaluator, tpki, "stranger").reason == "no-path"
+
+
+def _ca_certificate(
+    subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey
+) -> x509.Certificate:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives import hashes
+
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
