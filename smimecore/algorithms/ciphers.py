@@ -1,0 +1,306 @@
+"""Content-encryption ciphers of CMS: names, OIDs, parameters, and the ciphers themselves.
+
+We encrypt with AES-CBC (EnvelopedData, RFC 3565), AES-GCM (RFC 5084) and
+ChaCha20-Poly1305 (RFC 8103) (both AuthEnvelopedData, RFC 5083).  We also
+decrypt 3DES-CBC and RC2-CBC (RFC 3370), reported as weak.
+
+Every way decryption can go wrong once a key is in hand (bad padding, bad
+tag, wrong key) raises :class:`DecryptionError` with the one message
+``"Decryption failed"``, so that failures cannot be told apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from asn1crypto import core
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.decrepit.ciphers.algorithms import RC2, TripleDES
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, modes
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.algorithms import AES
+
+from smimecore.algorithms.rc2 import rc2_cbc_decrypt
+from smimecore.errors import MalformedCMSError, SmimeError, UnsupportedAlgorithmError
+
+__all__ = [
+    "CONTENT_CIPHERS",
+    "ENCRYPTION_CIPHERS",
+    "ContentCipher",
+    "ContentParameters",
+    "DecryptionError",
+    "content_cipher_by_name",
+    "content_cipher_by_oid",
+    "decrypt_content",
+    "encrypt_content",
+    "parse_parameters",
+]
+
+Mode = Literal["cbc", "gcm", "chacha20-poly1305"]
+Bytes = bytes | bytearray | memoryview
+
+
+class DecryptionError(SmimeError):
+    """Decryption failed: wrong key, tampered data, bad padding or tag.
+
+    The message is always ``"Decryption failed"``; no detail is given on
+    purpose (RFC 3218: no oracle).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Decryption failed")
+
+
+@dataclass(frozen=True)
+class ContentCipher:
+    """A content-encryption algorithm by its OpenSSL-style ``name`` and OID."""
+
+    name: str
+    oid: str
+    key_size: int
+    mode: Mode
+    block_size: int = 16
+    weak: bool = False
+    encrypts: bool = True
+
+    @property
+    def authenticated(self) -> bool:
+        """An AEAD cipher, carried in AuthEnvelopedData."""
+        return self.mode != "cbc"
+
+
+@dataclass(frozen=True)
+class ContentParameters:
+    """The parameters read from a content-encryption AlgorithmIdentifier."""
+
+    iv: bytes
+    tag_length: int = 16
+    effective_bits: int | None = None
+    """RC2 only: the effective key length in bits."""
+
+    def key_size(self, cipher: ContentCipher) -> int:
+        """The content key length to expect (RC2 keys are as long as their effective bits)."""
+        if self.effective_bits is not None:
+            return (self.effective_bits + 7) // 8
+        return cipher.key_size
+
+
+class _GcmParameters(core.Sequence):  # type: ignore[misc]
+    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+        ("nonce", core.OctetString),
+        ("icv_len", core.Integer, {"default": 12}),
+    ]
+
+
+class _Rc2Parameters(core.Sequence):  # type: ignore[misc]
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("iv", core.OctetString),
+    ]
+
+
+CONTENT_CIPHERS: tuple[ContentCipher, ...] = (
+    ContentCipher("aes-128-cbc", "2.16.840.1.101.3.4.1.2", 16, "cbc"),
+    ContentCipher("aes-192-cbc", "2.16.840.1.101.3.4.1.22", 24, "cbc"),
+    ContentCipher("aes-256-cbc", "2.16.840.1.101.3.4.1.42", 32, "cbc"),
+    ContentCipher("aes-128-gcm", "2.16.840.1.101.3.4.1.6", 16, "gcm"),
+    ContentCipher("aes-192-gcm", "2.16.840.1.101.3.4.1.26", 24, "gcm", encrypts=False),
+    ContentCipher("aes-256-gcm", "2.16.840.1.101.3.4.1.46", 32, "gcm"),
+    ContentCipher("chacha20-poly1305", "1.2.840.113549.1.9.16.3.18", 32, "chacha20-poly1305"),
+    ContentCipher(
+        "des-ede3-cbc", "1.2.840.113549.3.7", 24, "cbc", block_size=8, weak=True, encrypts=False
+    ),
+    ContentCipher(
+        "rc2-cbc", "1.2.840.113549.3.2", 16, "cbc", block_size=8, weak=True, encrypts=False
+    ),
+)
+"""Every content cipher we can decrypt."""
+
+ENCRYPTION_CIPHERS: tuple[str, ...] = tuple(c.name for c in CONTENT_CIPHERS if c.encrypts)
+"""Names of the ciphers we encrypt with."""
+
+_BY_NAME = {cipher.name: cipher for cipher in CONTENT_CIPHERS}
+_BY_OID = {cipher.oid: cipher for cipher in CONTENT_CIPHERS}
+_ALIASES = {"des3": "des-ede3-cbc", "3des": "des-ede3-cbc", "rc2": "rc2-cbc"}
+
+# RFC 3370 section 5.2 (from RFC 2268): rc2ParameterVersion -> effective key bits.
+_RC2_VERSIONS = {160: 40, 120: 64, 58: 128}
+
+
+def content_cipher_by_name(name: str, *, for_encryption: bool = False) -> ContentCipher:
+    """The cipher called ``name`` (``aes-256-cbc``, ``AES-128-GCM``, ``des3``...)."""
+    key = name.lower().replace("_", "-")
+    cipher = _BY_NAME.get(_ALIASES.get(key, key))
+    if cipher is None:
+        raise UnsupportedAlgorithmError(name, "is not a supported content cipher")
+    if for_encryption and not cipher.encrypts:
+        raise UnsupportedAlgorithmError(name, "is only accepted when decrypting")
+    return cipher
+
+
+def content_cipher_by_oid(oid: str) -> ContentCipher | None:
+    """The cipher with the dotted ``oid``, or ``None`` when we do not know it."""
+    return _BY_OID.get(oid)
+
+
+def parse_parameters(cipher: ContentCipher, parameters: bytes | None) -> ContentParameters:
+    """Read the AlgorithmIdentifier parameters (DER, or ``None`` if absent) of ``cipher``."""
+    if parameters is None:
+        raise MalformedCMSError(f"{cipher.name} parameters are missing")
+    try:
+        if cipher.mode == "gcm":
+            return _gcm_parameters(parameters)
+        if cipher.name == "rc2-cbc":
+            return _rc2_parameters(parameters)
+        iv = core.OctetString.load(parameters).native
+    except (ValueError, TypeError) as exc:
+        raise MalformedCMSError(f"{cipher.name} parameters are malformed") from exc
+    expected = 12 if cipher.mode == "chacha20-poly1305" else cipher.block_size
+    if len(iv) != expected:
+        raise MalformedCMSError(f"{cipher.name} IV/nonce must be {expected} bytes")
+    return ContentParameters(iv)
+
+
+def _gcm_parameters(parameters: bytes) -> ContentParameters:
+    parsed = _GcmParameters.load(parameters)
+    nonce: bytes = parsed["nonce"].native
+    tag_length: int = parsed["icv_len"].native
+    if not 12 <= tag_length <= 16 or not 8 <= len(nonce) <= 64:
+        raise MalformedCMSError("GCM nonce or ICV length is out of range (RFC 5084)")
+    return ContentParameters(nonce, tag_length)
+
+
+def _rc2_parameters(parameters: bytes) -> ContentParameters:
+    # RFC 3370 section 5.2: rc2ParameterVersion is mandatory (unlike RFC 8018,
+    # where an absent version means 32 bits), so a bare IV is malformed.
+    parsed = _Rc2Parameters.load(parameters)
+    version: int = parsed["version"].native
+    bits = version if version >= 256 else _RC2_VERSIONS.get(version)
+    if bits is None or bits > 1024:
+        raise UnsupportedAlgorithmError(f"rc2-cbc version {version}", "is not supported")
+    iv: bytes = parsed["iv"].native
+    if len(iv) != 8:
+        raise MalformedCMSError("rc2-cbc IV must be 8 bytes")
+    return ContentParameters(iv, effective_bits=bits)
+
+
+def _encode_parameters(cipher: ContentCipher, iv: bytes) -> bytes:
+    if cipher.mode == "gcm":
+        return bytes(_GcmParameters({"nonce": iv, "icv_len": 16}).dump())
+    return bytes(core.OctetString(iv).dump())
+
+
+def _block_algorithm(cipher: ContentCipher, key: bytes) -> CipherAlgorithm:
+    if cipher.name == "des-ede3-cbc":
+        return TripleDES(key)
+    if cipher.name == "rc2-cbc":
+        return RC2(key)
+    return AES(key)
+
+
+def encrypt_content(
+    cipher: ContentCipher, key: bytes, content: Bytes
+) -> tuple[bytes, memoryview, bytes | None]:
+    """Encrypt ``content``; returns (DER parameters, ciphertext, tag or ``None``).
+
+    A fresh IV / 12-byte nonce is drawn for each call.  The ciphertext is a
+    view on the one buffer it was written to (no further copy).
+    """
+    if len(key) != cipher.key_size:
+        raise ValueError("content-encryption key has the wrong length")
+    if cipher.mode == "chacha20-poly1305":
+        nonce = os.urandom(12)
+        sealed = memoryview(ChaCha20Poly1305(key).encrypt(nonce, content, None))
+        return _encode_parameters(cipher, nonce), sealed[:-16], bytes(sealed[-16:])
+    if cipher.mode == "gcm":
+        nonce = os.urandom(12)
+        encryptor = Cipher(AES(key), modes.GCM(nonce)).encryptor()
+        buffer = bytearray(len(content) + 15)
+        written = encryptor.update_into(content, buffer)
+        encryptor.finalize()
+        return _encode_parameters(cipher, nonce), memoryview(buffer)[:written], encryptor.tag
+    return _encrypt_cbc(cipher, key, content)
+
+
+def _encrypt_cbc(
+    cipher: ContentCipher, key: bytes, content: Bytes
+) -> tuple[bytes, memoryview, None]:
+    block = cipher.block_size
+    iv = os.urandom(block)
+    pad = block - len(content) % block
+    encryptor = Cipher(_block_algorithm(cipher, key), modes.CBC(iv)).encryptor()
+    buffer = bytearray(len(content) + pad + block - 1)
+    written = encryptor.update_into(content, buffer)
+    written += encryptor.update_into(bytes((pad,)) * pad, memoryview(buffer)[written:])
+    encryptor.finalize()
+    return _encode_parameters(cipher, iv), memoryview(buffer)[:written], None
+
+
+def decrypt_content(
+    cipher: ContentCipher,
+    key: bytes,
+    parameters: ContentParameters,
+    ciphertext: Bytes,
+    *,
+    tag: Bytes | None = None,
+    aad: bytes | None = None,
+) -> bytes:
+    """Decrypt and check ``ciphertext``; raises :class:`DecryptionError` on any failure.
+
+    For the AEAD ciphers nothing is returned before the tag has verified.
+    """
+    if len(key) != parameters.key_size(cipher):
+        raise DecryptionError()
+    if cipher.mode == "cbc":
+        return _decrypt_cbc(cipher, key, parameters, ciphertext)
+    if tag is None or len(tag) != parameters.tag_length:
+        raise DecryptionError()
+    if cipher.mode == "gcm":
+        return _decrypt_gcm(key, parameters.iv, ciphertext, bytes(tag), aad)
+    try:
+        return ChaCha20Poly1305(key).decrypt(parameters.iv, b"".join((ciphertext, tag)), aad)
+    except InvalidTag:
+        raise DecryptionError() from None
+
+
+def _decrypt_gcm(
+    key: bytes, nonce: bytes, ciphertext: Bytes, tag: bytes, aad: bytes | None
+) -> bytes:
+    decryptor = Cipher(AES(key), modes.GCM(nonce, tag, min_tag_length=len(tag))).decryptor()
+    if aad is not None:
+        decryptor.authenticate_additional_data(aad)
+    buffer = bytearray(len(ciphertext) + 15)
+    written = decryptor.update_into(ciphertext, buffer)
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise DecryptionError() from None
+    return bytes(memoryview(buffer)[:written])
+
+
+def _decrypt_cbc(
+    cipher: ContentCipher, key: bytes, parameters: ContentParameters, ciphertext: Bytes
+) -> bytes:
+    block = cipher.block_size
+    if not ciphertext or len(ciphertext) % block:
+        raise DecryptionError()
+    bits = parameters.effective_bits
+    if bits is not None and (bits != 128 or len(key) != 16):
+        buffer = bytearray(rc2_cbc_decrypt(key, bits, parameters.iv, bytes(ciphertext)))
+        written = len(buffer)
+    else:
+        decryptor = Cipher(_block_algorithm(cipher, key), modes.CBC(parameters.iv)).decryptor()
+        buffer = bytearray(len(ciphertext) + block - 1)
+        written = decryptor.update_into(ciphertext, buffer)
+        decryptor.finalize()
+    # cryptography's unpadder checks the padding in constant time; only the
+    # last block is given to it so the large body is not copied again.
+    unpadder = padding.PKCS7(block * 8).unpadder()
+    try:
+        last = unpadder.update(bytes(buffer[written - block : written])) + unpadder.finalize()
+    except ValueError:
+        raise DecryptionError() from None
+    return bytes(memoryview(buffer)[: written - block + len(last)])

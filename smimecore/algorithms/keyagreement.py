@@ -1,0 +1,326 @@
+"""Ephemeral-static ECDH key agreement (RFC 5652 KeyAgreeRecipientInfo).
+
+* RFC 5753: P-256 / P-384 / P-521 with the X9.63 KDF
+  (``dhSinglePass-stdDH-sha{1,224,256,384,512}kdf-scheme``; the cofactor
+  variants are the same computation on these curves, cofactor 1).
+  OpenSSL 3.0 uses the SHA-1 form by default; we accept it when decrypting.
+* RFC 8418: X25519 and X448 with HKDF-SHA-256/384/512, and with the X9.63
+  KDF OIDs (as in the RFC 9216 examples).
+
+The key-encryption key is derived from the shared secret and the DER
+ECC-CMS-SharedInfo (key-wrap AlgorithmIdentifier, ukm, KEK length), then
+unwraps the content key with AES key wrap (RFC 3394) or, when decrypting
+what OpenSSL 1.1.1 made for 3DES content, the RFC 3217 Triple-DES key wrap.  For HKDF the
+SharedInfo is the ``info`` and no salt is used (RFC 8418 section 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Literal
+
+from asn1crypto import cms, core, keys
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from smimecore.algorithms.ciphers import DecryptionError
+from smimecore.algorithms.digests import digest_by_name
+from smimecore.cms.der import TAG_OID, TAG_SEQUENCE, encode_tlv
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+
+__all__ = [
+    "AgreementPrivateKey",
+    "AgreementPublicKey",
+    "Kdf",
+    "KeyAgreementScheme",
+    "agree_and_wrap",
+    "describe_agreement",
+    "originator_matches_key",
+    "scheme_by_oid",
+    "unwrap_agreed",
+]
+
+AgreementPrivateKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
+AgreementPublicKey = ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
+Kdf = Literal["x963", "hkdf"]
+
+
+@dataclass(frozen=True)
+class KeyAgreementScheme:
+    """A KeyAgreeRecipientInfo keyEncryptionAlgorithm: its KDF and hash."""
+
+    oid: str
+    kdf: Kdf
+    hash_name: str
+
+    @property
+    def name(self) -> str:
+        """``ecdh-x963-sha256``, ``ecdh-hkdf-sha512``..."""
+        return f"ecdh-{self.kdf}-{self.hash_name}"
+
+
+_SCHEMES: dict[str, KeyAgreementScheme] = {
+    scheme.oid: scheme
+    for scheme in (
+        KeyAgreementScheme("1.3.133.16.840.63.0.2", "x963", "sha1"),
+        KeyAgreementScheme("1.3.132.1.11.0", "x963", "sha224"),
+        KeyAgreementScheme("1.3.132.1.11.1", "x963", "sha256"),
+        KeyAgreementScheme("1.3.132.1.11.2", "x963", "sha384"),
+        KeyAgreementScheme("1.3.132.1.11.3", "x963", "sha512"),
+        # cofactorDH: identical to stdDH on the NIST prime curves (cofactor 1).
+        KeyAgreementScheme("1.3.133.16.840.63.0.3", "x963", "sha1"),
+        KeyAgreementScheme("1.3.132.1.14.0", "x963", "sha224"),
+        KeyAgreementScheme("1.3.132.1.14.1", "x963", "sha256"),
+        KeyAgreementScheme("1.3.132.1.14.2", "x963", "sha384"),
+        KeyAgreementScheme("1.3.132.1.14.3", "x963", "sha512"),
+        KeyAgreementScheme("1.2.840.113549.1.9.16.3.19", "hkdf", "sha256"),
+        KeyAgreementScheme("1.2.840.113549.1.9.16.3.20", "hkdf", "sha384"),
+        KeyAgreementScheme("1.2.840.113549.1.9.16.3.21", "hkdf", "sha512"),
+    )
+}
+_COFACTOR_OIDS = frozenset(
+    {"1.3.133.16.840.63.0.3", "1.3.132.1.14.0", "1.3.132.1.14.1", "1.3.132.1.14.2"}
+    | {"1.3.132.1.14.3"}
+)
+_WRAP_OIDS = {
+    "2.16.840.1.101.3.4.1.5": 16,
+    "2.16.840.1.101.3.4.1.25": 24,
+    "2.16.840.1.101.3.4.1.45": 32,
+}
+_WRAP_BY_SIZE = {size: oid for oid, size in _WRAP_OIDS.items()}
+_DES3_WRAP_OID = "1.2.840.113549.1.9.16.3.6"  # RFC 3217, decryption only (OpenSSL 1.1.1 with 3DES)
+_DES3_WRAP_IV = bytes.fromhex("4adda22c79e82105")
+_EC_OID = "1.2.840.10045.2.1"
+_X25519_OID = "1.3.101.110"
+_X448_OID = "1.3.101.111"
+_DEFAULT_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
+
+
+class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]
+    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class _SharedInfo(core.Sequence):  # type: ignore[misc]
+    """ECC-CMS-SharedInfo (RFC 5753 section 7.2)."""
+
+    _fields = [  # noqa: RUF012
+        ("key_info", core.Any),
+        ("entity_u_info", core.OctetString, {"explicit": 0, "optional": True}),
+        ("supp_pub_info", core.OctetString, {"explicit": 2}),
+    ]
+
+
+def scheme_by_oid(oid: str) -> KeyAgreementScheme | None:
+    """The key-agreement scheme with the dotted ``oid``, or ``None`` when unknown."""
+    return _SCHEMES.get(oid)
+
+
+def _scheme_and_wrap(
+    algorithm: cms.KeyEncryptionAlgorithm,
+) -> tuple[KeyAgreementScheme, bytes, int]:
+    oid = algorithm["algorithm"].dotted
+    scheme = _SCHEMES.get(oid)
+    if scheme is None:
+        raise UnsupportedAlgorithmError(oid, "is not a supported key agreement algorithm")
+    parameters = algorithm["parameters"]
+    if not isinstance(parameters, core.Any) or parameters.contents is None:
+        raise MalformedCMSError("key agreement algorithm has no key-wrap algorithm")
+    try:
+        wrap = parameters.parse(_AlgorithmIdentifier)
+        wrap_oid = wrap["algorithm"].dotted
+    except (ValueError, TypeError) as exc:
+        raise MalformedCMSError("key-wrap AlgorithmIdentifier is malformed") from exc
+    size = 24 if wrap_oid == _DES3_WRAP_OID else _WRAP_OIDS.get(wrap_oid)
+    if size is None:
+        raise UnsupportedAlgorithmError(wrap_oid, "is not a supported key-wrap algorithm")
+    return scheme, bytes(wrap.dump()), size
+
+
+def describe_agreement(algorithm: cms.KeyEncryptionAlgorithm) -> str:
+    """``ecdh-x963-sha256+aes128-wrap`` style name of a KARI keyEncryptionAlgorithm."""
+    scheme, wrap_der, size = _scheme_and_wrap(algorithm)
+    if size == 24 and _is_des3_wrap(wrap_der):
+        return f"{scheme.name}+des-ede3-wrap"
+    return f"{scheme.name}+aes{size * 8}-wrap"
+
+
+def _is_des3_wrap(wrap_der: bytes) -> bool:
+    return bool(_AlgorithmIdentifier.load(wrap_der)["algorithm"].dotted == _DES3_WRAP_OID)
+
+
+def _des3_unwrap(kek: bytes, wrapped: bytes) -> bytes:
+    """RFC 3217 section 3.2 (Triple-DES key unwrap)."""
+    if len(wrapped) != 40:
+        raise DecryptionError()
+    outer = Cipher(TripleDES(kek), modes.CBC(_DES3_WRAP_IV)).decryptor()
+    temp2 = (outer.update(wrapped) + outer.finalize())[::-1]
+    inner = Cipher(TripleDES(kek), modes.CBC(temp2[:8])).decryptor()
+    padded = inner.update(temp2[8:]) + inner.finalize()
+    key, icv = padded[:24], padded[24:]
+    if not hmac.compare_digest(hashlib.sha1(key).digest()[:8], icv):  # noqa: S324 - RFC 3217 checksum
+        raise DecryptionError()
+    return key
+
+
+def _derive(
+    scheme: KeyAgreementScheme, shared: bytes, wrap_der: bytes, size: int, ukm: bytes | None
+) -> bytes:
+    info: dict[str, object] = {
+        "key_info": core.Any.load(wrap_der),
+        "supp_pub_info": (size * 8).to_bytes(4, "big"),
+    }
+    if ukm is not None:
+        info["entity_u_info"] = ukm
+    shared_info = bytes(_SharedInfo(info).dump())
+    algorithm: hashes.HashAlgorithm = digest_by_name(scheme.hash_name).hash_algorithm()
+    if scheme.kdf == "hkdf":
+        return HKDF(algorithm=algorithm, length=size, salt=None, info=shared_info).derive(shared)
+    return X963KDF(algorithm=algorithm, length=size, sharedinfo=shared_info).derive(shared)
+
+
+def _originator_public(originator: cms.OriginatorIdentifierOrKey) -> tuple[str, bytes]:
+    if originator.name != "originator_key":
+        raise UnsupportedAlgorithmError(
+            "static-static ECDH", "is not supported (originator is not an ephemeral key)"
+        )
+    info = originator.chosen
+    contents = info["public_key"].contents or b""
+    if not contents or contents[0] != 0:
+        raise MalformedCMSError("originator public key BIT STRING is malformed")
+    return str(info["algorithm"]["algorithm"].dotted), bytes(contents[1:])
+
+
+def originator_matches_key(
+    private_key: AgreementPrivateKey, originator: cms.OriginatorIdentifierOrKey
+) -> bool:
+    """Whether the originator key is of the same kind (and curve) as ``private_key``."""
+    try:
+        oid, _ = _originator_public(originator)
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        return False
+    if isinstance(private_key, x25519.X25519PrivateKey):
+        return oid == _X25519_OID
+    if isinstance(private_key, x448.X448PrivateKey):
+        return oid == _X448_OID
+    return oid == _EC_OID
+
+
+def _exchange(private_key: AgreementPrivateKey, oid: str, point: bytes) -> bytes:
+    try:
+        if isinstance(private_key, x25519.X25519PrivateKey) and oid == _X25519_OID:
+            return private_key.exchange(x25519.X25519PublicKey.from_public_bytes(point))
+        if isinstance(private_key, x448.X448PrivateKey) and oid == _X448_OID:
+            return private_key.exchange(x448.X448PublicKey.from_public_bytes(point))
+        if isinstance(private_key, ec.EllipticCurvePrivateKey) and oid == _EC_OID:
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(private_key.curve, point)
+            return private_key.exchange(ec.ECDH(), peer)
+    except ValueError as exc:
+        raise MalformedCMSError("originator public key is not a valid point") from exc
+    raise UnsupportedAlgorithmError(oid, "does not match the recipient's key type")
+
+
+def unwrap_agreed(
+    private_key: AgreementPrivateKey,
+    originator: cms.OriginatorIdentifierOrKey,
+    ukm: bytes | None,
+    algorithm: cms.KeyEncryptionAlgorithm,
+    encrypted_key: bytes,
+) -> bytes:
+    """Recover the content key of one RecipientEncryptedKey.
+
+    Raises :class:`DecryptionError` when the key wrap's integrity check fails
+    (a wrong key), and typed errors for unsupported or malformed parameters.
+    """
+    scheme, wrap_der, size = _scheme_and_wrap(algorithm)
+    if scheme.oid in _COFACTOR_OIDS and not isinstance(private_key, ec.EllipticCurvePrivateKey):
+        raise UnsupportedAlgorithmError(scheme.oid, "is only supported on NIST curves")
+    oid, point = _originator_public(originator)
+    shared = _exchange(private_key, oid, point)
+    kek = _derive(scheme, shared, wrap_der, size, ukm)
+    if size == 24 and _is_des3_wrap(wrap_der):
+        return _des3_unwrap(kek, encrypted_key)
+    try:
+        return aes_key_unwrap(kek, encrypted_key)
+    except (InvalidUnwrap, ValueError):
+        raise DecryptionError() from None
+
+
+def _default_scheme(public_key: AgreementPublicKey, kdf: Kdf | None, kdf_hash: str | None) -> str:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        hash_name = kdf_hash or _DEFAULT_HASH.get(public_key.curve.name, "sha512")
+        kdf = kdf or "x963"
+    else:
+        hash_name = kdf_hash or (
+            "sha256" if isinstance(public_key, x25519.X25519PublicKey) else "sha512"
+        )
+        kdf = kdf or "hkdf"
+    hash_name = digest_by_name(hash_name).name
+    for oid, scheme in _SCHEMES.items():
+        if scheme.kdf == kdf and scheme.hash_name == hash_name and oid not in _COFACTOR_OIDS:
+            return oid
+    raise UnsupportedAlgorithmError(f"{kdf}-{hash_name}", "is not a supported KDF")
+
+
+def _ephemeral(public_key: AgreementPublicKey) -> tuple[bytes, bytes, str]:
+    """A fresh key pair on the recipient's curve: (shared secret, public bytes, OID)."""
+    if isinstance(public_key, x25519.X25519PublicKey):
+        x_key = x25519.X25519PrivateKey.generate()
+        raw = x_key.public_key().public_bytes_raw()
+        return x_key.exchange(public_key), raw, _X25519_OID
+    if isinstance(public_key, x448.X448PublicKey):
+        y_key = x448.X448PrivateKey.generate()
+        raw = y_key.public_key().public_bytes_raw()
+        return y_key.exchange(public_key), raw, _X448_OID
+    e_key = ec.generate_private_key(public_key.curve)
+    point = e_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return e_key.exchange(ec.ECDH(), public_key), point, _EC_OID
+
+
+def agree_and_wrap(
+    public_key: AgreementPublicKey,
+    key: bytes,
+    *,
+    kdf: Kdf | None = None,
+    kdf_hash: str | None = None,
+    ukm: bytes | None = None,
+) -> tuple[cms.OriginatorIdentifierOrKey, cms.KeyEncryptionAlgorithm, bytes]:
+    """Wrap ``key`` for ``public_key`` with a fresh ephemeral key.
+
+    Defaults: X9.63 KDF with SHA-256/384/512 for P-256/384/521, HKDF with
+    SHA-256 (X25519) or SHA-512 (X448); the AES key wrap matches the
+    content key's size.  Returns the originator, keyEncryptionAlgorithm and
+    encrypted key of the KeyAgreeRecipientInfo.
+    """
+    wrap_oid = _WRAP_BY_SIZE.get(len(key), _WRAP_BY_SIZE[32])
+    size = _WRAP_OIDS[wrap_oid]
+    wrap = _AlgorithmIdentifier({"algorithm": wrap_oid})
+    scheme = _SCHEMES[_default_scheme(public_key, kdf, kdf_hash)]
+    shared, public_bytes, key_oid = _ephemeral(public_key)
+    kek = _derive(scheme, shared, bytes(wrap.dump()), size, ukm)
+    algorithm = cms.KeyEncryptionAlgorithm({"algorithm": scheme.oid, "parameters": wrap})
+    # OriginatorPublicKey with the algorithm parameters absent (RFC 5753 3.1.1).
+    spki = encode_tlv(
+        TAG_SEQUENCE,
+        encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(key_oid))),
+        encode_tlv(0x03, b"\x00", public_bytes),
+    )
+    originator = cms.OriginatorIdentifierOrKey(
+        name="originator_key", value=keys.PublicKeyInfo.load(spki)
+    )
+    return originator, algorithm, aes_key_wrap(kek, key)
+
+
+def _oid_bytes(oid: str) -> bytes:
+    return bytes(core.ObjectIdentifier(oid).contents)
