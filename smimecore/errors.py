@@ -20,12 +20,16 @@ if TYPE_CHECKING:
 __all__ = [
     "CertificateNotFoundError",
     "ConfigError",
+    "DecryptionError",
     "DisabledError",
     "KeyLoadError",
     "MalformedCMSError",
     "MalformedMessageError",
+    "NoMatchingRecipientError",
+    "NoUsableRecipientError",
     "NotProtectedError",
     "PassphraseError",
+    "RecipientError",
     "SecretKeyNotFoundError",
     "SmimeError",
     "UnsupportedAlgorithmError",
@@ -118,3 +122,30 @@ class KeyLoadError(SmimeError):
 
 class PassphraseError(KeyLoadError):
     """The private key is encrypted and the passphrase is missing or wrong."""
+
+
+class DecryptionError(SmimeError):
+    """Decryption failed: wrong key, tampered data, bad padding or tag.
+
+    The message is always ``"Decryption failed"``; no detail is given on
+    purpose (RFC 3218: no oracle).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Decryption failed")
+
+
+class NoMatchingRecipientError(SmimeError, LookupError):
+    """No RecipientInfo is for the given certificate (OpenSSL: "no recipient matches")."""
+
+
+class NoUsableRecipientError(NoMatchingRecipientError):
+    """No RecipientInfo is of a kind we can use with the given key (KEK, password, other)."""
+
+
+class RecipientError(SmimeError, LookupError):
+    """One or more recipients cannot be encrypted to (no certificate, or an expired one).
+
+    Nothing is encrypted for the others either; ``statuses`` has one
+    ``RecipientsCheck`` record per unusable recipient.
+    """

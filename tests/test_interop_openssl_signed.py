@@ -20,7 +20,8 @@ from cryptography import x509
 from smimecore import SMIME, Config
 from smimecore.demo.pki import DemoIdentity
 from smimecore.engine.status import BAD
-from smimecore.mime.signed import parse_signed, split_for_signing
+from smimecore.mime.protected import split_for_protection
+from smimecore.mime.signed import parse_signed
 from tests.conftest import PASSPHRASE, SAMPLE_MESSAGE
 
 pytestmark = pytest.mark.interop
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.interop
 OpenSSL = Callable[..., subprocess.CompletedProcess[bytes]]
 
 SIGNED_BODY = b"this is the body."
-SIGNED_ENTITY = split_for_signing(SAMPLE_MESSAGE)[1]
+SIGNED_ENTITY = split_for_protection(SAMPLE_MESSAGE)[1]
 
 
 def _run_ok(openssl: OpenSSL, *arguments: str | Path, input: bytes = b"") -> bytes:

@@ -24,14 +24,13 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 
 from smimecore.algorithms.rc2 import rc2_cbc_decrypt
-from smimecore.errors import MalformedCMSError, SmimeError, UnsupportedAlgorithmError
+from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
 
 __all__ = [
     "CONTENT_CIPHERS",
     "ENCRYPTION_CIPHERS",
     "ContentCipher",
     "ContentParameters",
-    "DecryptionError",
     "content_cipher_by_name",
     "content_cipher_by_oid",
     "decrypt_content",
@@ -41,17 +40,6 @@ __all__ = [
 
 Mode = Literal["cbc", "gcm", "chacha20-poly1305"]
 Bytes = bytes | bytearray | memoryview
-
-
-class DecryptionError(SmimeError):
-    """Decryption failed: wrong key, tampered data, bad padding or tag.
-
-    The message is always ``"Decryption failed"``; no detail is given on
-    purpose (RFC 3218: no oracle).
-    """
-
-    def __init__(self) -> None:
-        super().__init__("Decryption failed")
 
 
 @dataclass(frozen=True)

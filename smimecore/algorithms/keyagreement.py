@@ -30,10 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from smimecore.algorithms.ciphers import DecryptionError
 from smimecore.algorithms.digests import digest_by_name
 from smimecore.cms.der import TAG_OID, TAG_SEQUENCE, encode_tlv
-from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
 
 __all__ = [
     "AgreementPrivateKey",

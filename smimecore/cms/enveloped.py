@@ -34,7 +34,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from smimecore.algorithms.ciphers import (
     ContentCipher,
     ContentParameters,
-    DecryptionError,
     content_cipher_by_name,
     content_cipher_by_oid,
     decrypt_content,
@@ -64,7 +63,13 @@ from smimecore.cms.der import (
     encode_header,
     encode_tlv,
 )
-from smimecore.errors import MalformedCMSError, SmimeError, UnsupportedAlgorithmError
+from smimecore.errors import (
+    DecryptionError,
+    MalformedCMSError,
+    NoMatchingRecipientError,
+    NoUsableRecipientError,
+    UnsupportedAlgorithmError,
+)
 from smimecore.pki.certificate import subject_key_identifier
 
 __all__ = [
@@ -92,14 +97,6 @@ AUTH_ENVELOPED_DATA_OID = "1.2.840.113549.1.9.16.1.23"
 DecryptionKey = rsa.RSAPrivateKey | AgreementPrivateKey
 RecipientKind = Literal["ktri", "kari", "kekri", "pwri", "ori"]
 Bytes = bytes | bytearray | memoryview
-
-
-class NoMatchingRecipientError(SmimeError, LookupError):
-    """No RecipientInfo is for the given certificate (OpenSSL: "no recipient matches")."""
-
-
-class NoUsableRecipientError(NoMatchingRecipientError):
-    """No RecipientInfo is of a kind we can use with the given key (KEK, password, other)."""
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,8 @@ from smimecore.errors import (
 )
 from smimecore.keyring.directory import DirectoryKeyring
 from smimecore.mime.entity import MessageInput, RawEntity, message_bytes
-from smimecore.mime.signed import (
-    build_detached,
-    build_opaque,
-    parse_signed,
-    reinsert,
-    split_for_signing,
-)
+from smimecore.mime.protected import build_pkcs7_mime, reinsert, split_for_protection
+from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import CertificateIdentity, load_certificates
 from smimecore.pki.files import CertificateFile
@@ -106,7 +101,7 @@ class SMIME:
             )
         raw = message_bytes(message)
         identity = self._signing_identity(signer)
-        outer_headers, entity = split_for_signing(raw)
+        outer_headers, entity = split_for_protection(raw)
         try:
             signed_data = build_signed_data(
                 entity,
@@ -121,7 +116,7 @@ class SMIME:
             statuses = [StatusRecord("Sign", ERROR, f"There was an error signing: {exc}")]
             raise exc.with_statuses(statuses) from None
         if opaque:
-            output = build_opaque(outer_headers, signed_data, "signed-data")
+            output = build_pkcs7_mime(outer_headers, signed_data, "signed-data")
         else:
             micalg = scheme_for_key(identity.key, digest_algorithm, pss=pss).digest.micalg
             output = build_detached(outer_headers, entity, signed_data, micalg)

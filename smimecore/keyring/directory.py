@@ -184,6 +184,41 @@ class DirectoryKeyring:
         candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
         return _pick_certificate(candidates, address)
 
+    def decryption_key(self, address: str) -> KeyFile:
+        """The key file ``address`` decrypts with (``.encryption`` file first, then the plain one).
+
+        Raises :class:`SecretKeyNotFoundError` without one, and
+        :class:`PassphraseError` when its key cannot be opened.
+        """
+        path = self.find_file(address, "encryption")
+        if path is None:
+            raise SecretKeyNotFoundError(address)
+        key_file = self.load(path, address, "encryption")
+        if key_file.private_key is None or key_file.certificate is None:
+            raise SecretKeyNotFoundError(address, f"{path.name} holds no private key")
+        return key_file
+
+    def addresses(self, purpose: Purpose) -> list[str]:
+        """The addresses that have a keyring file usable for ``purpose``, in name order.
+
+        ``<address>.signing.pem`` serves only signing and
+        ``<address>.encryption.pem`` only encryption; ``<address>.pem`` both.
+        """
+        other = "signing" if purpose == "encryption" else "encryption"
+        found: dict[str, str] = {}
+        for name in sorted(self._names().values()):
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or f".{suffix.lower()}" not in _KEY_SUFFIXES:
+                continue
+            address, dot, role = stem.rpartition(".")
+            if dot and role.lower() == other:
+                continue
+            if not (dot and role.lower() == purpose):
+                address = stem
+            if "@" in address:
+                found.setdefault(address.casefold(), address)
+        return list(found.values())
+
     def certificates(self) -> Iterator[x509.Certificate]:
         """Every certificate the keyring holds; unreadable files are skipped (and logged)."""
         if self.directory is None:
