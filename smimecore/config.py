@@ -106,6 +106,7 @@ class Config:
     revocation_timeout: float = 30.0
     require_sender_match: bool = False
     cross_check: bool = False
+    encrypt_to_self: bool = False
     initial_policies: tuple[str, ...] = ("2.5.29.32.0",)
     require_explicit_policy: bool = False
     inhibit_policy_mapping: bool = False
@@ -129,6 +130,7 @@ class Config:
             "allow_fetching",
             "require_sender_match",
             "cross_check",
+            "encrypt_to_self",
             "require_explicit_policy",
             "inhibit_policy_mapping",
             "inhibit_any_policy",

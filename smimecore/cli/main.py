@@ -10,6 +10,9 @@ Its names are a contract::
            [--require-sender-match] [--allow-weak-algorithms] [--initial-policy OID ...]
            [--require-explicit-policy] [--inhibit-policy-mapping] [--inhibit-any-policy]
            [--openssl PATH --cross-check] [--in FILE] [--out FILE]
+    encrypt --recipient ADDRESS [--recipient ...] [--cipher NAME] [--cert FILE ...] [--oaep]
+    sign-encrypt --signer ADDRESS --recipient ADDRESS [...] [--cipher NAME] [--cert FILE ...]
+    decrypt [--recipient ADDRESS ...]
     info CERTFILE | info --address ADDRESS
     demo
 
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from smimecore.algorithms.digests import SIGNING_DIGESTS
-from smimecore.config import REVOCATION_MODES, Config
+from smimecore.config import CIPHERS, REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import DONE, Result, StatusRecord
 from smimecore.errors import ConfigError, SmimeError
@@ -114,6 +117,27 @@ def _validation_time(text: str) -> str | datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _add_encryption_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        dest="recipients",
+        help="encrypt to ADDRESS's keyring certificate (repeatable)",
+    )
+    parser.add_argument("--cipher", choices=CIPHERS, help="content cipher (default from config)")
+    parser.add_argument(
+        "--cert",
+        action="append",
+        default=[],
+        metavar="FILE",
+        dest="certificates",
+        help="also encrypt to the certificate in FILE (repeatable)",
+    )
+    parser.add_argument("--oaep", action="store_true", help="RSA-OAEP (SHA-256) key transport")
+
+
 def _add_io_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="input", metavar="FILE", help="input message (default stdin)")
     parser.add_argument(
@@ -144,6 +168,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(verify, in_subcommand=True)
     _add_trust_options(verify)
     _add_io_options(verify)
+
+    encrypt = commands.add_parser("encrypt", help="encrypt a message")
+    _add_global_options(encrypt, in_subcommand=True)
+    _add_encryption_options(encrypt)
+    _add_io_options(encrypt)
+
+    sign_encrypt = commands.add_parser("sign-encrypt", help="sign, then encrypt a message")
+    _add_global_options(sign_encrypt, in_subcommand=True)
+    sign_encrypt.add_argument("--signer", required=True, metavar="ADDRESS")
+    sign_encrypt.add_argument("--digest", choices=SIGNING_DIGESTS, default="sha256")
+    sign_encrypt.add_argument("--opaque", action="store_true", help="sign as signed-data inside")
+    _add_encryption_options(sign_encrypt)
+    _add_io_options(sign_encrypt)
+
+    decrypt = commands.add_parser("decrypt", help="decrypt a message with the keyring")
+    _add_global_options(decrypt, in_subcommand=True)
+    decrypt.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        dest="recipients",
+        help="address whose key to try when no certificate matches (repeatable)",
+    )
+    _add_io_options(decrypt)
 
     info = commands.add_parser("info", help="certificate information as JSON (RT's fields)")
     _add_global_options(info, in_subcommand=True)
@@ -225,6 +274,27 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
             digest=arguments.digest,
             pss=arguments.pss,
         )
+    if arguments.command == "encrypt":
+        return smime.encrypt(
+            data,
+            recipients=arguments.recipients,
+            cipher=arguments.cipher,
+            certificates=[_read_input(path) for path in arguments.certificates],
+            oaep=arguments.oaep,
+        )
+    if arguments.command == "sign-encrypt":
+        return smime.sign_encrypt(
+            data,
+            signer=arguments.signer,
+            recipients=arguments.recipients,
+            cipher=arguments.cipher,
+            certificates=[_read_input(path) for path in arguments.certificates],
+            digest=arguments.digest,
+            opaque=arguments.opaque,
+            oaep=arguments.oaep,
+        )
+    if arguments.command == "decrypt":
+        return smime.decrypt(data, recipients=arguments.recipients)
     return smime.verify(data)
 
 

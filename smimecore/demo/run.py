@@ -1,4 +1,4 @@
-"""``smimecore demo``: a throwaway CA, two identities, and a sign -> verify round trip."""
+"""``smimecore demo``: a throwaway CA, two identities, and round trips through every operation."""
 
 from __future__ import annotations
 
@@ -47,7 +47,6 @@ def run_demo() -> int:
         config = Config(
             keyring=root / "keyring",
             ca_path=root / "ca.pem",
-            accept_untrusted_cas=True,
             passphrase={"": _DEMO_PASSPHRASE},
         )
         smime = SMIME(config)
@@ -63,6 +62,20 @@ def run_demo() -> int:
                 bad = smime.verify(tampered)
                 _show("verify after tampering (expected BAD)", bad)
                 steps.append(not bad.ok)
+        encrypted = smime.encrypt(_MESSAGE, recipients=["bob@demo.example"], cipher="aes-256-gcm")
+        _show("encrypt to bob@demo.example (AES-256-GCM, ECDH P-256)", encrypted)
+        decrypted = smime.decrypt(encrypted.data)
+        _show("decrypt", decrypted)
+        steps += [encrypted.ok, decrypted.ok, b"without the openssl binary" in decrypted.data]
+        both = smime.sign_encrypt(
+            _MESSAGE, signer="alice@demo.example", recipients=["bob@demo.example"]
+        )
+        _show("sign as alice, then encrypt to bob (AES-128-CBC, RT's default)", both)
+        opened = smime.decrypt(both.data)
+        _show("decrypt", opened)
+        checked = smime.verify(opened.data)
+        _show("verify the decrypted signed message", checked)
+        steps += [both.ok, opened.ok, checked.ok]
         ok = all(steps)
         print("demo:", "every step behaved as expected" if ok else "a step FAILED")
         return 0 if ok else 1

@@ -18,6 +18,7 @@ from cryptography import x509
 
 from smimecore.algorithms.digests import SIGNING_DIGESTS, digest_by_name
 from smimecore.algorithms.signatures import scheme_for_key
+from smimecore.cms.enveloped import parse_enveloped
 from smimecore.cms.signed import (
     SignedData,
     SignerCheck,
@@ -27,6 +28,14 @@ from smimecore.cms.signed import (
 )
 from smimecore.config import Config
 from smimecore.engine.crosscheck import ask_openssl
+from smimecore.engine.envelope import (
+    RecipientFinder,
+    decrypt_with_keyring,
+    distinct_addresses,
+    encrypt_entity,
+    header_addresses,
+    unusable_recipient,
+)
 from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
 from smimecore.errors import (
     CertificateNotFoundError,
@@ -40,7 +49,8 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.keyring.directory import DirectoryKeyring
-from smimecore.mime.entity import MessageInput, RawEntity, message_bytes
+from smimecore.mime.entity import MessageInput, RawEntity, message_bytes, split_entity
+from smimecore.mime.enveloped import parse_encrypted
 from smimecore.mime.protected import build_pkcs7_mime, reinsert, split_for_protection
 from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transfer import canonical_crlf
@@ -288,6 +298,90 @@ class SMIME:
             **algorithms,
         )
 
+    # -- encrypting and decrypting -----------------------------------------
+
+    def encrypt(
+        self,
+        message: MessageInput,
+        *,
+        recipients: Sequence[str],
+        cipher: str | None = None,
+        certificates: Sequence[x509.Certificate | bytes] = (),
+        oaep: bool = False,
+    ) -> Result:
+        """Encrypt ``message`` to every recipient's keyring certificate (and ``certificates``).
+
+        The result is ``application/pkcs7-mime; smime-type=enveloped-data``
+        (``authEnveloped-data`` for AES-GCM and ChaCha20-Poly1305); outer
+        fields such as From, To and Subject stay readable.  A recipient
+        without a usable certificate raises :class:`RecipientError` and
+        nothing is encrypted.  ``oaep`` uses RSA-OAEP (SHA-256) key transport.
+        """
+        self._require_enabled()
+        raw = message_bytes(message)
+        outer, entity = split_for_protection(raw)
+        to_self = _first_address(split_entity(raw), "From") if self.config.encrypt_to_self else None
+        chosen = self._recipient_certificates([*recipients, *filter(None, [to_self])], certificates)
+        output = encrypt_entity(outer, entity, chosen, cipher=self._cipher(cipher), oaep=oaep)
+        return Result(output, (StatusRecord("Encrypt", DONE, "Data has been encrypted"),))
+
+    def sign_encrypt(
+        self,
+        message: MessageInput,
+        *,
+        signer: str,
+        recipients: Sequence[str],
+        cipher: str | None = None,
+        certificates: Sequence[x509.Certificate | bytes] = (),
+        digest: str = "sha256",
+        opaque: bool = False,
+        oaep: bool = False,
+    ) -> Result:
+        """Sign with ``signer``'s key, then encrypt the signed entity (RT's order).
+
+        Recipients are checked before anything is signed.  Decrypting the
+        result gives the signed message, which :meth:`verify` then checks.
+        """
+        self._require_enabled()
+        extra = [signer] if self.config.encrypt_to_self else []
+        chosen = self._recipient_certificates([*recipients, *extra], certificates)
+        signed = self.sign(message, signer=signer, digest=digest, opaque=opaque)
+        outer, entity = split_for_protection(signed.data)
+        output = encrypt_entity(outer, entity, chosen, cipher=self._cipher(cipher), oaep=oaep)
+        encrypted = StatusRecord("Encrypt", DONE, "Data has been encrypted")
+        return Result(output, (*signed.statuses, encrypted))
+
+    def decrypt(self, message: MessageInput, *, recipients: Sequence[str] = ()) -> Result:
+        """Decrypt with the keyring: RT's ``Decrypt`` record, the plaintext under the outer fields.
+
+        Keys are found by matching each RecipientInfo against the keyring's
+        certificates; ``recipients`` (then the message's To and Cc) are the
+        addresses whose keys are tried when no certificate matches.
+        """
+        self._require_enabled()
+        raw = message_bytes(message)
+        try:
+            encrypted = parse_encrypted(raw)
+            enveloped = parse_enveloped(encrypted.cms)
+        except SmimeError as exc:
+            raise exc.with_statuses(
+                [StatusRecord("Decrypt", ERROR, f"Decryption failed: {exc}")]
+            ) from None
+        candidates = [*recipients, *header_addresses(encrypted.outer, "To", "Cc")]
+        decrypted, record = decrypt_with_keyring(self.keyring, enveloped, candidates)
+        return Result(reinsert(encrypted.outer, decrypted.content), (record,))
+
+    def _recipient_certificates(
+        self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes]
+    ) -> list[x509.Certificate]:
+        loaded = [c if isinstance(c, x509.Certificate) else _first_certificate(c) for c in given]
+        return RecipientFinder(self.keyring).certificates(addresses, loaded)
+
+    def _cipher(self, cipher: str | None) -> str:
+        if cipher is None:
+            return self.config.cipher
+        return Config(cipher=cipher).cipher
+
     # -- certificate information -----------------------------------------
 
     def certificate_info(self, certificate: bytes | x509.Certificate) -> dict[str, Any]:
@@ -346,26 +440,19 @@ class SMIME:
         case-insensitively, keeping the first spelling.
         """
         self._require_enabled()
-        seen: set[str] = set()
-        records = []
-        for address in addresses:
-            if address.casefold() in seen:
-                continue
-            seen.add(address.casefold())
-            records.append(self._recipient_record(address))
-        return records
+        return [self._recipient_record(address) for address in distinct_addresses(addresses)]
 
     def _recipient_record(self, address: str) -> StatusRecord:
         certificate = self.keyring.certificate_for(address, "encryption")
         if certificate is None:
-            return _unusable_recipient(address, "Key not found")
+            return unusable_recipient(address, "Key not found")
         if certificate.not_valid_after_utc < datetime.now(UTC):
-            return _unusable_recipient(address, "Key expired")
+            return unusable_recipient(address, "Key expired")
         verdict = self.trust.evaluate(
             certificate, list(self.keyring.certificates()), purpose="encryption"
         )
         if not verdict.trusted and not self.config.accept_untrusted_cas:
-            return _unusable_recipient(address, "Key not trusted", **_trust_reason(verdict))
+            return unusable_recipient(address, "Key not trusted", **_trust_reason(verdict))
         return StatusRecord(
             "RecipientsCheck",
             DONE,
@@ -393,15 +480,16 @@ def _accepted_by_us(record: StatusRecord, judged_trust: bool) -> bool:
     return record.get("Trust") == "FULL" if judged_trust else True
 
 
-def _unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:
-    return StatusRecord(
-        "RecipientsCheck",
-        ERROR,
-        f"Recipient '{address}' is unusable, the reason is '{reason}'",
-        Recipient=address,
-        Reason=reason,
-        **fields,
-    )
+def _first_certificate(data: bytes) -> x509.Certificate:
+    found = load_certificates(data)
+    if not found:
+        raise MalformedCMSError("no certificate found in the recipient certificate given")
+    return found[0]
+
+
+def _first_address(entity: RawEntity, name: str) -> str | None:
+    addresses = header_addresses(entity, name)
+    return addresses[0] if addresses else None
 
 
 def _sender_addresses(outer: RawEntity) -> frozenset[str]:

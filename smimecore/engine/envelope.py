@@ -1,0 +1,197 @@
+"""Encryption and decryption behind :class:`smimecore.SMIME` (RT sections 3.4, 3.9, 7).
+
+Recipients' certificates come from the keyring (``<address>.encryption.pem``
+then ``<address>.pem``); a recipient without one, or with an expired one,
+stops the whole encryption, as in RT.  Decryption first matches each
+RecipientInfo against the keyring's certificates, and only then tries the
+keys of candidate addresses, without RT's trial and error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from smimecore.algorithms.ciphers import content_cipher_by_name
+from smimecore.cms.enveloped import (
+    DecryptedContent,
+    EncryptionRecipient,
+    EnvelopedMessage,
+    build_enveloped,
+    decrypt_enveloped,
+)
+from smimecore.engine.status import DONE, ERROR, MISSING, StatusRecord
+from smimecore.errors import (
+    DecryptionError,
+    KeyLoadError,
+    NoMatchingRecipientError,
+    PassphraseError,
+    RecipientError,
+    SecretKeyNotFoundError,
+    SmimeError,
+)
+from smimecore.keyring.directory import DirectoryKeyring
+from smimecore.mime.entity import RawEntity
+from smimecore.mime.protected import build_pkcs7_mime
+
+__all__ = [
+    "RecipientFinder",
+    "decrypt_with_keyring",
+    "encrypt_entity",
+    "unusable_recipient",
+]
+
+
+def unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:
+    """RT's ``RecipientsCheck``/``ERROR`` record for a recipient that cannot be used."""
+    return StatusRecord(
+        "RecipientsCheck",
+        ERROR,
+        f"Recipient '{address}' is unusable, the reason is '{reason}'",
+        Recipient=address,
+        Reason=reason,
+        **fields,
+    )
+
+
+def distinct_addresses(addresses: Iterable[str]) -> list[str]:
+    """Addresses without case-insensitive repeats, first spelling kept."""
+    seen: dict[str, str] = {}
+    for address in addresses:
+        if address:
+            seen.setdefault(address.casefold(), address)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class RecipientFinder:
+    """Finds encryption certificates for addresses in a keyring."""
+
+    keyring: DirectoryKeyring
+
+    def certificates(
+        self, addresses: Sequence[str], extra: Sequence[x509.Certificate] = ()
+    ) -> list[x509.Certificate]:
+        """One certificate per address, plus ``extra``; all-or-nothing like RT.
+
+        Raises :class:`RecipientError` with one ``RecipientsCheck`` record per
+        address that has no certificate ("Key not found") or an expired one
+        ("Key expired").  Trust is not required here, as in RT's mail path;
+        :meth:`smimecore.SMIME.check_recipients` is the place for it.
+        """
+        problems: list[StatusRecord] = []
+        found: list[x509.Certificate] = []
+        now = datetime.now(UTC)
+        for address in distinct_addresses(addresses):
+            certificate = self.keyring.certificate_for(address, "encryption")
+            if certificate is None:
+                problems.append(unusable_recipient(address, "Key not found"))
+            elif certificate.not_valid_after_utc < now:
+                problems.append(unusable_recipient(address, "Key expired"))
+            else:
+                found.append(certificate)
+        if problems:
+            names = ", ".join(record["Recipient"] for record in problems)
+            raise RecipientError(f"cannot encrypt to {names}", statuses=problems)
+        found.extend(certificate for certificate in extra if certificate not in found)
+        if not found:
+            raise RecipientError("no recipients to encrypt to")
+        return found
+
+
+def encrypt_entity(
+    outer_headers: list[bytes],
+    entity: bytes,
+    certificates: Sequence[x509.Certificate],
+    *,
+    cipher: str,
+    oaep: bool = False,
+) -> bytes:
+    """The ``application/pkcs7-mime`` message encrypting ``entity`` for ``certificates``."""
+    recipients = [EncryptionRecipient(certificate, rsa_oaep=oaep) for certificate in certificates]
+    der = build_enveloped(entity, recipients, cipher=cipher)
+    chosen = content_cipher_by_name(cipher, for_encryption=True)
+    smime_type = "authEnveloped-data" if chosen.authenticated else "enveloped-data"
+    return build_pkcs7_mime(outer_headers, der, smime_type)
+
+
+def header_addresses(outer: RawEntity, *names: str) -> list[str]:
+    """The addresses in the given header fields of ``outer``, in order."""
+    values = [str(value) for name in names for value in outer.headers.get_all(name, [])]
+    return [address for _, address in email.utils.getaddresses(values) if address]
+
+
+def decrypt_with_keyring(
+    keyring: DirectoryKeyring, message: EnvelopedMessage, candidates: Sequence[str]
+) -> tuple[DecryptedContent, StatusRecord]:
+    """Decrypt with the first keyring key that fits, and RT's ``Decrypt`` record.
+
+    Keys whose certificate a RecipientInfo names are used first; then the
+    keys of ``candidates`` are tried against every RecipientInfo.  Raises
+    :class:`DecryptionError` with a ``Decrypt``/``ERROR`` record when a key
+    was right for a RecipientInfo but decryption failed, and
+    :class:`SecretKeyNotFoundError` with RT's ``KeyCheck``/``MISSING`` record
+    when no key fits.
+    """
+    for address in keyring.addresses("encryption"):
+        certificate = keyring.certificate_for(address, "encryption")
+        if certificate is not None and message.recipients_for(certificate):
+            found = _attempt(keyring, message, address, try_all=False)
+            if found is not None:
+                return found
+    for address in distinct_addresses(candidates):
+        if keyring.find_file(address, "encryption") is None:
+            continue
+        found = _attempt(keyring, message, address, try_all=True)
+        if found is not None:
+            return found
+    missing = StatusRecord("KeyCheck", MISSING, "Secret key is not available", KeyType="secret")
+    raise SecretKeyNotFoundError(
+        ", ".join(candidates) or "any recipient", "no keyring key fits"
+    ).with_statuses([missing])
+
+
+def _attempt(
+    keyring: DirectoryKeyring, message: EnvelopedMessage, address: str, *, try_all: bool
+) -> tuple[DecryptedContent, StatusRecord] | None:
+    encrypted_to = [{"EmailAddress": address}]
+    try:
+        key_file = keyring.decryption_key(address)
+    except SecretKeyNotFoundError:
+        return None
+    except (PassphraseError, KeyLoadError) as exc:
+        record = StatusRecord(
+            "KeyCheck",
+            ERROR,
+            f"Secret key for {address} cannot be used: {exc}",
+            Key=address,
+            KeyType="secret",
+        )
+        raise exc.with_statuses([record]) from None
+    try:
+        decrypted = decrypt_enveloped(
+            message, key_file.private_key, key_file.certificate, try_all=try_all
+        )
+    except NoMatchingRecipientError:
+        return None
+    except DecryptionError as exc:
+        failed = StatusRecord("Decrypt", ERROR, "Decryption failed", EncryptedTo=encrypted_to)
+        raise exc.with_statuses([failed]) from None
+    except SmimeError as exc:
+        failed = StatusRecord(
+            "Decrypt", ERROR, f"Decryption failed: {exc}", EncryptedTo=encrypted_to
+        )
+        raise exc.with_statuses([failed]) from None
+    fields: dict[str, object] = {
+        "EncryptedTo": encrypted_to,
+        "Cipher": decrypted.cipher,
+        "KeyEncryption": decrypted.key_encryption,
+    }
+    if decrypted.weak:
+        fields["WeakAlgorithms"] = decrypted.cipher
+    record = StatusRecord("Decrypt", DONE, "Decryption process succeeded", **fields)
+    return decrypted, record
