@@ -107,6 +107,10 @@ class Config:
     require_sender_match: bool = False
     cross_check: bool = False
     encrypt_to_self: bool = False
+    certificate_store: Path | None = None
+    status_header: str | None = None
+    max_depth: int = 10
+    max_decompressed_size: int = 64 * 1024 * 1024
     initial_policies: tuple[str, ...] = ("2.5.29.32.0",)
     require_explicit_policy: bool = False
     inhibit_policy_mapping: bool = False
@@ -139,6 +143,14 @@ class Config:
         object.__setattr__(
             self, "initial_policies", _string_tuple("initial_policies", self.initial_policies)
         )
+        object.__setattr__(
+            self,
+            "certificate_store",
+            _readable_directory("certificate_store", self.certificate_store),
+        )
+        _check_header_name(self.status_header)
+        _check_positive_int("max_depth", self.max_depth)
+        _check_positive_int("max_decompressed_size", self.max_decompressed_size)
         if self.cross_check and not self.openssl:
             raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
         check_validation_time(self.validation_time)
@@ -171,7 +183,13 @@ class Config:
                 raise ConfigError(name, "is given twice (under RT's name and ours)")
             values[key] = value
         if base_dir is not None:
-            for key in ("keyring", "ca_path", "other_certificates_to_send"):
+            for key in (
+                "keyring",
+                "ca_path",
+                "other_certificates_to_send",
+                "crl_path",
+                "certificate_store",
+            ):
                 if isinstance(values.get(key), str | Path):
                     values[key] = base_dir / Path(values[key]).expanduser()
         return cls(**values)
@@ -277,6 +295,22 @@ def _string_tuple(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise ConfigError(name, "must be a list of strings")
+
+
+def _check_header_name(value: object) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, str)
+        or not value
+        or not all(33 <= ord(c) <= 126 and c != ":" for c in value)
+    ):
+        raise ConfigError("status_header", f"{value!r} is not a mail header field name")
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(name, f"must be a positive whole number, not {value!r}")
 
 
 def _check_passphrase(value: object) -> None:

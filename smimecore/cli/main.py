@@ -13,6 +13,7 @@ Its names are a contract::
     encrypt --recipient ADDRESS [--recipient ...] [--cipher NAME] [--cert FILE ...] [--oaep]
     sign-encrypt --signer ADDRESS --recipient ADDRESS [...] [--cipher NAME] [--cert FILE ...]
     decrypt [--recipient ADDRESS ...]
+    process [trust options of verify] [--status-format json|rt]
     info CERTFILE | info --address ADDRESS
     demo
 
@@ -34,7 +35,7 @@ from typing import Any, BinaryIO
 from smimecore.algorithms.digests import SIGNING_DIGESTS
 from smimecore.config import CIPHERS, REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
-from smimecore.engine.status import DONE, Result, StatusRecord
+from smimecore.engine.status import DONE, Result, StatusRecord, format_status
 from smimecore.errors import ConfigError, SmimeError
 
 __all__ = ["main"]
@@ -194,6 +195,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_io_options(decrypt)
 
+    process = commands.add_parser(
+        "process", help="unwrap every protected part of a message (RT's VerifyDecrypt)"
+    )
+    _add_global_options(process, in_subcommand=True)
+    _add_trust_options(process)
+    process.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        dest="recipients",
+        help="(accepted for symmetry with decrypt; the message's To/Cc are used)",
+    )
+    process.add_argument(
+        "--status-format",
+        choices=("json", "rt"),
+        default="json",
+        help="format of the status records: JSON, or RT's [SMIME:] text "
+        "(written to --status-json FILE, else to stderr)",
+    )
+    _add_io_options(process)
+
     info = commands.add_parser("info", help="certificate information as JSON (RT's fields)")
     _add_global_options(info, in_subcommand=True)
     info.add_argument("certificate", nargs="?", metavar="CERTFILE", help="a PEM or DER certificate")
@@ -250,12 +273,21 @@ def _write_output(path: str | None, data: bytes) -> None:
         raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def _write_statuses(path: str | None, statuses: Sequence[StatusRecord]) -> None:
-    if path is None:
+def _write_statuses(
+    path: str | None, statuses: Sequence[StatusRecord], status_format: str = "json"
+) -> None:
+    if status_format == "rt":
+        text = format_status(statuses)
+        if path is None:
+            sys.stderr.write(text)
+            return
+    elif path is None:
         return
-    text = json.dumps([record.to_dict() for record in statuses], indent=2, ensure_ascii=False)
+    else:
+        records = [record.to_dict() for record in statuses]
+        text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
     try:
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -295,6 +327,8 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
         )
     if arguments.command == "decrypt":
         return smime.decrypt(data, recipients=arguments.recipients)
+    if arguments.command == "process":
+        return smime.verify_decrypt(data)
     return smime.verify(data)
 
 
@@ -307,6 +341,10 @@ def _show_info(arguments: argparse.Namespace, smime: SMIME) -> int:
         info = smime.certificate_info(_read_input(arguments.certificate))
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _status_format(arguments: argparse.Namespace) -> str:
+    return str(getattr(arguments, "status_format", "json"))
 
 
 def _first_failure(statuses: Sequence[StatusRecord]) -> StatusRecord | None:
@@ -338,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = _first_failure(statuses)
         if failure is None:
             _write_output(arguments.output, result.data)
-        _write_statuses(arguments.status_json, statuses)
+        _write_statuses(arguments.status_json, statuses, _status_format(arguments))
         if failure is not None:
             print(
                 f"smimecore: {failure.operation} {failure.status}: {_one_line(failure.message)}",
@@ -354,7 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SmimeError as exc:
         try:
-            _write_statuses(arguments.status_json, exc.statuses or statuses)
+            _write_statuses(
+                arguments.status_json, exc.statuses or statuses, _status_format(arguments)
+            )
         except _UsageError as write_error:
             print(f"smimecore: {_one_line(str(write_error))}", file=sys.stderr)
         print(f"smimecore: {_one_line(str(exc))}", file=sys.stderr)

@@ -36,6 +36,7 @@ from smimecore.engine.envelope import (
     header_addresses,
     unusable_recipient,
 )
+from smimecore.engine.process import Unwrapper, with_status_header
 from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
 from smimecore.errors import (
     CertificateNotFoundError,
@@ -49,6 +50,12 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.keyring.directory import DirectoryKeyring
+from smimecore.keyring.store import (
+    CertificateStore,
+    DirectoryCertificateStore,
+    MemoryCertificateStore,
+    best_for_encryption,
+)
 from smimecore.mime.entity import MessageInput, RawEntity, message_bytes, split_entity
 from smimecore.mime.enveloped import parse_encrypted
 from smimecore.mime.protected import build_pkcs7_mime, reinsert, split_for_protection
@@ -71,11 +78,18 @@ class SMIME:
     """
 
     def __init__(
-        self, config: Config | None = None, *, trust: TrustEvaluator | None = None
+        self,
+        config: Config | None = None,
+        *,
+        trust: TrustEvaluator | None = None,
+        certificate_store: CertificateStore | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         self.keyring = DirectoryKeyring(self.config.keyring, self.config.passphrase)
         self.trust: TrustEvaluator = trust if trust is not None else _trust_for(self.config)
+        self.certificate_store: CertificateStore = (
+            certificate_store if certificate_store is not None else _store_for(self.config)
+        )
         other = self.config.other_certificates_to_send
         self._other_certificates = (
             CertificateFile(other, "other_certificates_to_send") if other is not None else None
@@ -286,6 +300,8 @@ class SMIME:
                 **_trust_reason(verdict),
                 **algorithms,
             )
+        if identity.email:
+            self.certificate_store.put(identity.email, check.certificate, verdict.trusted)
         return StatusRecord(
             "Verify",
             DONE,
@@ -375,12 +391,92 @@ class SMIME:
         self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes]
     ) -> list[x509.Certificate]:
         loaded = [c if isinstance(c, x509.Certificate) else _first_certificate(c) for c in given]
-        return RecipientFinder(self.keyring).certificates(addresses, loaded)
+        from_keyring: list[str] = []
+        for address in addresses:
+            stored = None
+            if self.keyring.find_file(address, "encryption") is None:
+                stored = best_for_encryption(self.certificate_store.get(address))
+            if stored is None:
+                from_keyring.append(address)
+            else:
+                loaded.append(stored)
+        return RecipientFinder(self.keyring).certificates(from_keyring, loaded)
 
     def _cipher(self, cipher: str | None) -> str:
         if cipher is None:
             return self.config.cipher
         return Config(cipher=cipher).cipher
+
+    # -- whole messages --------------------------------------------------
+
+    def verify_decrypt(self, message: MessageInput) -> Result:
+        """RT's ``VerifyDecrypt``: unwrap every protected part, layer after layer.
+
+        Encrypted parts are decrypted and signed parts verified wherever
+        they are in the message, each result put back under its part's
+        outer fields; certificates-only parts give their certificates
+        (``Result.certificates``, also stored as untrusted) and compressed
+        parts are decompressed.  A failure stops the recursion, as in RT.
+        The records of every layer come back in order; with
+        ``status_header`` set they are also written into that header field.
+        A message with nothing protected gives no records.
+        """
+        self._require_enabled()
+        raw = message_bytes(message)
+        unwrapper = Unwrapper(
+            verify=self.verify,
+            decrypt=lambda data: self.decrypt(data, recipients=_top_recipients(raw)),
+            store_certificates=self._store_untrusted,
+            max_depth=self.config.max_depth,
+            decompressed_limit=self.config.max_decompressed_size,
+        )
+        result = unwrapper.run(raw)
+        if self.config.status_header and result.statuses:
+            data = with_status_header(result.data, self.config.status_header, result.statuses)
+            return Result(data, result.statuses, result.certificates)
+        return result
+
+    def _store_untrusted(self, certificates: Sequence[x509.Certificate]) -> None:
+        for certificate in certificates:
+            address = CertificateIdentity(certificate).email
+            if address:
+                self.certificate_store.put(address, certificate, False)
+
+    # -- keys ------------------------------------------------------------
+
+    def keys_for_signing(self, address: str) -> list[dict[str, Any]]:
+        """RT's ``GetKeysForSigning``: the certificate information of ``address``'s signing key.
+
+        Only keyring files holding a private key count (RT also returns a
+        user's public certificate here, which cannot sign).
+        """
+        self._require_enabled()
+        try:
+            identity = self.keyring.signing_identity(address)
+        except (SecretKeyNotFoundError, KeyLoadError, UnsupportedAlgorithmError):
+            return []
+        return [self.certificate_info(identity.certificate)]
+
+    def keys_for_encryption(self, address: str) -> list[dict[str, Any]]:
+        """RT's ``GetKeysForEncryption``: usable certificates of ``address``, expired ones dropped.
+
+        The keyring file wins over the certificate store (RT section 5);
+        from the store, every unexpired certificate is listed, the one
+        encryption would pick (latest notAfter) first.
+        """
+        self._require_enabled()
+        now = datetime.now(UTC)
+        from_keyring = self.keyring.certificate_for(address, "encryption")
+        if from_keyring is not None:
+            candidates = [from_keyring]
+        else:
+            stored = [entry.certificate for entry in self.certificate_store.get(address)]
+            candidates = sorted(stored, key=lambda c: c.not_valid_after_utc, reverse=True)
+        return [
+            self.certificate_info(certificate)
+            for certificate in candidates
+            if certificate.not_valid_after_utc >= now
+        ]
 
     # -- certificate information -----------------------------------------
 
@@ -478,6 +574,17 @@ def _accepted_by_us(record: StatusRecord, judged_trust: bool) -> bool:
     if record.status == ERROR or record.message == "The signature did not verify":
         return False
     return record.get("Trust") == "FULL" if judged_trust else True
+
+
+def _store_for(config: Config) -> CertificateStore:
+    if config.certificate_store is not None:
+        return DirectoryCertificateStore(config.certificate_store)
+    return MemoryCertificateStore()
+
+
+def _top_recipients(raw: bytes) -> list[str]:
+    """The top-level To and Cc addresses: RT's candidates for nested encrypted parts too."""
+    return header_addresses(split_entity(raw), "To", "Cc")
 
 
 def _first_certificate(data: bytes) -> x509.Certificate:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from cryptography import x509
+
 __all__ = ["Result", "StatusRecord", "format_status", "parse_status"]
 
 DONE, BAD, ERROR, MISSING = "DONE", "BAD", "ERROR", "MISSING"
@@ -84,6 +86,7 @@ class Result:
 
     data: bytes
     statuses: tuple[StatusRecord, ...]
+    certificates: tuple[x509.Certificate, ...] = ()
 
     @property
     def ok(self) -> bool:

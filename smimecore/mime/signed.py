@@ -19,6 +19,7 @@ from smimecore.mime.transfer import encode_base64_lines
 __all__ = [
     "SignedMessage",
     "build_detached",
+    "multipart_spans",
     "parse_signed",
     "split_multipart",
 ]
@@ -84,13 +85,18 @@ def _parse_multipart_signed(entity: RawEntity) -> SignedMessage:
 
 
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
-    """The parts of a multipart body, each exactly as received.
+    """The parts of a multipart body, each exactly as received (see :func:`multipart_spans`)."""
+    return [body[start:end] for start, end in multipart_spans(body, boundary)]
+
+
+def multipart_spans(body: bytes, boundary: bytes) -> list[tuple[int, int]]:
+    """Where each part of a multipart body starts and ends.
 
     A part ends before the line break that precedes the next delimiter
     (RFC 2046 section 5.1.1: that line break belongs to the delimiter).
     """
     delimiter = b"--" + boundary
-    parts: list[bytes] = []
+    spans: list[tuple[int, int]] = []
     part_start: int | None = None
     position = 0
     while True:
@@ -107,9 +113,9 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
             end = found - 1
             if end > part_start and body[end - 1 : end] == b"\r":
                 end -= 1
-            parts.append(body[part_start : max(end, part_start)])
+            spans.append((part_start, max(end, part_start)))
         if is_close:
-            return parts
+            return spans
         line_end = body.find(b"\n", position)
         if line_end < 0:
             raise MalformedMessageError("the multipart body ends inside a boundary line")

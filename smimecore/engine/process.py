@@ -1,0 +1,177 @@
+"""Whole incoming messages: RT's ``VerifyDecrypt`` with recursion (RT sections 4.5, 7).
+
+Each pass finds every protected part, unwraps it (decrypts, verifies,
+decompresses) and puts the result back in place under the part's outer
+fields; the next pass looks again, so sign-then-encrypt, encrypt-then-sign
+and deeper nestings unwrap layer by layer.  A failure stops the recursion,
+as in RT; a depth limit stops a message that nests without end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+from cryptography import x509
+
+from smimecore.cms.compressed import decompress
+from smimecore.cms.signed import parse_signed_data
+from smimecore.engine.status import DONE, ERROR, Result, StatusRecord, format_status
+from smimecore.errors import MalformedCMSError, SmimeError
+from smimecore.mime.entity import split_entity
+from smimecore.mime.protected import CRLF, decode_body, reinsert
+from smimecore.mime.walk import ProtectedPart, find_protected_parts, splice
+
+__all__ = ["Unwrapper", "with_status_header"]
+
+_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+_ENVELOPED_DATA = bytes.fromhex("06092a864886f70d010703")
+_AUTH_ENVELOPED_DATA = bytes.fromhex("060b2a864886f70d0109100117")
+_COMPRESSED_DATA = bytes.fromhex("060b2a864886f70d0109100109")
+
+Operation = Callable[[bytes], Result]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    replacement: bytes | None
+    statuses: tuple[StatusRecord, ...]
+    failed: bool
+    certificates: tuple[x509.Certificate, ...] = ()
+
+
+@dataclass
+class Unwrapper:
+    """Unwraps one message with the engine's ``verify`` and ``decrypt`` operations."""
+
+    verify: Operation
+    decrypt: Operation
+    store_certificates: Callable[[Sequence[x509.Certificate]], None]
+    max_depth: int
+    decompressed_limit: int
+    statuses: list[StatusRecord] = field(default_factory=list)
+    certificates: list[x509.Certificate] = field(default_factory=list)
+    _settled: set[bytes] = field(default_factory=set)
+
+    def run(self, raw: bytes) -> Result:
+        """Unwrap every layer of ``raw``; the result holds every record in order."""
+        for _ in range(self.max_depth):
+            parts = [
+                p for p in find_protected_parts(raw) if self._digest(raw, p) not in self._settled
+            ]
+            if not parts:
+                return self._result(raw)
+            raw, failed, changed = self._pass(raw, parts)
+            if failed or not changed:
+                return self._result(raw)
+        if find_protected_parts(raw):
+            self.statuses.append(
+                StatusRecord(
+                    "VerifyDecrypt",
+                    ERROR,
+                    f"Protected parts are nested deeper than {self.max_depth} layers",
+                )
+            )
+        return self._result(raw)
+
+    def _result(self, raw: bytes) -> Result:
+        return Result(raw, tuple(self.statuses), certificates=tuple(self.certificates))
+
+    @staticmethod
+    def _digest(raw: bytes, part: ProtectedPart) -> bytes:
+        return sha256(raw[part.start : part.end]).digest()
+
+    def _pass(self, raw: bytes, parts: list[ProtectedPart]) -> tuple[bytes, bool, bool]:
+        outcomes = [(part, self._unwrap(raw[part.start : part.end], part)) for part in parts]
+        failed = changed = False
+        for part, outcome in reversed(outcomes):  # from the end, so earlier spans stay valid
+            if outcome.replacement is not None:
+                raw = splice(raw, part, outcome.replacement)
+                changed = True
+            else:
+                self._settled.add(self._digest(raw, part))
+            failed = failed or outcome.failed
+        for _, outcome in outcomes:
+            self.statuses.extend(outcome.statuses)
+            self.certificates.extend(outcome.certificates)
+        return raw, failed, changed
+
+    def _unwrap(self, data: bytes, part: ProtectedPart) -> _Outcome:
+        kind = part.kind
+        try:
+            if kind == "encrypted-or-signed":
+                kind = _kind_from_cms(decode_body(split_entity(data), "the .p7m part"))
+            if kind == "signed":
+                return _from_result(self.verify, data)
+            if kind == "encrypted":
+                return _from_result(self.decrypt, data)
+            if kind == "compressed":
+                return self._decompress(data)
+            if kind == "certificates":
+                return self._certificates_only(data)
+        except SmimeError as exc:
+            return _Outcome(None, exc.statuses or (_error(str(exc)),), True)
+        return _Outcome(
+            None, (_error(f"Unknown smime-type '{part.smime_type}' of a protected part"),), True
+        )
+
+    def _decompress(self, data: bytes) -> _Outcome:
+        entity = split_entity(data)
+        content = decompress(
+            decode_body(entity, "the compressed part"), limit=self.decompressed_limit
+        )
+        record = StatusRecord("Decompress", DONE, "Decompressed message", Size=str(len(content)))
+        return _Outcome(reinsert(entity, content), (record,), False)
+
+    def _certificates_only(self, data: bytes) -> _Outcome:
+        signed = parse_signed_data(decode_body(split_entity(data), "the certificates part"))
+        if not signed.certificates:
+            raise MalformedCMSError("the certificates-only part holds no certificate")
+        self.store_certificates(signed.certificates)
+        record = StatusRecord(
+            "Certificates",
+            DONE,
+            f"Certificates-only part with {len(signed.certificates)} certificate(s)",
+            Count=str(len(signed.certificates)),
+        )
+        return _Outcome(None, (record,), False, signed.certificates)
+
+
+def _from_result(operation: Operation, data: bytes) -> _Outcome:
+    result = operation(data)
+    if result.ok:
+        return _Outcome(result.data, result.statuses, False)
+    return _Outcome(None, result.statuses, True)
+
+
+def _kind_from_cms(der: bytes) -> str:
+    """Which operation a ``.p7m`` without ``smime-type`` needs, from its ContentInfo's type."""
+    head = der[:32]
+    for oid, kind in (
+        (_SIGNED_DATA, "signed"),
+        (_ENVELOPED_DATA, "encrypted"),
+        (_AUTH_ENVELOPED_DATA, "encrypted"),
+        (_COMPRESSED_DATA, "compressed"),
+    ):
+        if oid in head:
+            return kind
+    raise MalformedCMSError("the .p7m part is not signed, encrypted or compressed CMS data")
+
+
+def _error(message: str) -> StatusRecord:
+    return StatusRecord("VerifyDecrypt", ERROR, message)
+
+
+def with_status_header(raw: bytes, name: str, statuses: Sequence[StatusRecord]) -> bytes:
+    """``raw`` with every ``name`` field removed and one added holding RT's status text.
+
+    Removing first keeps a sender from forging the field (RT's
+    CVE-2012-4735 and CVE-2023-41259 fixes).
+    """
+    entity = split_entity(raw)
+    wanted = name.lower().encode("ascii") + b":"
+    kept = [line for line in entity.header_lines() if not line.lower().startswith(wanted)]
+    text = format_status(statuses).rstrip("\n").replace("\n", "\r\n ")
+    field_line = name.encode("ascii") + b": " + text.encode("utf-8")
+    return b"".join(line + CRLF for line in [*kept, field_line]) + CRLF + entity.body

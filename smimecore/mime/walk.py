@@ -1,0 +1,117 @@
+"""Finding the protected parts of a message, by RT's rules (section 7.1), case-insensitively.
+
+A part is protected when it is:
+
+- ``application/pkcs7-mime`` or ``application/x-pkcs7-mime`` (or
+  ``application/octet-stream``) with an ``smime-type`` parameter, or, without
+  one, a file name ending ``.p7m`` (encrypted or signed), ``.p7s`` (signed),
+  ``.p7c`` (certificates only) or ``.p7z`` (compressed);
+- ``multipart/signed`` with exactly two parts and an
+  ``application/(x-)pkcs7-signature`` protocol.
+
+Other ``multipart/signed`` and ``multipart/encrypted`` parts (OpenPGP) are
+skipped with everything inside them, as RT does; other multiparts are
+searched.  Parts are located as byte spans of the message, so a result can
+be put back in place without re-serialising anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from smimecore.errors import MalformedMessageError
+from smimecore.mime.entity import RawEntity, split_entity
+from smimecore.mime.protected import PKCS7_MIME_TYPES
+from smimecore.mime.signed import SIGNATURE_TYPES, multipart_spans
+
+__all__ = ["MAX_MULTIPART_DEPTH", "ProtectedPart", "find_protected_parts", "splice"]
+
+MAX_MULTIPART_DEPTH = 64
+"""Multiparts nested deeper than this are refused as malformed (no legitimate mail does it)."""
+
+_SMIME_TYPES = {
+    "enveloped-data": "encrypted",
+    "authenveloped-data": "encrypted",
+    "signed-data": "signed",
+    "certs-only": "certificates",
+    "compressed-data": "compressed",
+}
+_SUFFIX_KINDS = {
+    ".p7m": "encrypted-or-signed",
+    ".p7s": "signed",
+    ".p7c": "certificates",
+    ".p7z": "compressed",
+}
+
+
+@dataclass(frozen=True)
+class ProtectedPart:
+    """A protected part: its kind and where it is in the message.
+
+    ``kind`` is ``signed``, ``encrypted``, ``encrypted-or-signed`` (a
+    ``.p7m`` without ``smime-type``: the CMS decides), ``certificates``,
+    ``compressed``, or ``unknown`` (``smime_type`` then holds the value).
+    ``start``/``end`` delimit the part's bytes in the message.
+    """
+
+    kind: str
+    start: int
+    end: int
+    smime_type: str | None = None
+
+
+def find_protected_parts(raw: bytes) -> list[ProtectedPart]:
+    """Every protected part of ``raw``, outermost first, in message order."""
+    return list(_walk(raw, 0, len(raw), 0))
+
+
+def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPart]:
+    if depth > MAX_MULTIPART_DEPTH:
+        raise MalformedMessageError(f"multiparts are nested deeper than {MAX_MULTIPART_DEPTH}")
+    entity = split_entity(raw[start:end])
+    kind, smime_type = classify(entity)
+    if kind is not None:
+        yield ProtectedPart(kind, start, end, smime_type)
+        return
+    content_type = entity.content_type
+    if not content_type.startswith("multipart/") or content_type in (
+        "multipart/signed",
+        "multipart/encrypted",
+    ):
+        return
+    boundary = entity.parameter("boundary")
+    if not boundary:
+        return
+    body_start = end - len(entity.body)
+    try:
+        spans = multipart_spans(entity.body, boundary.encode("utf-8", "surrogateescape"))
+    except MalformedMessageError:
+        return  # an unterminated multipart holds nothing we can safely rewrite
+    for part_start, part_end in spans:
+        yield from _walk(raw, body_start + part_start, body_start + part_end, depth + 1)
+
+
+def classify(entity: RawEntity) -> tuple[str | None, str | None]:
+    """The protected kind of one entity (``None`` when it is not protected) and its smime-type."""
+    content_type = entity.content_type
+    if content_type == "multipart/signed":
+        protocol = (entity.parameter("protocol") or "").lower()
+        return ("signed", None) if protocol in SIGNATURE_TYPES else (None, None)
+    if content_type not in PKCS7_MIME_TYPES and content_type != "application/octet-stream":
+        return None, None
+    smime_type = (entity.parameter("smime-type") or "").strip().lower()
+    if smime_type:
+        return _SMIME_TYPES.get(smime_type, "unknown"), smime_type
+    name = (
+        entity.parameter("name") or entity.parameter("filename", "content-disposition") or ""
+    ).lower()
+    for suffix, kind in _SUFFIX_KINDS.items():
+        if name.endswith(suffix):
+            return kind, None
+    return None, None
+
+
+def splice(raw: bytes, part: ProtectedPart, replacement: bytes) -> bytes:
+    """``raw`` with the bytes of ``part`` replaced."""
+    return b"".join((raw[: part.start], replacement, raw[part.end :]))
