@@ -7,6 +7,7 @@ Start with :class:`SMIME` and :class:`Config`::
     smime = SMIME(Config(keyring="/etc/smime/keys", ca_path="/etc/smime/ca.pem"))
     signed = smime.sign(raw_message, signer="queue@example.com")
     checked = smime.verify(signed.data)
+    incoming = smime.verify_decrypt(raw_incoming)   # every protected layer, RT's records
 """
 
 from smimecore.config import Config
@@ -15,12 +16,15 @@ from smimecore.engine.status import Result, StatusRecord, format_status, parse_s
 from smimecore.errors import (
     CertificateNotFoundError,
     ConfigError,
+    DecryptionError,
     DisabledError,
     KeyLoadError,
     MalformedCMSError,
     MalformedMessageError,
+    NoMatchingRecipientError,
     NotProtectedError,
     PassphraseError,
+    RecipientError,
     SecretKeyNotFoundError,
     SmimeError,
     UnsupportedAlgorithmError,
@@ -33,12 +37,15 @@ __all__ = [
     "CertificateNotFoundError",
     "Config",
     "ConfigError",
+    "DecryptionError",
     "DisabledError",
     "KeyLoadError",
     "MalformedCMSError",
     "MalformedMessageError",
+    "NoMatchingRecipientError",
     "NotProtectedError",
     "PassphraseError",
+    "RecipientError",
     "Result",
     "SecretKeyNotFoundError",
     "SmimeError",
