@@ -69,7 +69,12 @@ def find_protected_parts(raw: bytes) -> list[ProtectedPart]:
 def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPart]:
     if depth > MAX_MULTIPART_DEPTH:
         raise MalformedMessageError(f"multiparts are nested deeper than {MAX_MULTIPART_DEPTH}")
-    entity = split_entity(raw[start:end])
+    try:
+        entity = split_entity(raw[start:end])
+    except MalformedMessageError:
+        if depth == 0:
+            raise
+        return  # a headerless part is plain text, not a protected one
     kind, smime_type = classify(entity)
     if kind is not None:
         yield ProtectedPart(kind, start, end, smime_type)
