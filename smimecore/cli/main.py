@@ -297,6 +297,10 @@ class _UsageError(Exception):
 
 
 def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
+    if arguments.command in ("encrypt", "sign-encrypt") and not (
+        arguments.recipients or arguments.certificates
+    ):
+        raise _UsageError(f"{arguments.command} needs --recipient ADDRESS or --cert FILE")
     data = _read_input(arguments.input)
     if arguments.command == "sign":
         return smime.sign(

@@ -86,6 +86,7 @@ __all__ = [
     "RecipientIdentifier",
     "RecipientInfoEntry",
     "build_enveloped",
+    "check_decryptable",
     "decrypt_enveloped",
     "parse_enveloped",
 ]
@@ -592,10 +593,7 @@ def decrypt_enveloped(
     """
     if not isinstance(message, EnvelopedMessage):
         message = parse_enveloped(message)
-    cipher = _require_cipher(message)
-    ciphertext = message.ciphertext
-    if ciphertext is None:
-        raise MalformedCMSError("EnvelopedData has no encryptedContent (detached content)")
+    cipher, ciphertext = _content_to_decrypt(message)
     parameters = parse_parameters(cipher, message.parameters_der)
     candidates, by_identifier = _candidates(message, private_key, certificate, try_all)
     for entry, position in candidates:
@@ -617,6 +615,26 @@ def decrypt_enveloped(
             matched_by_identifier=by_identifier,
         )
     raise DecryptionError()
+
+
+def check_decryptable(message: EnvelopedMessage) -> None:
+    """Raise what :func:`decrypt_enveloped` would raise before using any key.
+
+    :class:`~smimecore.errors.MalformedCMSError` when the encryptedContent
+    is absent (detached content) or its parameters are broken, and
+    :class:`~smimecore.errors.UnsupportedAlgorithmError` for a content
+    cipher we do not know (or one in the wrong container).  A caller can
+    report these before looking for a key: they reveal nothing about keys.
+    """
+    cipher, _ = _content_to_decrypt(message)
+    parse_parameters(cipher, message.parameters_der)
+
+
+def _content_to_decrypt(message: EnvelopedMessage) -> tuple[ContentCipher, Bytes]:
+    cipher = _require_cipher(message)
+    if message.ciphertext is None:
+        raise MalformedCMSError("EnvelopedData has no encryptedContent (detached content)")
+    return cipher, message.ciphertext
 
 
 def _require_cipher(message: EnvelopedMessage) -> ContentCipher:

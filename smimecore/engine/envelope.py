@@ -10,6 +10,7 @@ keys of candidate addresses, without RT's trial and error.
 from __future__ import annotations
 
 import email.utils
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,12 +23,14 @@ from smimecore.cms.enveloped import (
     EncryptionRecipient,
     EnvelopedMessage,
     build_enveloped,
+    check_decryptable,
     decrypt_enveloped,
 )
 from smimecore.engine.status import DONE, ERROR, MISSING, StatusRecord
 from smimecore.errors import (
     DecryptionError,
     KeyLoadError,
+    MalformedCMSError,
     NoMatchingRecipientError,
     PassphraseError,
     RecipientError,
@@ -42,8 +45,11 @@ __all__ = [
     "RecipientFinder",
     "decrypt_with_keyring",
     "encrypt_entity",
+    "readable_encryption_certificate",
     "unusable_recipient",
 ]
+
+log = logging.getLogger("smimecore.engine")
 
 
 def unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:
@@ -79,15 +85,17 @@ class RecipientFinder:
         """One certificate per address, plus ``extra``; all-or-nothing like RT.
 
         Raises :class:`RecipientError` with one ``RecipientsCheck`` record per
-        address that has no certificate ("Key not found") or an expired one
-        ("Key expired").  Trust is not required here, as in RT's mail path;
-        :meth:`smimecore.SMIME.check_recipients` is the place for it.
+        address that has no certificate ("Key not found"; also when its
+        keyring file cannot be read, as RT's ``openssl x509`` then gives
+        nothing) or an expired one ("Key expired").  Trust is not required
+        here, as in RT's mail path; :meth:`smimecore.SMIME.check_recipients`
+        is the place for it.
         """
         problems: list[StatusRecord] = []
         found: list[x509.Certificate] = []
         now = datetime.now(UTC)
         for address in distinct_addresses(addresses):
-            certificate = self.keyring.certificate_for(address, "encryption")
+            certificate = readable_encryption_certificate(self.keyring, address, logging.WARNING)
             if certificate is None:
                 problems.append(unusable_recipient(address, "Key not found"))
             elif certificate.not_valid_after_utc < now:
@@ -135,10 +143,17 @@ def decrypt_with_keyring(
     :class:`DecryptionError` with a ``Decrypt``/``ERROR`` record when a key
     was right for a RecipientInfo but decryption failed, and
     :class:`SecretKeyNotFoundError` with RT's ``KeyCheck``/``MISSING`` record
-    when no key fits.
+    when no key fits.  Content that could not be decrypted with any key
+    (absent, or under an unknown cipher) raises first, with a
+    ``Decrypt``/``ERROR`` record naming the problem.
     """
+    try:
+        check_decryptable(message)
+    except SmimeError as exc:
+        failed = StatusRecord("Decrypt", ERROR, f"Decryption failed: {exc}")
+        raise exc.with_statuses([failed]) from None
     for address in keyring.addresses("encryption"):
-        certificate = keyring.certificate_for(address, "encryption")
+        certificate = readable_encryption_certificate(keyring, address, logging.DEBUG)
         if certificate is not None and message.recipients_for(certificate):
             found = _attempt(keyring, message, address, try_all=False)
             if found is not None:
@@ -153,6 +168,22 @@ def decrypt_with_keyring(
     raise SecretKeyNotFoundError(
         ", ".join(candidates) or "any recipient", "no keyring key fits"
     ).with_statuses([missing])
+
+
+def readable_encryption_certificate(
+    keyring: DirectoryKeyring, address: str, level: int = logging.WARNING
+) -> x509.Certificate | None:
+    """``address``'s encryption certificate, or ``None`` without one or when its file is unreadable.
+
+    An unreadable file (damaged, or a PKCS#12 file the passphrase does not
+    open) is logged at ``level`` and treated as absent, so that one bad
+    file does not stop encryption to, or decryption by, everyone else.
+    """
+    try:
+        return keyring.certificate_for(address, "encryption")
+    except (KeyLoadError, MalformedCMSError) as exc:
+        log.log(level, "keyring certificate of %s cannot be read: %s", address, exc)
+        return None
 
 
 def _attempt(

@@ -34,6 +34,7 @@ from smimecore.engine.envelope import (
     distinct_addresses,
     encrypt_entity,
     header_addresses,
+    readable_encryption_certificate,
     unusable_recipient,
 )
 from smimecore.engine.process import Unwrapper, with_status_header
@@ -466,7 +467,7 @@ class SMIME:
         """
         self._require_enabled()
         now = datetime.now(UTC)
-        from_keyring = self.keyring.certificate_for(address, "encryption")
+        from_keyring = readable_encryption_certificate(self.keyring, address)
         if from_keyring is not None:
             candidates = [from_keyring]
         else:
@@ -539,7 +540,7 @@ class SMIME:
         return [self._recipient_record(address) for address in distinct_addresses(addresses)]
 
     def _recipient_record(self, address: str) -> StatusRecord:
-        certificate = self.keyring.certificate_for(address, "encryption")
+        certificate = readable_encryption_certificate(self.keyring, address)
         if certificate is None:
             return unusable_recipient(address, "Key not found")
         if certificate.not_valid_after_utc < datetime.now(UTC):
