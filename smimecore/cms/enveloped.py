@@ -20,8 +20,9 @@ random content key (RFC 3218).  Structural problems are
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -29,6 +30,7 @@ from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from smimecore.algorithms.ciphers import (
@@ -58,6 +60,7 @@ from smimecore.cms.der import (
     CONTEXT,
     TAG_OCTET_STRING,
     TAG_SEQUENCE,
+    TAG_SET,
     Reader,
     Tlv,
     encode_header,
@@ -235,69 +238,74 @@ def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumb
     )
 
 
-def _ktri(
-    recipient: EncryptionRecipient, public_key: rsa.RSAPublicKey, key: bytes
-) -> cms.RecipientInfo:
-    oaep_hash = recipient.oaep_hash if recipient.rsa_oaep else None
-    algorithm, encrypted = rsa_wrap(public_key, key, oaep_hash=oaep_hash)
+_INTEGERS = {n: bytes(core.Integer(n).dump()) for n in (0, 2, 3)}
+_PKCS1V15_ALGORITHM = bytes(cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15"}).dump())
+_KARI_TAG = 0xA1  # RecipientInfo kari: [1] IMPLICIT KeyAgreeRecipientInfo
+_EXPLICIT_0 = 0xA0
+_IMPLICIT_0 = 0x80  # ktri subjectKeyIdentifier: [0] IMPLICIT OCTET STRING
+_IMPLICIT_0_CONSTRUCTED = 0xA0  # kari rKeyId: [0] IMPLICIT RecipientKeyIdentifier
+
+
+@functools.lru_cache(maxsize=1024)
+def _issuer_and_serial_der(certificate: x509.Certificate) -> bytes:
+    return bytes(_issuer_and_serial(certificate).dump())
+
+
+def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[bytes, int]:
+    """One RecipientInfo as DER and its version, written without asn1crypto objects.
+
+    Building each RecipientInfo with asn1crypto costs more than the RSA
+    public-key operation; the identifier of a certificate is encoded once
+    and cached, the rest is a few TLVs around the wrapped key.
+    """
     certificate = recipient.certificate
-    if recipient.use_subject_key_identifier:
-        rid = cms.RecipientIdentifier(
-            name="subject_key_identifier", value=subject_key_identifier(certificate)
-        )
-    else:
-        rid = cms.RecipientIdentifier(
-            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
-        )
-    version = "v2" if recipient.use_subject_key_identifier else "v0"
-    return cms.RecipientInfo(
-        name="ktri",
-        value={
-            "version": version,
-            "rid": rid,
-            "key_encryption_algorithm": algorithm,
-            "encrypted_key": encrypted,
-        },
-    )
-
-
-def _kari(
-    recipient: EncryptionRecipient,
-    public_key: ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey,
-    key: bytes,
-) -> cms.RecipientInfo:
-    originator, algorithm, encrypted = agree_and_wrap(
-        public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
-    )
-    certificate = recipient.certificate
-    if recipient.use_subject_key_identifier:
-        rid = cms.KeyAgreementRecipientIdentifier(
-            name="r_key_id",
-            value={"subject_key_identifier": subject_key_identifier(certificate)},
-        )
-    else:
-        rid = cms.KeyAgreementRecipientIdentifier(
-            name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
-        )
-    return cms.RecipientInfo(
-        name="kari",
-        value={
-            "version": "v3",
-            "originator": originator,
-            "key_encryption_algorithm": algorithm,
-            "recipient_encrypted_keys": [{"rid": rid, "encrypted_key": encrypted}],
-        },
-    )
-
-
-def _recipient_info(recipient: EncryptionRecipient, key: bytes) -> cms.RecipientInfo:
-    public_key = recipient.certificate.public_key()
+    public_key = certificate.public_key()
+    by_key_id = recipient.use_subject_key_identifier
     if isinstance(public_key, rsa.RSAPublicKey):
-        return _ktri(recipient, public_key, key)
+        if recipient.rsa_oaep:
+            algorithm_value, encrypted = rsa_wrap(public_key, key, oaep_hash=recipient.oaep_hash)
+            algorithm = bytes(algorithm_value.dump())
+        else:
+            algorithm, encrypted = _PKCS1V15_ALGORITHM, public_key.encrypt(key, PKCS1v15())
+        rid = (
+            encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
+            if by_key_id
+            else _issuer_and_serial_der(certificate)
+        )
+        version = 2 if by_key_id else 0
+        body = encode_tlv(
+            TAG_SEQUENCE,
+            _INTEGERS[version],
+            rid,
+            algorithm,
+            encode_tlv(TAG_OCTET_STRING, encrypted),
+        )
+        return body, version
     if isinstance(
         public_key, ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
     ):
-        return _kari(recipient, public_key, key)
+        originator, algorithm_value, encrypted = agree_and_wrap(
+            public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
+        )
+        rid = (
+            encode_tlv(
+                _IMPLICIT_0_CONSTRUCTED,
+                encode_tlv(TAG_OCTET_STRING, subject_key_identifier(certificate)),
+            )
+            if by_key_id
+            else _issuer_and_serial_der(certificate)
+        )
+        encrypted_keys = encode_tlv(
+            TAG_SEQUENCE, encode_tlv(TAG_SEQUENCE, rid, encode_tlv(TAG_OCTET_STRING, encrypted))
+        )
+        body = encode_tlv(
+            _KARI_TAG,
+            _INTEGERS[3],
+            encode_tlv(_EXPLICIT_0, bytes(originator.dump())),
+            bytes(algorithm_value.dump()),
+            encrypted_keys,
+        )
+        return body, 3
     raise UnsupportedAlgorithmError(
         type(public_key).__name__.removeprefix("_"), "keys cannot receive encrypted content"
     )
@@ -324,25 +332,17 @@ def build_enveloped(
         raise ValueError("at least one recipient is needed")
     chosen = content_cipher_by_name(cipher, for_encryption=True)
     key = os.urandom(chosen.key_size)
-    infos = [_recipient_info(recipient, key) for recipient in recipients]
+    infos = [_recipient_info_der(recipient, key) for recipient in recipients]
     parameters, ciphertext, tag = encrypt_content(chosen, key, content)
     del key
-    version = 0 if chosen.authenticated else _enveloped_version(infos)
-    head = b"".join(
-        (
-            bytes(core.Integer(version).dump()),
-            bytes(cms.RecipientInfos(infos).dump()),
-        )
-    )
+    # RFC 5652 section 6.1: v2 as soon as a RecipientInfo is not v0.
+    version = 0 if chosen.authenticated or all(v == 0 for _, v in infos) else 2
+    # DER orders a SET OF by the encodings of its elements (as asn1crypto does).
+    head = _INTEGERS[version] + encode_tlv(TAG_SET, *sorted(der for der, _ in infos))
     tail = encode_tlv(TAG_OCTET_STRING, tag) if tag is not None else b""
     info_head = _oid_tlv(content_type) + encode_tlv(TAG_SEQUENCE, _oid_tlv(chosen.oid), parameters)
     outer_oid = _oid_tlv(AUTH_ENVELOPED_DATA_OID if chosen.authenticated else ENVELOPED_DATA_OID)
     return _splice(outer_oid, head, info_head, ciphertext, tail)
-
-
-def _enveloped_version(infos: Iterable[cms.RecipientInfo]) -> int:
-    # RFC 5652 section 6.1: v2 as soon as a RecipientInfo is not v0.
-    return 0 if all(info.chosen["version"].native == "v0" for info in infos) else 2
 
 
 def _splice(

@@ -13,7 +13,7 @@ the signer signed DER.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -556,18 +556,21 @@ def _signing_time(attributes: cms.CMSAttributes) -> datetime | None:
     return moment if isinstance(moment, datetime) else None
 
 
-def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> list[bytes]:
-    """The byte strings a signer may have signed: as received (retagged SET), then DER."""
+def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> Iterator[bytes]:
+    """The byte strings a signer may have signed: as received (retagged SET), then DER.
+
+    A generator: the DER re-encoding (asn1crypto's forced dump costs
+    milliseconds) is made only when the received bytes did not verify.
+    """
     received = bytearray(attributes.dump())
     received[0] = 0x31
-    encodings = [bytes(received)]
+    yield bytes(received)
     try:
         der = bytes(attributes.untag().dump(force=True))
     except (ValueError, TypeError):
-        return encodings  # attributes asn1crypto cannot re-encode: the received bytes must do
-    if der not in encodings:
-        encodings.append(der)
-    return encodings
+        return  # attributes asn1crypto cannot re-encode: the received bytes must do
+    if der != received:
+        yield der
 
 
 def parse_signed_data(data: bytes) -> SignedData:

@@ -87,6 +87,7 @@ class DirectoryKeyring:
         self._lock = threading.Lock()
         self._index: tuple[int, dict[str, str]] | None = None
         self._loaded: dict[Path, tuple[_FileSignature, bytes, KeyFile]] = {}
+        self._certificates_loaded: dict[Path, tuple[_FileSignature, KeyFile]] = {}
 
     def __repr__(self) -> str:
         return f"DirectoryKeyring({str(self.directory)!r})"
@@ -245,12 +246,22 @@ class DirectoryKeyring:
             stat = path.stat()
         except OSError as exc:
             raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
-        if cached is not None and cached[0] == _signature(stat):
+        signature = _signature(stat)
+        if cached is not None and cached[0] == signature:
             return cached[2]
+        # Certificate-only reads are cached apart (no private key, so no passphrase tag):
+        # verification and decryption ask for every keyring certificate on each message.
+        parsed = self._certificates_loaded.get(path)
+        if parsed is not None and parsed[0] == signature:
+            return parsed[1]
         certificates = load_certificates(path.read_bytes())
         if not certificates:
-            return KeyFile(path, None, None)
-        return KeyFile(path, None, certificates[0], tuple(certificates[1:]))
+            key_file = KeyFile(path, None, None)
+        else:
+            key_file = KeyFile(path, None, certificates[0], tuple(certificates[1:]))
+        with self._lock:
+            self._certificates_loaded[path] = (signature, key_file)
+        return key_file
 
 
 def _pick_certificate(candidates: list[x509.Certificate], address: str) -> x509.Certificate | None:

@@ -13,6 +13,7 @@ import email.message
 import email.parser
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -115,14 +116,15 @@ def split_entity(raw: bytes) -> RawEntity:
     """Split an entity at the first empty line; header-only input has an empty body."""
     if raw.startswith((b"\r\n", b"\n")):
         return RawEntity(b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:])
-    candidates = [
-        (position, length)
-        for position, length in ((raw.find(b"\n\r\n"), 3), (raw.find(b"\n\n"), 2))
-        if position >= 0
-    ]
-    if not candidates:
+    # One scan that stops at the first empty line (two ``find`` calls would each read a
+    # large body to its end when its kind of line ending is absent).
+    blank = _EMPTY_LINE.search(raw)
+    if blank is None:
         if b":" not in raw.split(b"\n", 1)[0]:
             raise MalformedMessageError("the message has no header section")
         return RawEntity(raw, b"")
-    position, length = min(candidates)
-    return RawEntity(raw[: position + 1], raw[position + length :])
+    position = blank.start()
+    return RawEntity(raw[: position + 1], raw[blank.end() :])
+
+
+_EMPTY_LINE = re.compile(rb"\n\r?\n")

@@ -17,6 +17,11 @@ def canonical_crlf(data: bytes) -> bytes:
     """``data`` with every line ending (LF, CR or CRLF) made CRLF, as S/MIME signs and encrypts."""
     if b"\r" not in data:
         return data.replace(b"\n", b"\r\n")
+    # Already canonical (the usual case for mail received): counting is much cheaper than
+    # three replacements, and the caller gets the same object back.
+    crlf = data.count(b"\r\n")
+    if crlf == data.count(b"\r") and crlf == data.count(b"\n"):
+        return data
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 

@@ -18,19 +18,27 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.authority import Authority, TrustAnchor
+from pyhanko_certvalidator.registry import SimpleTrustManager, TrustManager
 
 from smimecore.errors import ConfigError, MalformedCMSError
 from smimecore.pki.pem import find_pem_blocks
 
-__all__ = ["AnchorSet", "AnchorSource", "CRLSource", "RevocationList", "parse_pki_objects"]
+__all__ = [
+    "AnchorSet",
+    "AnchorSource",
+    "CRLSource",
+    "IndexedTrustManager",
+    "RevocationList",
+    "parse_pki_objects",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +121,7 @@ class AnchorSet:
 
     certificates: tuple[asn1_x509.Certificate, ...]
     crls: tuple[asn1_crl.CertificateList, ...]
-    trust_manager: SimpleTrustManager = field(repr=False, compare=False)
+    trust_manager: IndexedTrustManager = field(repr=False, compare=False)
     fingerprint: bytes
 
     @classmethod
@@ -124,8 +132,52 @@ class AnchorSet:
         digest = hashlib.sha256()
         for item in (*certificates, *crls):
             digest.update(hashlib.sha256(item.dump()).digest())
-        manager = SimpleTrustManager.build(trust_roots=list(certificates))
+        manager = IndexedTrustManager(certificates)
         return cls(certificates, crls, manager, digest.digest())
+
+
+class IndexedTrustManager(TrustManager):
+    """pyhanko's trust manager for a set of roots, found by subject name.
+
+    A :class:`SimpleTrustManager` given to a ``ValidationContext`` has every
+    one of its roots registered into that context's certificate registry, so
+    each validation costs time in proportion to the number of anchors (a
+    system bundle, a CAPath of a thousand roots).  This manager answers the
+    same questions through a ``SimpleTrustManager`` it wraps but is not one,
+    so nothing is copied; :meth:`roots_named` gives the few roots a
+    validation may need in its registry (issuers of the certificates and
+    CRLs it looks at), which the caller registers instead.
+    """
+
+    def __init__(self, certificates: Iterable[asn1_x509.Certificate]) -> None:
+        roots = list(certificates)
+        self._inner = SimpleTrustManager.build(trust_roots=roots)
+        self._by_subject: dict[str, list[asn1_x509.Certificate]] = {}
+        for root in roots:
+            self._by_subject.setdefault(root.subject.hashable, []).append(root)
+
+    def is_root(self, cert: asn1_x509.Certificate) -> bool:
+        """Whether ``cert`` is one of the roots."""
+        return bool(self._inner.is_root(cert))
+
+    def as_trust_anchor(self, authority: Authority) -> TrustAnchor | None:
+        """The trust anchor for ``authority``, if it is one of the roots."""
+        anchor: TrustAnchor | None = self._inner.as_trust_anchor(authority)
+        return anchor
+
+    def find_potential_issuers(self, cert: asn1_x509.Certificate) -> Iterator[TrustAnchor]:
+        """The roots that may have issued ``cert``."""
+        found: Iterator[TrustAnchor] = self._inner.find_potential_issuers(cert)
+        return found
+
+    def iter_certs(self) -> Iterator[asn1_x509.Certificate]:
+        """Every root certificate."""
+        found: Iterator[asn1_x509.Certificate] = self._inner.iter_certs()
+        return found
+
+    def roots_named(self, name: asn1_x509.Name) -> list[asn1_x509.Certificate]:
+        """The roots whose subject is ``name``."""
+        return list(self._by_subject.get(name.hashable, ()))
 
 
 _Item = TypeVar("_Item", asn1_x509.Certificate, asn1_crl.CertificateList)

@@ -40,6 +40,7 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import TrustManager
 
 from smimecore.config import Purpose
+from smimecore.trust.anchors import IndexedTrustManager
 from smimecore.trust.policy import RevocationMode
 
 __all__ = [
@@ -184,7 +185,7 @@ def reason_for(exc: Exception) -> str:
 def _validation_context(check: ChainCheck) -> ValidationContext:
     return ValidationContext(
         trust_manager=check.trust_manager,
-        other_certs=list(check.intermediates),
+        other_certs=[*check.intermediates, *_relevant_roots(check)],
         moment=check.moment,
         # a list, even empty: None plus a strict policy is a ValueError in pyhanko
         crls=list(check.crls),
@@ -195,6 +196,26 @@ def _validation_context(check: ChainCheck) -> ValidationContext:
         fetcher_backend=check.fetcher_backend,
         algorithm_usage_policy=algorithm_policy(check.allow_weak_algorithms),
     )
+
+
+def _relevant_roots(check: ChainCheck) -> list[asn1_x509.Certificate]:
+    """The anchors pyhanko may look up in the context's registry, for an indexed manager.
+
+    pyhanko copies every root of a ``SimpleTrustManager`` into each context's
+    registry; an :class:`~smimecore.trust.anchors.IndexedTrustManager` is
+    not copied, so the roots that can matter are registered here: those
+    named as issuer by the leaf, an intermediate or a CRL.
+    """
+    manager = check.trust_manager
+    if not isinstance(manager, IndexedTrustManager):
+        return []
+    names = [check.certificate.issuer, *(c.issuer for c in check.intermediates)]
+    names += [revocation_list.issuer for revocation_list in check.crls]
+    found: dict[bytes, asn1_x509.Certificate] = {}
+    for name in names:
+        for root in manager.roots_named(name):
+            found.setdefault(root.sha256, root)
+    return list(found.values())
 
 
 def _revocation_policy(check: ChainCheck) -> RevocationCheckingPolicy:
