@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from smimecore.algorithms.digests import digest_by_name
-from smimecore.cms.der import TAG_OID, TAG_SEQUENCE, encode_tlv
 from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.pki.der import TAG_OID, TAG_SEQUENCE, encode_tlv
 
 __all__ = [
     "AgreementPrivateKey",

@@ -19,7 +19,7 @@ from typing import Any
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 
-from smimecore.cms.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
 
 __all__ = [
     "SMIME_CAPABILITIES",

@@ -4,7 +4,7 @@ Building: the RecipientInfos and algorithm identifiers are made with
 asn1crypto; the (possibly large) encryptedContent is spliced into the outer
 DER by hand, so the ciphertext is copied once, into the result.
 
-Parsing: the outer layers are walked with :mod:`smimecore.cms.der` over a
+Parsing: the outer layers are walked with :mod:`smimecore.pki.der` over a
 memoryview, so the ciphertext is not copied; only the RecipientInfos are
 handed to asn1crypto.  :func:`parse_enveloped` lists the RecipientInfos
 with their identifiers, so a caller can match them against its
@@ -56,7 +56,15 @@ from smimecore.algorithms.keytransport import (
     rsa_unwrap,
     rsa_wrap,
 )
-from smimecore.cms.der import (
+from smimecore.errors import (
+    DecryptionError,
+    MalformedCMSError,
+    NoMatchingRecipientError,
+    NoUsableRecipientError,
+    UnsupportedAlgorithmError,
+)
+from smimecore.pki.certificate import subject_key_identifier
+from smimecore.pki.der import (
     CONTEXT,
     TAG_OCTET_STRING,
     TAG_SEQUENCE,
@@ -66,14 +74,6 @@ from smimecore.cms.der import (
     encode_header,
     encode_tlv,
 )
-from smimecore.errors import (
-    DecryptionError,
-    MalformedCMSError,
-    NoMatchingRecipientError,
-    NoUsableRecipientError,
-    UnsupportedAlgorithmError,
-)
-from smimecore.pki.certificate import subject_key_identifier
 
 __all__ = [
     "AUTH_ENVELOPED_DATA_OID",

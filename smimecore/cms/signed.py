@@ -35,7 +35,6 @@ from smimecore.cms.attributes import (
     signed_attributes_set,
     signing_time_attribute,
 )
-from smimecore.cms.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
 from smimecore.errors import (
     CertificateNotFoundError,
     MalformedCMSError,
@@ -43,6 +42,7 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
 
 __all__ = [
     "SignedData",
