@@ -26,7 +26,7 @@ from smimecore.cms.signed import (
     build_signed_data,
     parse_signed_data,
 )
-from smimecore.config import Config
+from smimecore.config import CIPHERS, Config
 from smimecore.engine.crosscheck import ask_openssl
 from smimecore.engine.envelope import (
     RecipientFinder,
@@ -41,6 +41,7 @@ from smimecore.engine.process import Unwrapper, with_status_header
 from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
 from smimecore.errors import (
     CertificateNotFoundError,
+    ConfigError,
     DisabledError,
     KeyLoadError,
     MalformedCMSError,
@@ -62,7 +63,7 @@ from smimecore.mime.enveloped import parse_encrypted
 from smimecore.mime.protected import build_pkcs7_mime, reinsert, split_for_protection
 from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transfer import canonical_crlf
-from smimecore.pki.certificate import CertificateIdentity, load_certificates
+from smimecore.pki.certificate import identity_of, load_certificates
 from smimecore.pki.files import CertificateFile
 from smimecore.trust.base import TrustEvaluator, TrustVerdict
 from smimecore.trust.capath import build_trust_evaluator
@@ -216,11 +217,7 @@ class SMIME:
             _raise_verify_error(
                 MalformedCMSError("the signed-data carries no content and none is attached")
             )
-        candidates = _content_candidates(content)
-        checks = signed_data.check_signers(
-            lambda index: candidates[index] if index < len(candidates) else None,
-            self._known_certificates,
-        )
+        checks = signed_data.check_signers(_ContentCandidates(content), self._known_certificates)
         senders = _sender_addresses(signed_message.outer)
         statuses = tuple(self._verify_record(check, signed_data, senders) for check in checks)
         if self.config.cross_check and self.config.openssl:
@@ -263,7 +260,7 @@ class SMIME:
             return StatusRecord(
                 "Verify", ERROR, "There was an error verifying: no signer certificate"
             )
-        identity = CertificateIdentity(check.certificate)
+        identity = identity_of(check.certificate)
         verdict = self.trust.evaluate(
             check.certificate,
             [*signed_data.certificates, *self.keyring.certificates()],
@@ -406,7 +403,9 @@ class SMIME:
     def _cipher(self, cipher: str | None) -> str:
         if cipher is None:
             return self.config.cipher
-        return Config(cipher=cipher).cipher
+        if cipher.lower() not in CIPHERS:
+            raise ConfigError("cipher", f"{cipher!r} is not one of {', '.join(CIPHERS)}")
+        return cipher.lower()
 
     # -- whole messages --------------------------------------------------
 
@@ -439,7 +438,7 @@ class SMIME:
 
     def _store_untrusted(self, certificates: Sequence[x509.Certificate]) -> None:
         for certificate in certificates:
-            address = CertificateIdentity(certificate).email
+            address = identity_of(certificate).email
             if address:
                 self.certificate_store.put(address, certificate, False)
 
@@ -495,7 +494,7 @@ class SMIME:
             if not found:
                 raise MalformedCMSError("no certificate found in the data given")
             certificate = found[0]
-        identity = CertificateIdentity(certificate)
+        identity = identity_of(certificate)
         verdict = self.trust.evaluate(
             certificate, list(self.keyring.certificates()), purpose="signing"
         )
@@ -610,10 +609,21 @@ def _sender_addresses(outer: RawEntity) -> frozenset[str]:
     )
 
 
-def _content_candidates(content: bytes) -> Sequence[bytes]:
-    """The content as received, then (if different) with canonical CRLF line endings."""
-    canonical = canonical_crlf(content)
-    return (content,) if canonical == content else (content, canonical)
+class _ContentCandidates:
+    """The content as received, then (only if asked for, and if different) in canonical CRLF."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+        self._canonical: bytes | None = None
+
+    def __call__(self, index: int) -> bytes | None:
+        if index == 0:
+            return self._content
+        if index == 1:
+            if self._canonical is None:
+                self._canonical = canonical_crlf(self._content)
+            return None if self._canonical == self._content else self._canonical
+        return None
 
 
 def _algorithm_fields(check: SignerCheck) -> dict[str, str]:

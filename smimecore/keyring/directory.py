@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = ["DirectoryKeyring", "KeyFile"]
 log = logging.getLogger("smimecore.keyring")
 
 _KEY_SUFFIXES = (".pem", ".p12", ".pfx")
+_LISTING_LIFETIME = 1.0  # seconds a full certificate listing is reused
 _PKCS12_SUFFIXES = (".p12", ".pfx")
 _CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", *_PKCS12_SUFFIXES)
 
@@ -87,6 +89,7 @@ class DirectoryKeyring:
         self._lock = threading.Lock()
         self._index: tuple[int, dict[str, str]] | None = None
         self._loaded: dict[Path, tuple[_FileSignature, bytes, KeyFile]] = {}
+        self._all_certificates: tuple[int, float, tuple[x509.Certificate, ...]] | None = None
         self._certificates_loaded: dict[Path, tuple[_FileSignature, KeyFile]] = {}
 
     def __repr__(self) -> str:
@@ -220,14 +223,31 @@ class DirectoryKeyring:
                 found.setdefault(address.casefold(), address)
         return list(found.values())
 
-    def certificates(self) -> Iterator[x509.Certificate]:
-        """Every certificate the keyring holds; unreadable files are skipped (and logged)."""
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """Every certificate the keyring holds; unreadable files are skipped (and logged).
+
+        The list is kept for up to a second while the directory is unchanged,
+        so verifying many messages does not stat every keyring file each time.
+        """
         if self.directory is None:
-            return
+            return ()
+        try:
+            modified = self.directory.stat().st_mtime_ns
+        except OSError:
+            return ()
+        cached = self._all_certificates
+        now = time.monotonic()
+        if cached is not None and cached[0] == modified and now - cached[1] < _LISTING_LIFETIME:
+            return cached[2]
+        found = tuple(self._read_certificates(self.directory))
+        self._all_certificates = (modified, now, found)
+        return found
+
+    def _read_certificates(self, directory: Path) -> Iterator[x509.Certificate]:
         for name in sorted(self._names().values()):
             if not name.lower().endswith(_CERTIFICATE_SUFFIXES):
                 continue
-            path = self.directory / name
+            path = directory / name
             address = name.split(".pem")[0].split(".p12")[0].split(".pfx")[0]
             try:
                 key_file = self._certificates_only(path, address)

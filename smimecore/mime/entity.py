@@ -64,9 +64,36 @@ class RawEntity:
         """The parsed header block (values unfolded, parameters decoded)."""
         return _HEADER_PARSER.parsebytes(self.header_block + b"\n", headersonly=True)
 
+    @cached_property
+    def _simple_content_type(self) -> tuple[str, dict[str, str]] | None:
+        """Content-Type parsed without the ``email`` package when it is plain (the usual case).
+
+        ``None`` sends the caller to the full parser: RFC 2231 parameters,
+        encoded words, escapes, repeated fields or anything irregular.
+        """
+        found = [line for line in self.header_lines() if line[:13].lower() == b"content-type:"]
+        if len(found) != 1:
+            return None if found else ("text/plain", {})
+        value = found[0][13:].replace(b"\r\n", b"").decode("latin-1")
+        if "*" in value or "=?" in value or "\\" in value or "(" in value:
+            return None
+        match = _CONTENT_TYPE.fullmatch(value)
+        if match is None:
+            return None
+        parameters = {
+            found["name"].lower(): found["quoted"]
+            if found["quoted"] is not None
+            else found["plain"]
+            for found in _PARAMETER.finditer(match["parameters"])
+        }
+        return match["type"].lower(), parameters
+
     @property
     def content_type(self) -> str:
         """The lowercased ``type/subtype`` (``text/plain`` when absent, as RFC 2045 says)."""
+        simple = self._simple_content_type
+        if simple is not None:
+            return simple[0]
         return self.headers.get_content_type()
 
     def field(self, name: str) -> str | None:
@@ -80,6 +107,9 @@ class RawEntity:
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
+        simple = self._simple_content_type if header == "content-type" else None
+        if simple is not None:
+            return simple[1].get(name.lower())
         value = self.headers.get_param(name, header=header)
         if value is None:
             return None
@@ -106,6 +136,16 @@ class RawEntity:
     def outer_header_lines(self) -> list[bytes]:
         """Every header field that is not ``Content-*`` (From, To, Subject...), raw."""
         return [line for line in self.header_lines() if not _is_content_header(line)]
+
+
+_MIME_WORD = r"[!#$%&'+\-.0-9A-Z^_`a-z{|}~]+"
+_CONTENT_TYPE = re.compile(
+    rf"\s*(?P<type>{_MIME_WORD}/{_MIME_WORD})\s*(?P<parameters>(?:;\s*{_MIME_WORD}\s*=\s*"
+    rf"(?:\"[^\"]*\"|{_MIME_WORD})\s*)*);?\s*"
+)
+_PARAMETER = re.compile(
+    rf";\s*(?P<name>{_MIME_WORD})\s*=\s*(?:\"(?P<quoted>[^\"]*)\"|(?P<plain>{_MIME_WORD}))"
+)
 
 
 def _is_content_header(line: bytes) -> bool:

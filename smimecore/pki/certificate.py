@@ -10,6 +10,7 @@ then a common name that looks like an address.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,7 @@ from smimecore.pki.pem import find_pem_blocks
 __all__ = [
     "CertificateIdentity",
     "format_mailbox",
+    "identity_of",
     "load_certificates",
     "load_der_certificate",
     "subject_key_identifier",
@@ -223,3 +225,9 @@ class CertificateIdentity:
         encoded = base64.b64encode(self.certificate.public_bytes(Encoding.DER)).decode("ascii")
         lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
         return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def identity_of(certificate: x509.Certificate) -> CertificateIdentity:
+    """The (cached) :class:`CertificateIdentity` of ``certificate``: its facts are computed once."""
+    return CertificateIdentity(certificate)

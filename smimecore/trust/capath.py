@@ -8,7 +8,6 @@ certificate from CA ...``); the ``reason`` token says why.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -358,4 +357,6 @@ def _parse_crls(ders: Sequence[bytes]) -> list[asn1_crl.CertificateList]:
 
 
 def _digest(item: asn1_x509.Certificate | asn1_crl.CertificateList) -> bytes:
-    return hashlib.sha256(item.dump()).digest()
+    # asn1crypto computes .sha256 once per object, and certificates come from the parse cache.
+    digest: bytes = item.sha256
+    return digest
