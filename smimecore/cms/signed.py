@@ -42,7 +42,7 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
-from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, Reader, encode_tlv
 
 __all__ = [
     "SignedData",
@@ -283,6 +283,7 @@ class SignedData:
     """A parsed SignedData: encapsulated content, certificates, CRLs and signers."""
 
     content_type: str
+    content_type_oid: str
     content: bytes | None
     certificates: tuple[x509.Certificate, ...]
     crls: tuple[bytes, ...]
@@ -330,14 +331,16 @@ class SignedData:
             scheme = scheme_from_algorithm_identifier(signer_info["signature_algorithm"], digest)
             public_key = _public_key(certificate)
             signed_attributes = signer_info["signed_attrs"]
-            _check_attribute_placement(signed_attributes, signer_info["unsigned_attrs"])
             signature = signer_info["signature"].native
             if isinstance(signed_attributes, core.Void):
+                _check_attribute_placement(None, signer_info["unsigned_attrs"])
                 return self._check_without_attributes(
                     index, certificate, digest, scheme, public_key, signature, contents
                 )
+            attributes = _AttributeIndex.of(signed_attributes)
+            _check_attribute_placement(attributes, signer_info["unsigned_attrs"])
             content_index, intact = _match_message_digest(
-                signed_attributes, digest, contents, self.content_type
+                attributes, digest, contents, self.content_type_oid
             )
             valid = any(
                 scheme.verify(public_key, signature, encoding)
@@ -350,7 +353,7 @@ class SignedData:
                 scheme,
                 intact,
                 valid,
-                signing_time=_signing_time(signed_attributes),
+                signing_time=attributes.signing_time(),
                 content_index=content_index,
             )
         except SmimeError as error:
@@ -495,65 +498,100 @@ def _inherits_dsa_parameters(certificate: asn1_x509.Certificate) -> bool:
         return False
 
 
-_SIGNED_ONLY = ("content_type", "message_digest", "signing_time")
-_UNSIGNED_ONLY = ("counter_signature",)
+_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_SIGNING_TIME = "1.2.840.113549.1.9.5"
+_COUNTERSIGNATURE = "1.2.840.113549.1.9.6"
+_NAMES = {
+    _CONTENT_TYPE: "content_type",
+    _MESSAGE_DIGEST: "message_digest",
+    _SIGNING_TIME: "signing_time",
+    _COUNTERSIGNATURE: "counter_signature",
+}
 
 
-def _check_attribute_placement(signed: core.Asn1Value, unsigned: core.Asn1Value) -> None:
+@dataclass(frozen=True)
+class _AttributeIndex:
+    """The attributes of one SignerInfo, read in one pass over the bytes received.
+
+    ``values`` maps each attribute type (dotted OID) to the DER of the
+    values of each occurrence.
+    """
+
+    values: dict[str, list[list[bytes]]]
+
+    @classmethod
+    def of(cls, attributes: core.Asn1Value) -> _AttributeIndex:
+        reader = Reader(attributes.dump())
+        found: dict[str, list[list[bytes]]] = {}
+        for attribute in reader.children(reader.read(0)):
+            parts = reader.child_list(attribute)
+            if len(parts) != 2:
+                raise MalformedCMSError("a CMS attribute must hold a type and a set of values")
+            values = [bytes(reader.element(value)) for value in reader.children(parts[1])]
+            found.setdefault(reader.oid(parts[0]), []).append(values)
+        return cls(found)
+
+    def single(self, oid: str) -> bytes | None:
+        """The DER of the only value of attribute ``oid`` (``None`` when absent)."""
+        occurrences = self.values.get(oid)
+        if not occurrences:
+            return None
+        if len(occurrences) > 1 or len(occurrences[0]) != 1:
+            raise MalformedCMSError(
+                f"the {_NAMES.get(oid, oid)} signed attribute must have exactly one value"
+            )
+        return occurrences[0][0]
+
+    def signing_time(self) -> datetime | None:
+        """The signingTime attribute, if there is exactly one well-formed one."""
+        try:
+            value = self.single(_SIGNING_TIME)
+            moment = cms.Time.load(value).native if value is not None else None
+        except (MalformedCMSError, ValueError, TypeError):
+            return None
+        return moment if isinstance(moment, datetime) else None
+
+
+def _check_attribute_placement(signed: _AttributeIndex | None, unsigned: core.Asn1Value) -> None:
     """RFC 5652 section 11: contentType, messageDigest and signingTime MUST be
     signed attributes, countersignature MUST NOT be one (OpenSSL checks the same)."""
-    for attributes, forbidden, where in (
-        (unsigned, _SIGNED_ONLY, "an unsigned"),
-        (signed, _UNSIGNED_ONLY, "a signed"),
-    ):
-        if isinstance(attributes, core.Void):
-            continue
-        for attribute in attributes:
-            name = attribute["type"].native
-            if name in forbidden:
-                raise MalformedCMSError(f"the {name} attribute must not be {where} attribute")
+    if signed is not None and _COUNTERSIGNATURE in signed.values:
+        raise MalformedCMSError("the counter_signature attribute must not be a signed attribute")
+    if isinstance(unsigned, core.Void):
+        return
+    for oid in _AttributeIndex.of(unsigned).values:
+        if oid in (_CONTENT_TYPE, _MESSAGE_DIGEST, _SIGNING_TIME):
+            raise MalformedCMSError(
+                f"the {_NAMES[oid]} attribute must not be an unsigned attribute"
+            )
 
 
 def _match_message_digest(
-    signed_attributes: cms.CMSAttributes,
+    attributes: _AttributeIndex,
     digest: DigestAlgorithm,
     contents: ContentSource,
-    content_type: str,
+    content_type_oid: str,
 ) -> tuple[int, bool]:
-    found_content_type = _single_attribute(signed_attributes, "content_type")
+    found_content_type = attributes.single(_CONTENT_TYPE)
     if found_content_type is None:
         raise MalformedCMSError("the contentType signed attribute is missing")
-    if found_content_type.native != content_type:
+    if Reader(found_content_type).oid(Reader(found_content_type).read(0)) != content_type_oid:
         raise MalformedCMSError("the contentType signed attribute does not match the content")
-    message_digest = _single_attribute(signed_attributes, "message_digest")
+    message_digest = attributes.single(_MESSAGE_DIGEST)
     if message_digest is None:
         raise MalformedCMSError("the messageDigest signed attribute is missing")
-    expected = message_digest.native
+    reader = Reader(message_digest)
+    element = reader.read(0)
+    if not element.is_universal_octet_string:
+        raise MalformedCMSError("the messageDigest signed attribute is not an OCTET STRING")
+    expected = bytes(reader.octets(element))
     candidate_index = 0
     while (content := contents(candidate_index)) is not None:
         if digest.digest(content) == expected:
             return candidate_index, True
         candidate_index += 1
     return 0, False
-
-
-def _single_attribute(attributes: cms.CMSAttributes, name: str) -> core.Asn1Value | None:
-    values = [attribute["values"] for attribute in attributes if attribute["type"].native == name]
-    if not values:
-        return None
-    if len(values) > 1 or len(values[0]) != 1:
-        raise MalformedCMSError(f"the {name} signed attribute must have exactly one value")
-    value: core.Asn1Value = values[0][0]
-    return value
-
-
-def _signing_time(attributes: cms.CMSAttributes) -> datetime | None:
-    try:
-        value = _single_attribute(attributes, "signing_time")
-    except MalformedCMSError:
-        return None
-    moment = value.native if value is not None else None
-    return moment if isinstance(moment, datetime) else None
 
 
 def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> Iterator[bytes]:
@@ -588,6 +626,7 @@ def parse_signed_data(data: bytes) -> SignedData:
         signed_data = content_info["content"]
         encapsulated = signed_data["encap_content_info"]
         content_type = encapsulated["content_type"].native
+        content_type_oid = encapsulated["content_type"].dotted
         content = _encapsulated_content(encapsulated)
         certificates, unreadable = _certificates(signed_data["certificates"])
         digest_algorithms = frozenset(
@@ -605,6 +644,7 @@ def parse_signed_data(data: bytes) -> SignedData:
         raise MalformedCMSError(f"broken CMS SignedData: {_first_line(exc)}") from None
     return SignedData(
         content_type,
+        content_type_oid,
         content,
         certificates,
         crls,

@@ -129,7 +129,7 @@ def encrypt_entity(
 
 def header_addresses(outer: RawEntity, *names: str) -> list[str]:
     """The addresses in the given header fields of ``outer``, in order."""
-    values = [str(value) for name in names for value in outer.headers.get_all(name, [])]
+    values = [value for name in names for value in outer.fields(name)]
     return [address for _, address in email.utils.getaddresses(values) if address]
 
 

@@ -601,7 +601,7 @@ def _first_address(entity: RawEntity, name: str) -> str | None:
 
 def _sender_addresses(outer: RawEntity) -> frozenset[str]:
     """The lowercased addresses of the From and Sender fields."""
-    fields = [*outer.headers.get_all("From", []), *outer.headers.get_all("Sender", [])]
+    fields = [*outer.fields("From"), *outer.fields("Sender")]
     return frozenset(
         address.lower()
         for _, address in email.utils.getaddresses([str(f) for f in fields])

@@ -97,13 +97,22 @@ class RawEntity:
         return self.headers.get_content_type()
 
     def field(self, name: str) -> str | None:
-        """A header field's unfolded value as text (``None`` when absent).
+        """A header field's unfolded value as text (``None`` when absent); the first if repeated."""
+        found = self.fields(name)
+        return found[0] if found else None
 
-        Values with 8-bit bytes come back from the parser as ``Header``
-        objects; they are turned into text here.
-        """
-        value = self.headers.get(name)
-        return None if value is None else str(value)
+    def fields(self, name: str) -> list[str]:
+        """Every value of the header field ``name``, unfolded, as text (8-bit bytes as UTF-8)."""
+        prefix = name.lower().encode("ascii") + b":"
+        return [
+            line[len(prefix) :]
+            .replace(b"\r\n", b"")
+            .replace(b"\n", b"")
+            .strip()
+            .decode("utf-8", "replace")
+            for line in self.header_lines()
+            if line[: len(prefix)].lower() == prefix
+        ]
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
