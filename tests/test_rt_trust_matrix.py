@@ -138,3 +138,31 @@ def test_tampered_is_bad_whatever_the_trust(root_signed: bytes, rt_keys: Path) -
         tampered, ca_path=rt_keys / "demoCA" / "cacert.pem", allow_weak_algorithms=True
     )
     assert (record["Status"], record["Message"]) == ("BAD", "The signature did not verify")
+
+
+@pytest.mark.parametrize("where", ["nowhere", "keyring", "store"])
+def test_intermediate_from_keyring_or_store_rt_bug_fixed(tmp_path: Path, where: str) -> None:
+    """RT ignores intermediates (section 11.3); we take them from the keyring and the store too."""
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from smimecore.keyring.store import MemoryCertificateStore
+    from tests.trustpki import build_trust_pki, pem
+
+    tpki = build_trust_pki()
+    leaf = tpki.leaves["good"]
+    keyring = tmp_path / "keys"
+    keyring.mkdir()
+    key_pem = leaf.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    (keyring / "good@trust.test.pem").write_bytes(pem(leaf.certificate) + key_pem)
+    (tmp_path / "root.pem").write_bytes(pem(tpki.root.certificate))
+    signed = SMIME(Config(keyring=keyring, accept_untrusted_cas=True)).sign(
+        b"From: good@trust.test\nSubject: x\n\nbody\n", signer="good@trust.test"
+    )
+    store = MemoryCertificateStore()
+    if where == "keyring":
+        (keyring / "intermediate.pem").write_bytes(pem(tpki.intermediate.certificate))
+    if where == "store":
+        store.put("good@trust.test", tpki.intermediate.certificate, True)
+    engine = SMIME(Config(keyring=keyring, ca_path=tmp_path / "root.pem"), certificate_store=store)
+    (record,) = engine.verify(signed.data).statuses
+    assert record["Trust"] == ("NONE" if where == "nowhere" else "FULL")

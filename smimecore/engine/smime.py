@@ -229,6 +229,15 @@ class SMIME:
             return Result(reinsert(signed_message.outer, content), statuses)
         return Result(raw, statuses)
 
+    def _intermediates(
+        self, carried: Sequence[x509.Certificate], address: str | None
+    ) -> list[x509.Certificate]:
+        """Chain candidates: the message's, the keyring's and the address's stored certificates."""
+        stored = (
+            [entry.certificate for entry in self.certificate_store.get(address)] if address else []
+        )
+        return [*carried, *self.keyring.certificates(), *stored]
+
     def _with_cross_check(
         self, binary: str, raw: bytes, statuses: tuple[StatusRecord, ...]
     ) -> tuple[StatusRecord, ...]:
@@ -263,7 +272,7 @@ class SMIME:
         identity = identity_of(check.certificate)
         verdict = self.trust.evaluate(
             check.certificate,
-            [*signed_data.certificates, *self.keyring.certificates()],
+            self._intermediates(signed_data.certificates, identity.email),
             purpose="signing",
             signing_time=check.signing_time,
             crls=signed_data.crls,
