@@ -160,17 +160,12 @@ class DirectoryKeyring:
         with a private key for the address, :class:`PassphraseError` when
         the key cannot be opened.
         """
-        path = self.find_file(address, "signing")
-        if path is None:
-            raise SecretKeyNotFoundError(address)
-        key_file = self.load(path, address, "signing")
-        if key_file.private_key is None or key_file.certificate is None:
-            raise SecretKeyNotFoundError(address, f"{path.name} holds no private key")
+        key_file, certificate = self._private_key_file(address, "signing")
         if not isinstance(key_file.private_key, SigningKey):
             raise UnsupportedAlgorithmError(
                 type(key_file.private_key).__name__.lstrip("_"), "keys cannot sign S/MIME"
             )
-        return SigningIdentity(key_file.private_key, key_file.certificate, key_file.chain)
+        return SigningIdentity(key_file.private_key, certificate, key_file.chain)
 
     def certificate_for(self, address: str, purpose: Purpose | None) -> x509.Certificate | None:
         """The certificate ``address`` uses for ``purpose``, or ``None`` without a keyring file.
@@ -194,13 +189,16 @@ class DirectoryKeyring:
         Raises :class:`SecretKeyNotFoundError` without one, and
         :class:`PassphraseError` when its key cannot be opened.
         """
-        path = self.find_file(address, "encryption")
+        return self._private_key_file(address, "encryption")[0]
+
+    def _private_key_file(self, address: str, purpose: Purpose) -> tuple[KeyFile, x509.Certificate]:
+        path = self.find_file(address, purpose)
         if path is None:
             raise SecretKeyNotFoundError(address)
-        key_file = self.load(path, address, "encryption")
+        key_file = self.load(path, address, purpose)
         if key_file.private_key is None or key_file.certificate is None:
             raise SecretKeyNotFoundError(address, f"{path.name} holds no private key")
-        return key_file
+        return key_file, key_file.certificate
 
     def addresses(self, purpose: Purpose) -> list[str]:
         """The addresses that have a keyring file usable for ``purpose``, in name order.
