@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -105,9 +106,6 @@ def _rt_text(record: dict[str, object]) -> dict[str, object]:
 def _process(
     rt: Path, *arguments: str, number: int
 ) -> tuple[int, bytes, list[dict[str, object]], Path]:
-    status = rt.parent / "unused"
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         status = Path(scratch) / "status.json"
         done = subprocess.run(
@@ -122,13 +120,13 @@ def _process(
             capture_output=True, check=False, timeout=120,
         )  # fmt: skip
         records = json.loads(status.read_text()) if status.exists() else []
-        return done.returncode, done.stdout, records, status
+        return done.returncode, done.stdout, records
 
 
 @pytest.mark.parametrize("number", range(1, 10))
 def test_process_command_prints_content_and_exits_0(rt: Path, number: int) -> None:
     """smimecore process with RT's keyring and CAPath: the content on stdout, exit 0."""
-    code, output, records, _ = _process(
+    code, output, records = _process(
         rt, "--ca-path", str(rt / "keys" / "demoCA" / "cacert.pem"), number=number
     )
     assert code == 0
@@ -141,10 +139,10 @@ def test_process_command_prints_content_and_exits_0(rt: Path, number: int) -> No
 def test_process_with_the_wrong_ca(rt: Path, number: int) -> None:
     """otherCA: exit 1 with 'The signing CA was not trusted'; accepted as untrusted: exit 0, NONE."""
     other = str(rt / "keys" / "otherCA" / "cacert.pem")
-    code, _, records, _ = _process(rt, "--ca-path", other, number=number)
+    code, _, records = _process(rt, "--ca-path", other, number=number)
     assert code == 1
     assert records[-1]["Message"] == "The signing CA was not trusted"
-    code, output, records, _ = _process(
+    code, output, records = _process(
         rt, "--ca-path", other, "--accept-untrusted-cas", number=number
     )
     assert code == 0
