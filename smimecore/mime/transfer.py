@@ -25,9 +25,24 @@ def canonical_crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
-def encode_base64_lines(data: bytes) -> bytes:
-    """Base64 in 64-column CRLF lines, ending with CRLF."""
-    encoded = binascii.b2a_base64(data, newline=False)
+_CHUNK = 48 * 4096  # input bytes per chunk: a whole number of 64-column lines
+
+
+def encode_base64_lines(data: bytes | memoryview) -> bytes:
+    """Base64 in 64-column CRLF lines, ending with CRLF.
+
+    Large inputs are encoded a chunk at a time, so only one chunk's lines
+    exist as separate objects at once (a 10 MiB message would otherwise
+    need some 200,000 of them, about twice its size in memory).
+    """
+    view = memoryview(data)
+    return b"".join(
+        _encode_chunk(view[start : start + _CHUNK]) for start in range(0, len(view), _CHUNK)
+    )
+
+
+def _encode_chunk(chunk: memoryview) -> bytes:
+    encoded = binascii.b2a_base64(chunk, newline=False)
     whole = len(encoded) - len(encoded) % 64
     lines = list(map(operator.itemgetter(0), _LINE.iter_unpack(memoryview(encoded)[:whole])))
     if whole < len(encoded):
