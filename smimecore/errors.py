@@ -33,7 +33,17 @@ __all__ = [
     "SecretKeyNotFoundError",
     "SmimeError",
     "UnsupportedAlgorithmError",
+    "first_line",
 ]
+
+
+def first_line(error: Exception, default: str | None = None) -> str:
+    """The first line of a library error's message (asn1crypto appends a parse trace).
+
+    An empty message gives ``default``, or the exception's class name.
+    """
+    text = str(error).strip()
+    return text.splitlines()[0] if text else (default or type(error).__name__)
 
 
 class SmimeError(Exception):

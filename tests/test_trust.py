@@ -30,6 +30,7 @@ from tests.trustpki import (
     PrivateKey,
     TestCA,
     TrustPKI,
+    base_builder,
     build_trust_pki,
     der,
     ec_key,
@@ -525,19 +526,11 @@ def test_openssl_rehash_directory(
 def _ca_certificate(
     subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey
 ) -> x509.Certificate:
-    from datetime import UTC, datetime, timedelta
-
     from cryptography.hazmat.primitives import hashes
 
-    now = datetime.now(UTC)
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
+        base_builder(subject, issuer, key, NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(issuer_key, hashes.SHA256())
     )

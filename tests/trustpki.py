@@ -89,7 +89,7 @@ class TestCA:
     def __post_init__(self) -> None:
         signer = self.issuer or self
         builder = (
-            _base_builder(self.subject, signer.subject, self.key, NOW - timedelta(days=30))
+            base_builder(self.subject, signer.subject, self.key, NOW - timedelta(days=30))
             .not_valid_after(NOW + timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
@@ -140,7 +140,7 @@ class TestCA:
             ]
         )
         builder = (
-            _base_builder(subject, self.subject, key, start)
+            base_builder(subject, self.subject, key, start)
             .not_valid_after(not_after or start + timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
@@ -219,9 +219,10 @@ def _sign_with_sha1(certificate: x509.Certificate, signer: PrivateKey) -> x509.C
     return x509.load_der_x509_certificate(resigned.dump())
 
 
-def _base_builder(
+def base_builder(
     subject: x509.Name, issuer: x509.Name, key: PrivateKey, not_before: datetime
 ) -> x509.CertificateBuilder:
+    """A certificate builder with subject, issuer, key, a random serial and notBefore set."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)

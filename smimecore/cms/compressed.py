@@ -6,7 +6,7 @@ import zlib
 
 from asn1crypto import cms
 
-from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError, first_line
 
 __all__ = ["decompress"]
 
@@ -31,8 +31,9 @@ def decompress(data: bytes, *, limit: int) -> bytes:
     except MalformedCMSError:
         raise
     except (ValueError, TypeError, KeyError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "truncated"
-        raise MalformedCMSError(f"broken CMS CompressedData: {first_line}") from None
+        raise MalformedCMSError(
+            f"broken CMS CompressedData: {first_line(exc, 'truncated')}"
+        ) from None
     if algorithm != _ZLIB:
         raise UnsupportedAlgorithmError(algorithm, "is not a supported compression algorithm")
     if not isinstance(payload, bytes):

@@ -40,6 +40,7 @@ from smimecore.errors import (
     MalformedCMSError,
     SmimeError,
     UnsupportedAlgorithmError,
+    first_line,
 )
 from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
 from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, Reader, encode_tlv
@@ -359,9 +360,7 @@ class SignedData:
         except SmimeError as error:
             return SignerCheck(index, certificate, digest, scheme, False, False, error=error)
         except (ValueError, TypeError, KeyError) as error:
-            problem = MalformedCMSError(
-                f"SignerInfo {index + 1} is malformed: {_first_line(error)}"
-            )
+            problem = MalformedCMSError(f"SignerInfo {index + 1} is malformed: {first_line(error)}")
             return SignerCheck(index, certificate, digest, scheme, False, False, error=problem)
 
     def _check_without_attributes(
@@ -641,7 +640,7 @@ def parse_signed_data(data: bytes) -> SignedData:
     except MalformedCMSError:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise MalformedCMSError(f"broken CMS SignedData: {_first_line(exc)}") from None
+        raise MalformedCMSError(f"broken CMS SignedData: {first_line(exc)}") from None
     return SignedData(
         content_type,
         content_type_oid,
@@ -683,8 +682,3 @@ def _certificates(
         except (MalformedCMSError, ValueError):
             unreadable.append(choice.chosen)
     return tuple(found), tuple(unreadable)
-
-
-def _first_line(error: Exception) -> str:
-    """asn1crypto's messages end with a parse trace; the first line says what is wrong."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from smimecore.errors import MalformedCMSError
+from smimecore.errors import MalformedCMSError, first_line
 from smimecore.pki.pem import find_pem_blocks
 
 __all__ = [
@@ -60,13 +60,8 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
         certificate = x509.load_der_x509_certificate(der)
         _ = certificate.subject, certificate.issuer
     except ValueError as exc:
-        raise MalformedCMSError(f"not a readable X.509 certificate: {_first_line(exc)}") from None
+        raise MalformedCMSError(f"not a readable X.509 certificate: {first_line(exc)}") from None
     return certificate
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def subject_key_identifier(certificate: x509.Certificate) -> bytes:
