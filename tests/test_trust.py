@@ -409,6 +409,16 @@ def test_cache_never_keeps_trust_when_revocation_data_arrives(
     assert judge(evaluator, tpki, "revoked", crls=[der(revocation_crl)]).reason == "revoked"
 
 
+def test_cached_trust_needs_the_same_chain_candidates(bundle: Path, tpki: TrustPKI) -> None:
+    evaluator = CAPathTrust(TrustPolicy(ca_path=bundle))
+    certificate, intermediates = tpki.chain("good")
+    assert intermediates
+    assert evaluator.evaluate(certificate, intermediates, purpose="signing").trusted
+    assert evaluator.evaluate(certificate, list(intermediates), purpose="signing").trusted
+    without = evaluator.evaluate(certificate, [], purpose="signing")
+    assert without.reason == "no-path"  # the cached verdict was for another chain
+
+
 def test_cache_is_bounded(bundle: Path, tpki: TrustPKI) -> None:
     evaluator = CAPathTrust(TrustPolicy(ca_path=bundle), cache_size=2)
     for leaf in ("good", "no-key-usage", "any-eku", "good"):

@@ -25,6 +25,7 @@ __all__ = [
     "SMIME_CAPABILITIES",
     "constant_signed_attributes",
     "message_digest_attribute",
+    "read_signing_time",
     "signed_attributes_set",
     "signing_time_attribute",
 ]
@@ -72,6 +73,32 @@ def signing_time_attribute(moment: datetime) -> bytes:
     else:
         value = encode_tlv(_TAG_GENERALIZED_TIME, moment.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
     return encode_tlv(TAG_SEQUENCE, _SIGNING_TIME_OID, encode_tlv(TAG_SET, value))
+
+
+def read_signing_time(value: bytes) -> datetime | None:
+    """The moment in a signingTime value (DER UTCTime or GeneralizedTime); ``None`` if unreadable.
+
+    The DER forms (``YYMMDDHHMMSSZ``, ``YYYYMMDDHHMMSSZ``) are read
+    directly; anything else (offsets, fractions) goes through asn1crypto.
+    """
+    text = value[2:]
+    try:
+        if value[1:2] == bytes((len(text),)) and text.endswith(b"Z") and text[:-1].isdigit():
+            if value[0] == _TAG_UTC_TIME and len(text) == 13:
+                year = int(text[:2])
+                return _utc(1900 + year if year >= 50 else 2000 + year, text[2:12])
+            if value[0] == _TAG_GENERALIZED_TIME and len(text) == 15:
+                return _utc(int(text[:4]), text[4:14])
+        parsed = cms.Time.load(value).native
+    except (ValueError, TypeError):
+        return None
+    return parsed if isinstance(parsed, datetime) else None
+
+
+def _utc(year: int, rest: bytes) -> datetime:
+    """``rest`` is MMDDHHMMSS."""
+    month, day, hour, minute, second = (int(rest[i : i + 2]) for i in range(0, 10, 2))
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def signed_attributes_set(attributes: list[bytes]) -> bytes:

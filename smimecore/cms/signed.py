@@ -12,12 +12,13 @@ the signer signed DER.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from asn1crypto import cms, core
+from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -32,6 +33,7 @@ from smimecore.algorithms.signatures import (
 from smimecore.cms.attributes import (
     constant_signed_attributes,
     message_digest_attribute,
+    read_signing_time,
     signed_attributes_set,
     signing_time_attribute,
 )
@@ -43,11 +45,22 @@ from smimecore.errors import (
     first_line,
 )
 from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
-from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, Reader, encode_tlv
+from smimecore.pki.der import (
+    CONTEXT,
+    TAG_INTEGER,
+    TAG_OCTET_STRING,
+    TAG_SEQUENCE,
+    TAG_SET,
+    Reader,
+    Tlv,
+    encode_tlv,
+)
 
 __all__ = [
     "SignedData",
     "SignerCheck",
+    "SignerIdentifier",
+    "SignerInfo",
     "SigningIdentity",
     "build_signed_data",
     "parse_signed_data",
@@ -275,6 +288,35 @@ class SignerCheck:
         return tuple(found)
 
 
+@dataclass(frozen=True)
+class SignerIdentifier:
+    """A SignerInfo's ``sid``: issuer name (DER) and serial number, or a subject key identifier."""
+
+    issuer: bytes | None = None
+    serial: int | None = None
+    key_identifier: bytes | None = None
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    """One SignerInfo as received (RFC 5652 section 5.3).
+
+    ``signed_attributes`` and ``unsigned_attributes`` are the whole
+    encodings received, ``[0]``/``[1]`` tag included; the signature is
+    checked over the former retagged as a SET.
+    """
+
+    version: int
+    signer_id: SignerIdentifier
+    digest_algorithm: str
+    """The dotted OID of the digestAlgorithm."""
+    signed_attributes: bytes | None
+    signature_algorithm: bytes
+    """The DER of the signatureAlgorithm AlgorithmIdentifier."""
+    signature: bytes = field(repr=False)
+    unsigned_attributes: bytes | None = None
+
+
 ContentSource = Callable[[int], bytes | None]
 """Gives candidate content number ``i`` (0 = as received), or ``None`` when there are no more."""
 
@@ -288,7 +330,7 @@ class SignedData:
     content: bytes | None
     certificates: tuple[x509.Certificate, ...]
     crls: tuple[bytes, ...]
-    signer_infos: tuple[cms.SignerInfo, ...] = field(repr=False)
+    signer_infos: tuple[SignerInfo, ...] = field(repr=False)
     digest_algorithms: frozenset[str] | None = None
     """The dotted OIDs of the SignedData's digestAlgorithms SET (``None``: not checked)."""
     unreadable_certificates: tuple[asn1_x509.Certificate, ...] = field(default=(), repr=False)
@@ -319,7 +361,7 @@ class SignedData:
     def _check_signer(
         self,
         index: int,
-        signer_info: cms.SignerInfo,
+        signer_info: SignerInfo,
         contents: ContentSource,
         known_certificates: Callable[[], Iterable[x509.Certificate]],
     ) -> SignerCheck:
@@ -329,17 +371,17 @@ class SignedData:
         try:
             certificate = self._find_signer_certificate(signer_info, known_certificates)
             digest = self._signer_digest(signer_info)
-            scheme = scheme_from_algorithm_identifier(signer_info["signature_algorithm"], digest)
+            scheme = _scheme(signer_info.signature_algorithm, digest)
             public_key = _public_key(certificate)
-            signed_attributes = signer_info["signed_attrs"]
-            signature = signer_info["signature"].native
-            if isinstance(signed_attributes, core.Void):
-                _check_attribute_placement(None, signer_info["unsigned_attrs"])
+            signed_attributes = signer_info.signed_attributes
+            signature = signer_info.signature
+            if signed_attributes is None:
+                _check_attribute_placement(None, signer_info.unsigned_attributes)
                 return self._check_without_attributes(
                     index, certificate, digest, scheme, public_key, signature, contents
                 )
             attributes = _AttributeIndex.of(signed_attributes)
-            _check_attribute_placement(attributes, signer_info["unsigned_attrs"])
+            _check_attribute_placement(attributes, signer_info.unsigned_attributes)
             content_index, intact = _match_message_digest(
                 attributes, digest, contents, self.content_type_oid
             )
@@ -384,15 +426,15 @@ class SignedData:
             candidate_index += 1
         return SignerCheck(index, certificate, digest, scheme, False, False)
 
-    def _signer_digest(self, signer_info: cms.SignerInfo) -> DigestAlgorithm:
+    def _signer_digest(self, signer_info: SignerInfo) -> DigestAlgorithm:
         """The SignerInfo's digest, which must also be announced in digestAlgorithms.
 
         RFC 5652 section 5.1 lets a verifier refuse a digest missing from
         that SET; OpenSSL does, and so do we (an empty SET is the usual case).
         """
-        algorithm = signer_info["digest_algorithm"]["algorithm"]
-        digest = digest_by_name(algorithm.native)
-        if self.digest_algorithms is not None and algorithm.dotted not in self.digest_algorithms:
+        dotted = signer_info.digest_algorithm
+        digest = digest_by_name(algos.DigestAlgorithmId.map(dotted))
+        if self.digest_algorithms is not None and dotted not in self.digest_algorithms:
             raise MalformedCMSError(
                 f"the signer's digest algorithm {digest.name} is not listed "
                 "in the SignedData digestAlgorithms"
@@ -401,10 +443,10 @@ class SignedData:
 
     def _find_signer_certificate(
         self,
-        signer_info: cms.SignerInfo,
+        signer_info: SignerInfo,
         known_certificates: Callable[[], Iterable[x509.Certificate]],
     ) -> x509.Certificate:
-        sid = signer_info["sid"]
+        sid = signer_info.signer_id
         matches = _signer_matcher(sid)
         for certificate in self.certificates:
             if matches(certificate):
@@ -432,40 +474,53 @@ def _public_key(certificate: x509.Certificate) -> object:
         raise UnsupportedAlgorithmError("signer public key", f"cannot be used: {exc}") from None
 
 
-def _signer_matcher(sid: cms.SignerIdentifier) -> Callable[[x509.Certificate], bool]:
-    if sid.name == "subject_key_identifier":
-        wanted_key_id = sid.chosen.native
+@functools.lru_cache(maxsize=64)
+def _scheme(signature_algorithm: bytes, digest: DigestAlgorithm) -> SignatureScheme:
+    """The scheme a signatureAlgorithm (DER) names; a handful of distinct values, so cached."""
+    try:
+        identifier = algos.SignedDigestAlgorithm.load(signature_algorithm)
+        identifier.native  # noqa: B018 - parse now, so a broken encoding fails here
+    except (ValueError, TypeError) as exc:
+        raise MalformedCMSError(f"unreadable signatureAlgorithm: {first_line(exc)}") from None
+    return scheme_from_algorithm_identifier(identifier, digest)
+
+
+def _signer_matcher(sid: SignerIdentifier) -> Callable[[x509.Certificate], bool]:
+    if sid.key_identifier is not None:
+        wanted_key_id = sid.key_identifier
 
         def matches_key_id(certificate: x509.Certificate) -> bool:
             return bool(subject_key_identifier(certificate) == wanted_key_id)
 
         return matches_key_id
-    serial = sid.chosen["serial_number"].native
-    issuer = sid.chosen["issuer"]
-    issuer_der = issuer.dump()
+    serial = sid.serial
+    issuer_der = sid.issuer or b""
 
     def matches_issuer_serial(certificate: x509.Certificate) -> bool:
         if certificate.serial_number != serial:
             return False
         certificate_issuer = certificate.issuer.public_bytes()
-        return certificate_issuer == issuer_der or bool(
-            asn1_x509.Name.load(certificate_issuer).hashable == issuer.hashable
-        )
+        return certificate_issuer == issuer_der or _same_name(certificate_issuer, issuer_der)
 
     return matches_issuer_serial
 
 
-def _asn1_certificate_matches(
-    sid: cms.SignerIdentifier, certificate: asn1_x509.Certificate
-) -> bool:
+def _same_name(first: bytes, second: bytes) -> bool:
+    """RFC 5280 name comparison (case and space folding) of two DER Names."""
+    try:
+        return bool(asn1_x509.Name.load(first).hashable == asn1_x509.Name.load(second).hashable)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _asn1_certificate_matches(sid: SignerIdentifier, certificate: asn1_x509.Certificate) -> bool:
     """The signer-identifier match for a certificate only asn1crypto can read."""
     try:
-        if sid.name == "subject_key_identifier":
-            return bool(certificate.key_identifier == sid.chosen.native)
-        wanted = sid.chosen
+        if sid.key_identifier is not None:
+            return bool(certificate.key_identifier == sid.key_identifier)
         return bool(
-            certificate.serial_number == wanted["serial_number"].native
-            and certificate.issuer.hashable == wanted["issuer"].hashable
+            certificate.serial_number == sid.serial
+            and _same_name(certificate.issuer.dump(), sid.issuer or b"")
         )
     except (ValueError, TypeError, KeyError):
         return False
@@ -520,8 +575,9 @@ class _AttributeIndex:
     values: dict[str, list[list[bytes]]]
 
     @classmethod
-    def of(cls, attributes: core.Asn1Value) -> _AttributeIndex:
-        reader = Reader(attributes.dump())
+    def of(cls, attributes: bytes) -> _AttributeIndex:
+        """Index the attributes of a ``[0]``/``[1]`` IMPLICIT SET OF Attribute encoding."""
+        reader = Reader(attributes)
         found: dict[str, list[list[bytes]]] = {}
         for attribute in reader.children(reader.read(0)):
             parts = reader.child_list(attribute)
@@ -546,18 +602,17 @@ class _AttributeIndex:
         """The signingTime attribute, if there is exactly one well-formed one."""
         try:
             value = self.single(_SIGNING_TIME)
-            moment = cms.Time.load(value).native if value is not None else None
-        except (MalformedCMSError, ValueError, TypeError):
+        except MalformedCMSError:
             return None
-        return moment if isinstance(moment, datetime) else None
+        return read_signing_time(value) if value is not None else None
 
 
-def _check_attribute_placement(signed: _AttributeIndex | None, unsigned: core.Asn1Value) -> None:
+def _check_attribute_placement(signed: _AttributeIndex | None, unsigned: bytes | None) -> None:
     """RFC 5652 section 11: contentType, messageDigest and signingTime MUST be
     signed attributes, countersignature MUST NOT be one (OpenSSL checks the same)."""
     if signed is not None and _COUNTERSIGNATURE in signed.values:
         raise MalformedCMSError("the counter_signature attribute must not be a signed attribute")
-    if isinstance(unsigned, core.Void):
+    if unsigned is None:
         return
     for oid in _AttributeIndex.of(unsigned).values:
         if oid in (_CONTENT_TYPE, _MESSAGE_DIGEST, _SIGNING_TIME):
@@ -593,17 +648,16 @@ def _match_message_digest(
     return 0, False
 
 
-def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> Iterator[bytes]:
+def _signed_attribute_encodings(attributes: bytes) -> Iterator[bytes]:
     """The byte strings a signer may have signed: as received (retagged SET), then DER.
 
     A generator: the DER re-encoding (asn1crypto's forced dump costs
     milliseconds) is made only when the received bytes did not verify.
     """
-    received = bytearray(attributes.dump())
-    received[0] = 0x31
-    yield bytes(received)
+    received = bytes((TAG_SET,)) + attributes[1:]
+    yield received
     try:
-        der = bytes(attributes.untag().dump(force=True))
+        der = bytes(cms.CMSAttributes.load(received).dump(force=True))
     except (ValueError, TypeError):
         return  # attributes asn1crypto cannot re-encode: the received bytes must do
     if der != received:
@@ -613,59 +667,163 @@ def _signed_attribute_encodings(attributes: cms.CMSAttributes) -> Iterator[bytes
 def parse_signed_data(data: bytes) -> SignedData:
     """Parse a DER/BER ContentInfo holding a SignedData.
 
-    Raises :class:`MalformedCMSError` for anything that is not a
-    well-formed SignedData, truncated input included.
+    The structure is walked by hand over the bytes received (asn1crypto's
+    lazy objects cost most of a 1 KiB verification); certificates go to
+    ``cryptography``.  Raises :class:`MalformedCMSError` for anything that
+    is not a well-formed SignedData, truncated input included.
     """
     try:
-        content_info = cms.ContentInfo.load(data, strict=False)
-        if content_info["content_type"].native != "signed_data":
-            raise MalformedCMSError(
-                f"expected CMS signed-data, found {content_info['content_type'].native}"
-            )
-        signed_data = content_info["content"]
-        encapsulated = signed_data["encap_content_info"]
-        content_type = encapsulated["content_type"].native
-        content_type_oid = encapsulated["content_type"].dotted
-        content = _encapsulated_content(encapsulated)
-        certificates, unreadable = _certificates(signed_data["certificates"])
-        digest_algorithms = frozenset(
-            identifier["algorithm"].dotted for identifier in signed_data["digest_algorithms"]
-        )
-        crls = tuple(
-            bytes(choice.chosen.dump())
-            for choice in (signed_data["crls"] or [])
-            if choice.name == "crl"
-        )
-        signer_infos = tuple(signed_data["signer_infos"])
+        return _SignedDataReader(data).read()
     except MalformedCMSError:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise MalformedCMSError(f"broken CMS SignedData: {first_line(exc)}") from None
-    return SignedData(
-        content_type,
-        content_type_oid,
-        content,
-        certificates,
-        crls,
-        signer_infos,
-        digest_algorithms=digest_algorithms,
-        unreadable_certificates=unreadable,
-    )
 
 
-def _encapsulated_content(encapsulated: cms.EncapsulatedContentInfo) -> bytes | None:
-    content = encapsulated["content"]
-    if isinstance(content, core.Void) or content.native is None:
-        return None
-    if isinstance(content, core.OctetString | core.ParsableOctetString):
-        # __bytes__ joins the chunks of a constructed (BER) OCTET STRING;
-        # ``contents`` would be the raw chunk encodings.
-        return bytes(content.__bytes__())
-    return bytes(content.contents)
+class _SignedDataReader:
+    """One pass over a ContentInfo { signedData, SignedData }, RFC 5652 sections 3 and 5."""
+
+    def __init__(self, data: bytes) -> None:
+        self.reader = Reader(data)
+
+    def read(self) -> SignedData:
+        reader = self.reader
+        content_info = _expect(reader.read(0), TAG_SEQUENCE, "ContentInfo")
+        fields = reader.child_list(content_info)
+        content_type = reader.oid(fields[0]) if fields else ""
+        if content_type != _SIGNED_DATA:
+            raise MalformedCMSError(
+                f"expected CMS signed-data, found {cms.ContentType.map(content_type) or 'nothing'}"
+            )
+        if len(fields) != 2:
+            raise MalformedCMSError("broken CMS SignedData: the ContentInfo has no content")
+        signed_data = _expect(_explicit_0(reader, fields[1]), TAG_SEQUENCE, "SignedData")
+        parts = reader.child_list(signed_data)
+        if len(parts) < 4:
+            raise MalformedCMSError("broken CMS SignedData: too few fields")
+        digest_algorithms = frozenset(
+            reader.oid(reader.read(algorithm.content_start, algorithm.content_end))
+            for algorithm in reader.children(_expect(parts[1], TAG_SET, "digestAlgorithms"))
+        )
+        encapsulated_type, content = self._encapsulated(parts[2])
+        certificates_der: list[bytes] = []
+        crls: list[bytes] = []
+        for optional in parts[3:-1]:
+            if optional.is_tag(CONTEXT, 0):
+                certificates_der.extend(self._choices(optional))
+            elif optional.is_tag(CONTEXT, 1):
+                crls.extend(self._choices(optional))
+            else:
+                raise MalformedCMSError(
+                    "broken CMS SignedData: unexpected field before signerInfos"
+                )
+        signer_set = _expect(parts[-1], TAG_SET, "signerInfos")
+        signer_infos = tuple(self._signer_info(element) for element in reader.children(signer_set))
+        certificates, unreadable = _certificates(certificates_der)
+        return SignedData(
+            cms.ContentType.map(encapsulated_type),
+            encapsulated_type,
+            content,
+            certificates,
+            tuple(crls),
+            signer_infos,
+            digest_algorithms=digest_algorithms,
+            unreadable_certificates=unreadable,
+        )
+
+    def _encapsulated(self, element: Tlv) -> tuple[str, bytes | None]:
+        reader = self.reader
+        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "encapContentInfo"))
+        if not fields or len(fields) > 2:
+            raise MalformedCMSError("broken CMS SignedData: malformed encapContentInfo")
+        content_type = reader.oid(fields[0])
+        if len(fields) == 1:
+            return content_type, None
+        inner = _explicit_0(reader, fields[1])
+        if inner.is_universal_octet_string:
+            return content_type, bytes(reader.octets(inner))
+        return content_type, bytes(reader.contents(inner))  # PKCS #7 v1.5 "any" content
+
+    def _choices(self, element: Tlv) -> list[bytes]:
+        """The plain choices (SEQUENCEs: certificates or CRLs) of a [0]/[1] IMPLICIT SET."""
+        reader = self.reader
+        return [
+            bytes(reader.element(choice))
+            for choice in reader.children(element)
+            if choice.is_tag(0, TAG_SEQUENCE & 0x1F) and choice.constructed
+        ]
+
+    def _signer_info(self, element: Tlv) -> SignerInfo:
+        reader = self.reader
+        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "SignerInfo"))
+        if len(fields) < 5:
+            raise MalformedCMSError("broken CMS SignedData: a SignerInfo has too few fields")
+        version = reader.small_integer(fields[0])
+        signer_id = self._signer_identifier(fields[1])
+        digest_algorithm = _expect(fields[2], TAG_SEQUENCE, "digestAlgorithm")
+        rest = fields[3:]
+        signed_attributes = None
+        if rest and rest[0].is_tag(CONTEXT, 0):
+            signed_attributes = bytes(reader.element(rest.pop(0)))
+        if len(rest) < 2:
+            raise MalformedCMSError("broken CMS SignedData: a SignerInfo has no signature")
+        signature_algorithm = _expect(rest[0], TAG_SEQUENCE, "signatureAlgorithm")
+        if not rest[1].is_universal_octet_string:
+            raise MalformedCMSError("broken CMS SignedData: the signature is not an OCTET STRING")
+        unsigned_attributes = None
+        if len(rest) > 2:
+            if len(rest) > 3 or not rest[2].is_tag(CONTEXT, 1):
+                raise MalformedCMSError("broken CMS SignedData: unexpected SignerInfo field")
+            unsigned_attributes = bytes(reader.element(rest[2]))
+        return SignerInfo(
+            version=version,
+            signer_id=signer_id,
+            digest_algorithm=reader.oid(
+                reader.read(digest_algorithm.content_start, digest_algorithm.content_end)
+            ),
+            signed_attributes=signed_attributes,
+            signature_algorithm=bytes(reader.element(signature_algorithm)),
+            signature=bytes(reader.octets(rest[1])),
+            unsigned_attributes=unsigned_attributes,
+        )
+
+    def _signer_identifier(self, element: Tlv) -> SignerIdentifier:
+        reader = self.reader
+        if element.is_tag(CONTEXT, 0):
+            return SignerIdentifier(key_identifier=bytes(reader.octets(element)))
+        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "issuerAndSerialNumber"))
+        if len(fields) != 2 or not fields[1].is_tag(0, TAG_INTEGER) or fields[1].constructed:
+            raise MalformedCMSError("broken CMS SignedData: malformed issuerAndSerialNumber")
+        issuer = _expect(fields[0], TAG_SEQUENCE, "issuer")
+        serial = int.from_bytes(reader.contents(fields[1]), "big", signed=True)
+        return SignerIdentifier(issuer=bytes(reader.element(issuer)), serial=serial)
+
+
+_SIGNED_DATA = "1.2.840.113549.1.7.2"
+
+
+def _expect(element: Tlv, tag: int, what: str) -> Tlv:
+    """``element`` if it is the universal constructed ``tag`` (SEQUENCE or SET)."""
+    if element.cls != 0 or element.number != tag & 0x1F or not element.constructed:
+        raise MalformedCMSError(f"broken CMS SignedData: {what} is not a {_TAG_NAMES[tag]}")
+    return element
+
+
+_TAG_NAMES = {TAG_SEQUENCE: "SEQUENCE", TAG_SET: "SET"}
+
+
+def _explicit_0(reader: Reader, element: Tlv) -> Tlv:
+    """The single element inside an ``[0] EXPLICIT`` wrapper."""
+    if not element.is_tag(CONTEXT, 0) or not element.constructed:
+        raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT content expected")
+    inner = reader.child_list(element)
+    if len(inner) != 1:
+        raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT must hold one element")
+    return inner[0]
 
 
 def _certificates(
-    choices: Sequence[cms.CertificateChoices] | None,
+    choices: Sequence[bytes],
 ) -> tuple[tuple[x509.Certificate, ...], tuple[asn1_x509.Certificate, ...]]:
     """The certificates ``cryptography`` loads, and apart those it cannot.
 
@@ -674,11 +832,9 @@ def _certificates(
     """
     found: list[x509.Certificate] = []
     unreadable: list[asn1_x509.Certificate] = []
-    for choice in choices or []:
-        if choice.name != "certificate":
-            continue
+    for der in choices:
         try:
-            found.append(load_der_certificate(choice.chosen.dump()))
+            found.append(load_der_certificate(der))
         except (MalformedCMSError, ValueError):
-            unreadable.append(choice.chosen)
+            unreadable.append(asn1_x509.Certificate.load(der))
     return tuple(found), tuple(unreadable)

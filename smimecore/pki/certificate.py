@@ -55,11 +55,18 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
 
     ``cryptography`` parses names lazily; a broken one would otherwise
     surface as a bare ``ValueError`` wherever the name is first read.
+    Loaded certificates (immutable) are kept in a bounded cache: the same
+    signer's certificate arrives with every message it signs.
     """
+    return _load_der_certificate(bytes(der))
+
+
+@functools.lru_cache(maxsize=1024)
+def _load_der_certificate(der: bytes) -> x509.Certificate:
     try:
         certificate = x509.load_der_x509_certificate(der)
         _ = certificate.subject, certificate.issuer
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise MalformedCMSError(f"not a readable X.509 certificate: {first_line(exc)}") from None
     return certificate
 
@@ -146,13 +153,13 @@ class CertificateIdentity:
             found.add((value if isinstance(value, str) else value.decode()).lower())
         return frozenset(found)
 
-    @property
+    @cached_property
     def user_string(self) -> str:
         """RT's ``UserString``: ``"CN" <email>``, or the e-mail, or the CN, or ``""``."""
         common_name = _first_attribute(self.certificate.subject, NameOID.COMMON_NAME)
         return format_mailbox(common_name, self.email) or ""
 
-    @property
+    @cached_property
     def issuer_string(self) -> str:
         """RT's ``Issuer``: the issuer's CN and emailAddress formatted as a mailbox."""
         issuer = self.certificate.issuer
@@ -164,17 +171,17 @@ class CertificateIdentity:
             or ""
         )
 
-    @property
+    @cached_property
     def serial(self) -> str:
         """The serial number in decimal, as RT reports it."""
         return str(self.certificate.serial_number)
 
-    @property
+    @cached_property
     def created_timestamp(self) -> str:
         """notBefore as Unix epoch seconds (a decimal string, as in RT's records)."""
         return str(int(self.certificate.not_valid_before_utc.timestamp()))
 
-    @property
+    @cached_property
     def expire_timestamp(self) -> str:
         """notAfter as Unix epoch seconds (a decimal string, as in RT's records)."""
         return str(int(self.certificate.not_valid_after_utc.timestamp()))

@@ -12,8 +12,9 @@ indefinite-length EnvelopedData with a chunked, constructed OCTET STRING).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from smimecore.errors import MalformedCMSError
 
@@ -42,8 +43,7 @@ _MAX_DEPTH = 48
 _MAX_LENGTH_OCTETS = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Tlv:
+class Tlv(NamedTuple):
     """One element: its tag, and where its header, contents and end are in the buffer.
 
     ``content_end`` is the offset of the end-of-contents octets when the
@@ -220,6 +220,7 @@ class Reader:
         return int.from_bytes(raw, "big", signed=True)
 
 
+@functools.lru_cache(maxsize=512)
 def _decode_oid(raw: bytes) -> str:
     if not raw or raw[-1] & 0x80:
         raise MalformedCMSError("malformed OBJECT IDENTIFIER")

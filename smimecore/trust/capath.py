@@ -136,22 +136,25 @@ class CAPathTrust:
         except ConfigError as exc:
             logger.warning("trust anchors unavailable: %s", exc)
             return verdict_for(certificate, ChainOutcome("no-path", str(exc)))
+        moment = self._moment(signing_time)
+        key = self._cache_key(
+            certificate, intermediates, anchors, revocation_lists, moment, purpose
+        )
+        cached = self._cache.get(key) if key is not None else None
+        if cached is not None:
+            return cached
         check = ChainCheck(
             certificate=_to_asn1(certificate),
             intermediates=_distinct_asn1(certificate, intermediates),
             trust_manager=anchors.trust_manager,
             crls=revocation_lists,
-            moment=self._moment(signing_time),
+            moment=moment,
             revocation_mode=self.policy.revocation_mode,
             allow_weak_algorithms=self.policy.allow_weak_algorithms,
             purpose=purpose,
             pkix_params=self.pkix_params,
             retroactive_revinfo=self.policy.validation_time != "now",
         )
-        key = self._cache_key(check, anchors)
-        cached = self._cache.get(key) if key is not None else None
-        if cached is not None:
-            return cached
         outcome = self._validate(check)
         verdict = verdict_for(certificate, outcome)
         if key is not None and verdict.trusted:
@@ -234,16 +237,29 @@ class CAPathTrust:
                 )
             return self._fetcher
 
-    def _cache_key(self, check: ChainCheck, anchors: AnchorSet) -> Hashable | None:
+    def _cache_key(
+        self,
+        certificate: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        anchors: AnchorSet,
+        crls: Sequence[asn1_crl.CertificateList],
+        moment: datetime | None,
+        purpose: Purpose,
+    ) -> Hashable | None:
+        """What a verdict depends on: the chain candidates, the anchors, the CRLs, the moment.
+
+        Made from the certificates as loaded (they compare by DER), so that a
+        hit costs no conversion to asn1crypto.
+        """
         if self.policy.allow_fetching and self.policy.checks_revocation:
             return None  # what the network says may change at any time
         return (
-            _digest(check.certificate),
-            frozenset(_digest(c) for c in check.intermediates),
+            certificate,
+            frozenset(intermediates) - {certificate},
             anchors.fingerprint,
-            frozenset(_digest(c) for c in check.crls),
-            check.moment,
-            check.purpose,
+            frozenset(_digest(c) for c in crls),
+            moment,
+            purpose,
         )
 
 
