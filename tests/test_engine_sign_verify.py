@@ -54,8 +54,9 @@ class TestSignStructure:
         )
         for field in (b"From: Alice", b"To: Bob", b"Subject: a test", b"Date: ", b"Message-ID: "):
             assert field in headers
-        signed_part = parse_signed(result.data).content
-        assert signed_part is not None
+        content = parse_signed(result.data).content
+        assert content is not None
+        signed_part = bytes(content)
         assert signed_part.startswith(b"Content-Type: text/plain; charset=utf-8\r\n\r\n")
         assert b"Subject" not in signed_part and b"From:" not in signed_part
         assert b"\n" not in signed_part.replace(b"\r\n", b"")

@@ -33,7 +33,7 @@ class DigestAlgorithm:
         """The ``cryptography`` hash object, for signature primitives."""
         return _HASH_CLASSES[self.name]()
 
-    def digest(self, data: bytes) -> bytes:
+    def digest(self, data: bytes | memoryview) -> bytes:
         """The digest of ``data`` (hashlib: it releases the GIL on large inputs)."""
         return hashlib.new(self.name, data).digest()
 

@@ -78,12 +78,14 @@ class SignatureScheme:
             return key.sign(data, ec.ECDSA(self.digest.hash_algorithm()))
         return key.sign(data)
 
-    def verify(self, public_key: object, signature: bytes, data: bytes) -> bool:
+    def verify(self, public_key: object, signature: bytes, data: bytes | memoryview) -> bool:
         """Whether ``signature`` over ``data`` verifies under ``public_key``.
 
         A key whose type does not fit the scheme is an unsupported
         combination, not a bad signature.
         """
+        if isinstance(data, memoryview):
+            data = bytes(data)  # only without signed attributes: the whole content is signed
         try:
             if self.name in ("rsassa_pkcs1v15", "rsassa_pss") and isinstance(
                 public_key, rsa.RSAPublicKey

@@ -621,16 +621,16 @@ def _sender_addresses(outer: RawEntity) -> frozenset[str]:
 class _ContentCandidates:
     """The content as received, then (only if asked for, and if different) in canonical CRLF."""
 
-    def __init__(self, content: bytes) -> None:
+    def __init__(self, content: bytes | memoryview) -> None:
         self._content = content
         self._canonical: bytes | None = None
 
-    def __call__(self, index: int) -> bytes | None:
+    def __call__(self, index: int) -> bytes | memoryview | None:
         if index == 0:
             return self._content
         if index == 1:
             if self._canonical is None:
-                self._canonical = canonical_crlf(self._content)
+                self._canonical = canonical_crlf(bytes(self._content))
             return None if self._canonical == self._content else self._canonical
         return None
 

@@ -9,6 +9,7 @@ RFC 2231 parameters) only to read types and parameters.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import email.message
 import email.parser
 import email.policy
@@ -54,10 +55,33 @@ def message_bytes(message: MessageInput) -> bytes:
 
 @dataclass(frozen=True)
 class RawEntity:
-    """A MIME entity as received: ``header_block`` and ``body`` are slices of the original bytes."""
+    """A MIME entity as received: the header block, and where the body starts in ``source``.
+
+    The body is not copied out of the message until :attr:`body` is read;
+    :attr:`body_view` and :attr:`body_start` let large bodies be hashed,
+    scanned and written out without a copy.
+    """
 
     header_block: bytes
-    body: bytes
+    source: bytes | memoryview = dataclasses.field(repr=False)
+    body_start: int = 0
+
+    @cached_property
+    def body(self) -> bytes:
+        """The body's bytes (a copy of that part of the message, made once)."""
+        if self.body_start == 0 and isinstance(self.source, bytes):
+            return self.source
+        return bytes(self.source[self.body_start :])
+
+    @property
+    def body_view(self) -> memoryview:
+        """The body without copying it."""
+        return memoryview(self.source)[self.body_start :]
+
+    @property
+    def body_length(self) -> int:
+        """The body's length in bytes."""
+        return len(self.source) - self.body_start
 
     @cached_property
     def headers(self) -> email.message.Message:
@@ -161,19 +185,25 @@ def _is_content_header(line: bytes) -> bool:
     return line[:8].lower() == b"content-"
 
 
-def split_entity(raw: bytes) -> RawEntity:
-    """Split an entity at the first empty line; header-only input has an empty body."""
-    if raw.startswith((b"\r\n", b"\n")):
-        return RawEntity(b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:])
+def split_entity(raw: bytes | memoryview) -> RawEntity:
+    """Split an entity at the first empty line; header-only input has an empty body.
+
+    The body is not copied (see :class:`RawEntity`); a ``memoryview`` is
+    accepted so that a part of a larger message need not be copied either.
+    """
+    first = bytes(raw[:2])
+    if first.startswith((b"\r\n", b"\n")):
+        return RawEntity(b"", raw, 2 if first == b"\r\n" else 1)
     # One scan that stops at the first empty line (two ``find`` calls would each read a
     # large body to its end when its kind of line ending is absent).
     blank = _EMPTY_LINE.search(raw)
     if blank is None:
-        if b":" not in raw.split(b"\n", 1)[0]:
+        header = bytes(raw)
+        if b":" not in header.split(b"\n", 1)[0]:
             raise MalformedMessageError("the message has no header section")
-        return RawEntity(raw, b"")
+        return RawEntity(header, b"")
     position = blank.start()
-    return RawEntity(raw[: position + 1], raw[blank.end() :])
+    return RawEntity(bytes(raw[: position + 1]), raw, blank.end())
 
 
 _EMPTY_LINE = re.compile(rb"\n\r?\n")

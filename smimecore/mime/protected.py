@@ -90,7 +90,7 @@ def build_pkcs7_mime(outer_headers: list[bytes], cms_der: bytes, smime_type: str
     return outer_header_section(outer_headers, content_type, extra) + encode_base64_lines(cms_der)
 
 
-def reinsert(outer: RawEntity, inner: bytes) -> bytes:
+def reinsert(outer: RawEntity, inner: bytes | memoryview) -> bytes:
     """Put unwrapped content back in place of the protected entity, as RT does.
 
     The outer entity keeps its non-``Content-*`` fields; its ``Content-*``
@@ -99,10 +99,10 @@ def reinsert(outer: RawEntity, inner: bytes) -> bytes:
     examples) becomes the body as it is, typed by RFC 2045's default.
     """
     if _FIELD_LINE.match(inner) is None:
-        return header_section(outer.outer_header_lines) + inner
+        return b"".join((header_section(outer.outer_header_lines), inner))
     inner_entity = split_entity(inner)
     fields = [*outer.outer_header_lines, *inner_entity.content_header_lines]
-    return header_section(fields) + inner_entity.body
+    return b"".join((header_section(fields), inner_entity.body_view))
 
 
 def header_section(fields: list[bytes]) -> bytes:

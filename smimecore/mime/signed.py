@@ -21,7 +21,6 @@ __all__ = [
     "build_detached",
     "multipart_spans",
     "parse_signed",
-    "split_multipart",
 ]
 
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature"})
@@ -31,13 +30,14 @@ SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7
 class SignedMessage:
     """A signed message taken apart.
 
-    ``content`` is the exact bytes of the signed MIME part as received
-    (``None`` for the opaque form, whose content is inside ``signature``).
+    ``content`` is the exact bytes of the signed MIME part as received, a
+    view into the message rather than a copy (``None`` for the opaque
+    form, whose content is inside ``signature``).
     """
 
     outer: RawEntity
     signature: bytes
-    content: bytes | None
+    content: bytes | memoryview | None
     micalg: str | None
 
     @property
@@ -69,54 +69,57 @@ def _parse_multipart_signed(entity: RawEntity) -> SignedMessage:
     boundary = entity.parameter("boundary")
     if not boundary:
         raise MalformedMessageError("multipart/signed has no boundary parameter")
-    parts = split_multipart(entity.body, boundary.encode("utf-8", "surrogateescape"))
-    if len(parts) != 2:
+    source = entity.source
+    if not isinstance(source, bytes):
+        source = bytes(source)
+    spans = multipart_spans(source, boundary.encode("utf-8", "surrogateescape"), entity.body_start)
+    if len(spans) != 2:
         raise MalformedMessageError(
-            f"multipart/signed must have exactly 2 parts, this one has {len(parts)}"
+            f"multipart/signed must have exactly 2 parts, this one has {len(spans)}"
         )
-    signature_part = split_entity(parts[1])
+    signature_part = split_entity(source[spans[1][0] : spans[1][1]])
     if signature_part.content_type not in SIGNATURE_TYPES:
         raise MalformedMessageError(
             f"the second part of multipart/signed is {signature_part.content_type}, "
             "not application/pkcs7-signature"
         )
     signature = decode_body(signature_part, "the signature part")
-    return SignedMessage(entity, signature, parts[0], entity.parameter("micalg"))
+    content = memoryview(source)[spans[0][0] : spans[0][1]]
+    return SignedMessage(entity, signature, content, entity.parameter("micalg"))
 
 
-def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
-    """The parts of a multipart body, each exactly as received (see :func:`multipart_spans`)."""
-    return [body[start:end] for start, end in multipart_spans(body, boundary)]
-
-
-def multipart_spans(body: bytes, boundary: bytes) -> list[tuple[int, int]]:
-    """Where each part of a multipart body starts and ends.
+def multipart_spans(
+    data: bytes, boundary: bytes, start: int = 0, end: int | None = None
+) -> list[tuple[int, int]]:
+    """Where each part of the multipart body ``data[start:end]`` starts and ends (in ``data``).
 
     A part ends before the line break that precedes the next delimiter
     (RFC 2046 section 5.1.1: that line break belongs to the delimiter).
+    The body is scanned in place, never copied.
     """
+    end = len(data) if end is None else end
     delimiter = b"--" + boundary
     spans: list[tuple[int, int]] = []
     part_start: int | None = None
-    position = 0
+    position = start
     while True:
-        found = body.find(delimiter, position)
+        found = data.find(delimiter, position, end)
         if found < 0:
             raise MalformedMessageError("the multipart body has no closing boundary")
         position = found + len(delimiter)
-        at_line_start = found == 0 or body[found - 1 : found] == b"\n"
-        rest = body[position : position + 2]
+        at_line_start = found == start or data[found - 1 : found] == b"\n"
+        rest = data[position : min(position + 2, end)]
         is_close = rest == b"--"
         if not at_line_start or not (is_close or rest[:1] in (b"\r", b"\n", b" ", b"\t", b"")):
             continue
         if part_start is not None:
-            end = found - 1
-            if end > part_start and body[end - 1 : end] == b"\r":
-                end -= 1
-            spans.append((part_start, max(end, part_start)))
+            part_end = found - 1
+            if part_end > part_start and data[part_end - 1 : part_end] == b"\r":
+                part_end -= 1
+            spans.append((part_start, max(part_end, part_start)))
         if is_close:
             return spans
-        line_end = body.find(b"\n", position)
+        line_end = data.find(b"\n", position, end)
         if line_end < 0:
             raise MalformedMessageError("the multipart body ends inside a boundary line")
         part_start = position = line_end + 1

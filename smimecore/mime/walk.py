@@ -70,7 +70,7 @@ def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPar
     if depth > MAX_MULTIPART_DEPTH:
         raise MalformedMessageError(f"multiparts are nested deeper than {MAX_MULTIPART_DEPTH}")
     try:
-        entity = split_entity(raw[start:end])
+        entity = split_entity(memoryview(raw)[start:end])
     except MalformedMessageError:
         if depth == 0:
             raise
@@ -88,13 +88,14 @@ def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPar
     boundary = entity.parameter("boundary")
     if not boundary:
         return
-    body_start = end - len(entity.body)
     try:
-        spans = multipart_spans(entity.body, boundary.encode("utf-8", "surrogateescape"))
+        spans = multipart_spans(
+            raw, boundary.encode("utf-8", "surrogateescape"), start + entity.body_start, end
+        )
     except MalformedMessageError:
         return  # an unterminated multipart holds nothing we can safely rewrite
     for part_start, part_end in spans:
-        yield from _walk(raw, body_start + part_start, body_start + part_end, depth + 1)
+        yield from _walk(raw, part_start, part_end, depth + 1)
 
 
 def classify(entity: RawEntity) -> tuple[str | None, str | None]:
