@@ -317,7 +317,7 @@ class SignerInfo:
     unsigned_attributes: bytes | None = None
 
 
-ContentSource = Callable[[int], bytes | None]
+ContentSource = Callable[[int], bytes | memoryview | None]
 """Gives candidate content number ``i`` (0 = as received), or ``None`` when there are no more."""
 
 

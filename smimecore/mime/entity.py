@@ -152,13 +152,17 @@ class RawEntity:
 
     def header_lines(self) -> list[bytes]:
         """Each header field as its raw bytes, continuation lines included, line ending excluded."""
+        return list(self._header_lines)
+
+    @cached_property
+    def _header_lines(self) -> tuple[bytes, ...]:
         fields: list[bytes] = []
         for line in self.header_block.splitlines():
             if line[:1] in (b" ", b"\t") and fields:
                 fields[-1] += b"\r\n" + line
             elif line:
                 fields.append(line)
-        return fields
+        return tuple(fields)
 
     @property
     def content_header_lines(self) -> list[bytes]:

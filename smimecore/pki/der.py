@@ -69,6 +69,10 @@ class Tlv(NamedTuple):
         return self.cls == 0 and self.number == 4
 
 
+_new_tlv = tuple.__new__
+"""Builds a :class:`Tlv` without the generated ``__new__`` (the reader makes thousands)."""
+
+
 def encode_header(tag: int, length: int) -> bytes:
     """The DER identifier and length octets for a single-byte ``tag`` and ``length``."""
     if length < 0x80:
@@ -128,7 +132,7 @@ class Reader:
         end = pos + length
         if end > limit:
             raise MalformedCMSError("CMS data is truncated (element longer than its container)")
-        return Tlv(first >> 6, constructed, number, offset, pos, end, end, False)
+        return _new_tlv(Tlv, (first >> 6, constructed, number, offset, pos, end, end, False))
 
     def _high_tag_number(self, pos: int, limit: int) -> tuple[int, int]:
         number = 0

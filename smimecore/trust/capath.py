@@ -28,7 +28,7 @@ from smimecore.errors import ConfigError, MalformedCMSError
 from smimecore.pki.certificate import CertificateIdentity
 from smimecore.trust.anchors import AnchorSet, AnchorSource, CRLSource, parse_pki_objects
 from smimecore.trust.base import NoCAPathTrust, TrustEvaluator, TrustVerdict
-from smimecore.trust.loop import LoopTimeoutError, run_coroutine
+from smimecore.trust.loop import LoopTimeoutError, run_coroutine, run_offline
 from smimecore.trust.policy import TrustPolicy
 from smimecore.trust.validate import ChainCheck, ChainOutcome, check_chain
 
@@ -205,7 +205,7 @@ class CAPathTrust:
     def _validate(self, check: ChainCheck) -> ChainOutcome:
         try:
             if not self.policy.allow_fetching or not self.policy.checks_revocation:
-                return run_coroutine(check_chain(check))
+                return run_offline(lambda: check_chain(check))
             return self._validate_online(check)
         except Exception as exc:
             # Fail closed: a certificate pyhanko cannot process is not trusted.
@@ -220,7 +220,7 @@ class CAPathTrust:
             seconds = self.policy.revocation_timeout
             if self.policy.revocation_mode == "soft-fail":
                 logger.info("revocation fetching timed out after %s s; checking offline", seconds)
-                return run_coroutine(check_chain(check))
+                return run_offline(lambda: check_chain(check))
             return ChainOutcome(
                 "revocation-unavailable", f"revocation data not obtained within {seconds} s"
             )
