@@ -12,6 +12,7 @@ tag, wrong key) raises :class:`DecryptionError` with the one message
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +20,13 @@ from asn1crypto import core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import RC2, TripleDES
 from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, modes
+from cryptography.hazmat.primitives.ciphers import (
+    AEADEncryptionContext,
+    Cipher,
+    CipherAlgorithm,
+    CipherContext,
+    modes,
+)
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 
@@ -30,10 +37,12 @@ __all__ = [
     "CONTENT_CIPHERS",
     "ENCRYPTION_CIPHERS",
     "ContentCipher",
+    "ContentEncryptor",
     "ContentParameters",
     "content_cipher_by_name",
     "content_cipher_by_oid",
     "decrypt_content",
+    "decrypt_content_view",
     "encrypt_content",
     "parse_parameters",
 ]
@@ -143,7 +152,9 @@ def parse_parameters(cipher: ContentCipher, parameters: bytes | None) -> Content
             return _gcm_parameters(parameters)
         if cipher.name == "rc2-cbc":
             return _rc2_parameters(parameters)
-        iv = core.OctetString.load(parameters).native
+        iv = _short_octets(parameters)
+        if iv is None:
+            iv = core.OctetString.load(parameters).native
     except (ValueError, TypeError) as exc:
         raise MalformedCMSError(f"{cipher.name} parameters are malformed") from exc
     expected = 12 if cipher.mode == "chacha20-poly1305" else cipher.block_size
@@ -152,10 +163,42 @@ def parse_parameters(cipher: ContentCipher, parameters: bytes | None) -> Content
     return ContentParameters(iv)
 
 
+def _short_octets(encoded: bytes) -> bytes | None:
+    """The value of a DER OCTET STRING shorter than 128 bytes, or ``None`` for any other form.
+
+    Only the plain form every encoder writes is read here; anything else
+    (BER, long lengths, trailing data) goes to asn1crypto as before.
+    """
+    if len(encoded) >= 2 and encoded[0] == 0x04 and encoded[1] == len(encoded) - 2 < 0x80:
+        return encoded[2:]
+    return None
+
+
+def _plain_gcm_parameters(parameters: bytes) -> tuple[bytes, int] | None:
+    """(nonce, ICV length) from DER GCMParameters in their short form, else ``None``."""
+    if len(parameters) < 4 or parameters[0] != 0x30 or parameters[1] != len(parameters) - 2:
+        return None
+    nonce_length = parameters[3]
+    if parameters[2] != 0x04 or nonce_length >= 0x80:
+        return None
+    nonce, rest = parameters[4 : 4 + nonce_length], parameters[4 + nonce_length :]
+    if len(nonce) != nonce_length:
+        return None
+    if not rest:
+        return nonce, 12
+    if len(rest) == 3 and rest[:2] == b"\x02\x01" and rest[2] < 0x80:
+        return nonce, rest[2]
+    return None
+
+
 def _gcm_parameters(parameters: bytes) -> ContentParameters:
-    parsed = _GcmParameters.load(parameters)
-    nonce: bytes = parsed["nonce"].native
-    tag_length: int = parsed["icv_len"].native
+    plain = _plain_gcm_parameters(parameters)
+    if plain is not None:
+        nonce, tag_length = plain
+    else:
+        parsed = _GcmParameters.load(parameters)
+        nonce = parsed["nonce"].native
+        tag_length = parsed["icv_len"].native
     if not 12 <= tag_length <= 16 or not 8 <= len(nonce) <= 64:
         raise MalformedCMSError("GCM nonce or ICV length is out of range (RFC 5084)")
     return ContentParameters(nonce, tag_length)
@@ -176,9 +219,12 @@ def _rc2_parameters(parameters: bytes) -> ContentParameters:
 
 
 def _encode_parameters(cipher: ContentCipher, iv: bytes) -> bytes:
+    # DER by hand (what asn1crypto writes): OCTET STRING iv, or GCMParameters with a
+    # 12-byte nonce and icv_len 16 (not the default 12, so it is written).
+    octets = b"\x04" + bytes((len(iv),)) + iv
     if cipher.mode == "gcm":
-        return bytes(_GcmParameters({"nonce": iv, "icv_len": 16}).dump())
-    return bytes(core.OctetString(iv).dump())
+        return b"\x30" + bytes((len(octets) + 3,)) + octets + b"\x02\x01\x10"
+    return octets
 
 
 def _block_algorithm(cipher: ContentCipher, key: bytes) -> CipherAlgorithm:
@@ -197,34 +243,95 @@ def encrypt_content(
     A fresh IV / 12-byte nonce is drawn for each call.  The ciphertext is a
     view on the one buffer it was written to (no further copy).
     """
-    if len(key) != cipher.key_size:
-        raise ValueError("content-encryption key has the wrong length")
-    if cipher.mode == "chacha20-poly1305":
-        nonce = os.urandom(12)
-        sealed = memoryview(ChaCha20Poly1305(key).encrypt(nonce, content, None))
-        return _encode_parameters(cipher, nonce), sealed[:-16], bytes(sealed[-16:])
-    if cipher.mode == "gcm":
-        nonce = os.urandom(12)
-        encryptor = Cipher(AES(key), modes.GCM(nonce)).encryptor()
-        buffer = bytearray(len(content) + 15)
-        written = encryptor.update_into(content, buffer)
-        encryptor.finalize()
-        return _encode_parameters(cipher, nonce), memoryview(buffer)[:written], encryptor.tag
-    return _encrypt_cbc(cipher, key, content)
+    encryptor = ContentEncryptor(cipher, key)
+    buffer = bytearray(encryptor.ciphertext_length(len(content)))
+    written = 0
+    for piece in encryptor.update(content):
+        buffer[written : written + len(piece)] = piece
+        written += len(piece)
+    last, tag = encryptor.finalize()
+    buffer[written : written + len(last)] = last
+    return encryptor.parameters, memoryview(buffer), tag
 
 
-def _encrypt_cbc(
-    cipher: ContentCipher, key: bytes, content: Bytes
-) -> tuple[bytes, memoryview, None]:
-    block = cipher.block_size
-    iv = os.urandom(block)
-    pad = block - len(content) % block
-    encryptor = Cipher(_block_algorithm(cipher, key), modes.CBC(iv)).encryptor()
-    buffer = bytearray(len(content) + pad + block - 1)
-    written = encryptor.update_into(content, buffer)
-    written += encryptor.update_into(bytes((pad,)) * pad, memoryview(buffer)[written:])
-    encryptor.finalize()
-    return _encode_parameters(cipher, iv), memoryview(buffer)[:written], None
+_PIECE = 256 * 1024  # content bytes encrypted per step of a stream: stays in cache for base64
+
+
+class ContentEncryptor:
+    """Encrypts content given in any number of pieces, a bounded step at a time.
+
+    ``parameters`` is the DER of the algorithm parameters (with the fresh IV
+    or nonce); :meth:`update` yields the ciphertext as views on one reused
+    buffer (each valid until the next is taken); :meth:`finalize` gives the
+    last ciphertext bytes (CBC padding included) and the tag of an AEAD.
+    """
+
+    def __init__(self, cipher: ContentCipher, key: bytes) -> None:
+        if len(key) != cipher.key_size:
+            raise ValueError("content-encryption key has the wrong length")
+        self.cipher = cipher
+        self._length = 0
+        self._buffer = bytearray()
+        self._pending: list[bytes] = []
+        self._chacha: ChaCha20Poly1305 | None = None
+        self._context: CipherContext | None = None
+        self._gcm: AEADEncryptionContext | None = None
+        if cipher.mode == "chacha20-poly1305":
+            self._iv = os.urandom(12)
+            self._chacha = ChaCha20Poly1305(key)
+        elif cipher.mode == "gcm":
+            self._iv = os.urandom(12)
+            self._gcm = Cipher(AES(key), modes.GCM(self._iv)).encryptor()
+            self._context = self._gcm
+        else:
+            self._iv = os.urandom(cipher.block_size)
+            self._context = Cipher(_block_algorithm(cipher, key), modes.CBC(self._iv)).encryptor()
+        self.parameters = _encode_parameters(cipher, self._iv)
+
+    def __repr__(self) -> str:
+        return f"ContentEncryptor({self.cipher.name})"
+
+    def ciphertext_length(self, length: int) -> int:
+        """How long the ciphertext of ``length`` content bytes is (tag not included)."""
+        if self.cipher.mode == "cbc":
+            return length + self.cipher.block_size - length % self.cipher.block_size
+        return length
+
+    def update(self, data: Bytes) -> Iterator[memoryview]:
+        """Encrypt ``data``; the views yielded are reused, so use each before the next."""
+        view = memoryview(data).cast("B")
+        self._length += len(view)
+        if self._context is None:
+            self._pending.append(bytes(view))
+            return
+        if not view:
+            return
+        step = min(len(view), _PIECE)
+        if len(self._buffer) < step + 15:
+            self._buffer = bytearray(step + 15)
+        out = memoryview(self._buffer)
+        for start in range(0, len(view), step):
+            written = self._context.update_into(view[start : start + step], self._buffer)
+            if written:
+                yield out[:written]
+
+    def finalize(self) -> tuple[bytes, bytes | None]:
+        """The last ciphertext bytes and the tag (``None`` for CBC); the key is dropped."""
+        if self._chacha is not None:
+            sealed = self._chacha.encrypt(self._iv, b"".join(self._pending), None)
+            self._pending.clear()
+            self._chacha = None
+            return sealed[:-16], sealed[-16:]
+        context, gcm = self._context, self._gcm
+        if context is None:
+            raise ValueError("the encryptor is finalized")
+        self._context = self._gcm = None
+        if gcm is not None:
+            last = gcm.finalize()
+            return last, gcm.tag
+        block = self.cipher.block_size
+        pad = block - self._length % block
+        return context.update(bytes((pad,)) * pad) + context.finalize(), None
 
 
 def decrypt_content(
@@ -240,6 +347,19 @@ def decrypt_content(
 
     For the AEAD ciphers nothing is returned before the tag has verified.
     """
+    return bytes(decrypt_content_view(cipher, key, parameters, ciphertext, tag=tag, aad=aad))
+
+
+def decrypt_content_view(
+    cipher: ContentCipher,
+    key: bytes,
+    parameters: ContentParameters,
+    ciphertext: Bytes,
+    *,
+    tag: Bytes | None = None,
+    aad: bytes | None = None,
+) -> memoryview:
+    """:func:`decrypt_content`, the plaintext as a view on the buffer it was decrypted into."""
     if len(key) != parameters.key_size(cipher):
         raise DecryptionError()
     if cipher.mode == "cbc":
@@ -249,14 +369,15 @@ def decrypt_content(
     if cipher.mode == "gcm":
         return _decrypt_gcm(key, parameters.iv, ciphertext, bytes(tag), aad)
     try:
-        return ChaCha20Poly1305(key).decrypt(parameters.iv, b"".join((ciphertext, tag)), aad)
+        opened = ChaCha20Poly1305(key).decrypt(parameters.iv, b"".join((ciphertext, tag)), aad)
     except InvalidTag:
         raise DecryptionError() from None
+    return memoryview(opened)
 
 
 def _decrypt_gcm(
     key: bytes, nonce: bytes, ciphertext: Bytes, tag: bytes, aad: bytes | None
-) -> bytes:
+) -> memoryview:
     decryptor = Cipher(AES(key), modes.GCM(nonce, tag, min_tag_length=len(tag))).decryptor()
     if aad is not None:
         decryptor.authenticate_additional_data(aad)
@@ -266,12 +387,12 @@ def _decrypt_gcm(
         decryptor.finalize()
     except InvalidTag:
         raise DecryptionError() from None
-    return bytes(memoryview(buffer)[:written])
+    return memoryview(buffer)[:written]
 
 
 def _decrypt_cbc(
     cipher: ContentCipher, key: bytes, parameters: ContentParameters, ciphertext: Bytes
-) -> bytes:
+) -> memoryview:
     block = cipher.block_size
     if not ciphertext or len(ciphertext) % block:
         raise DecryptionError()
@@ -291,4 +412,4 @@ def _decrypt_cbc(
         last = unpadder.update(bytes(buffer[written - block : written])) + unpadder.finalize()
     except ValueError:
         raise DecryptionError() from None
-    return bytes(memoryview(buffer)[: written - block + len(last)])
+    return memoryview(buffer)[: written - block + len(last)]

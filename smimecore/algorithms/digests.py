@@ -7,6 +7,7 @@ SHA-256/384/512 sign; SHA-1 is accepted when verifying and reported as weak
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -36,6 +37,13 @@ class DigestAlgorithm:
     def digest(self, data: bytes | memoryview) -> bytes:
         """The digest of ``data`` (hashlib: it releases the GIL on large inputs)."""
         return hashlib.new(self.name, data).digest()
+
+    def digest_pieces(self, pieces: Iterable[bytes | bytearray | memoryview]) -> bytes:
+        """The digest of the concatenation of ``pieces``, without concatenating them."""
+        state = hashlib.new(self.name)
+        for piece in pieces:
+            state.update(piece)
+        return state.digest()
 
 
 _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {

@@ -16,12 +16,13 @@ SharedInfo is the ``info`` and no salt is used (RFC 8418 section 2).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from asn1crypto import cms, core, keys
+from asn1crypto import cms, core
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from smimecore.algorithms.digests import digest_by_name
 from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
-from smimecore.pki.der import TAG_OID, TAG_SEQUENCE, encode_tlv
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, Reader, encode_tlv
 
 __all__ = [
     "AgreementPrivateKey",
@@ -40,10 +41,14 @@ __all__ = [
     "Kdf",
     "KeyAgreementScheme",
     "agree_and_wrap",
+    "agree_and_wrap_der",
     "describe_agreement",
+    "describe_agreement_der",
     "originator_matches_key",
+    "originator_matches_key_der",
     "scheme_by_oid",
     "unwrap_agreed",
+    "unwrap_agreed_der",
 ]
 
 AgreementPrivateKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
@@ -179,17 +184,27 @@ def _des3_unwrap(kek: bytes, wrapped: bytes) -> bytes:
 def _derive(
     scheme: KeyAgreementScheme, shared: bytes, wrap_der: bytes, size: int, ukm: bytes | None
 ) -> bytes:
-    info: dict[str, object] = {
-        "key_info": core.Any.load(wrap_der),
-        "supp_pub_info": (size * 8).to_bytes(4, "big"),
-    }
+    # ECC-CMS-SharedInfo in DER: keyInfo, [0] EXPLICIT ukm (if any), [2] EXPLICIT key bits.
+    parts = [wrap_der]
     if ukm is not None:
-        info["entity_u_info"] = ukm
-    shared_info = bytes(_SharedInfo(info).dump())
-    algorithm: hashes.HashAlgorithm = digest_by_name(scheme.hash_name).hash_algorithm()
+        parts.append(encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, ukm)))
+    parts.append(_SUPP_PUB_INFO.get(size) or _supp_pub_info(size))
+    shared_info = encode_tlv(TAG_SEQUENCE, *parts)
+    algorithm: hashes.HashAlgorithm = _HASHES[scheme.hash_name]
     if scheme.kdf == "hkdf":
         return HKDF(algorithm=algorithm, length=size, salt=None, info=shared_info).derive(shared)
     return X963KDF(algorithm=algorithm, length=size, sharedinfo=shared_info).derive(shared)
+
+
+def _supp_pub_info(size: int) -> bytes:
+    return encode_tlv(0xA2, encode_tlv(TAG_OCTET_STRING, (size * 8).to_bytes(4, "big")))
+
+
+_SUPP_PUB_INFO = {size: _supp_pub_info(size) for size in (16, 24, 32)}
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    name: digest_by_name(name).hash_algorithm()
+    for name in {scheme.hash_name for scheme in _SCHEMES.values()}
+}
 
 
 def _originator_public(originator: cms.OriginatorIdentifierOrKey) -> tuple[str, bytes]:
@@ -212,6 +227,10 @@ def originator_matches_key(
         oid, _ = _originator_public(originator)
     except (UnsupportedAlgorithmError, MalformedCMSError):
         return False
+    return _oid_fits_key(private_key, oid)
+
+
+def _oid_fits_key(private_key: AgreementPrivateKey, oid: str) -> bool:
     if isinstance(private_key, x25519.X25519PrivateKey):
         return oid == _X25519_OID
     if isinstance(private_key, x448.X448PrivateKey):
@@ -246,9 +265,26 @@ def unwrap_agreed(
     (a wrong key), and typed errors for unsupported or malformed parameters.
     """
     scheme, wrap_der, size = _scheme_and_wrap(algorithm)
+    _check_curve_kind(private_key, scheme)
+    public = _originator_public(originator)
+    return _unwrap(private_key, scheme, wrap_der, size, public, ukm, encrypted_key)
+
+
+def _check_curve_kind(private_key: AgreementPrivateKey, scheme: KeyAgreementScheme) -> None:
     if scheme.oid in _COFACTOR_OIDS and not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise UnsupportedAlgorithmError(scheme.oid, "is only supported on NIST curves")
-    oid, point = _originator_public(originator)
+
+
+def _unwrap(
+    private_key: AgreementPrivateKey,
+    scheme: KeyAgreementScheme,
+    wrap_der: bytes,
+    size: int,
+    originator: tuple[str, bytes],
+    ukm: bytes | None,
+    encrypted_key: bytes,
+) -> bytes:
+    oid, point = originator
     shared = _exchange(private_key, oid, point)
     kek = _derive(scheme, shared, wrap_der, size, ukm)
     if size == 24 and _is_des3_wrap(wrap_der):
@@ -259,14 +295,13 @@ def unwrap_agreed(
         raise DecryptionError() from None
 
 
-def _default_scheme(public_key: AgreementPublicKey, kdf: Kdf | None, kdf_hash: str | None) -> str:
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        hash_name = kdf_hash or _DEFAULT_HASH.get(public_key.curve.name, "sha512")
+@functools.lru_cache(maxsize=64)
+def _default_scheme(kind: str, kdf: Kdf | None, kdf_hash: str | None) -> str:
+    if kind not in ("x25519", "x448"):
+        hash_name = kdf_hash or _DEFAULT_HASH.get(kind, "sha512")
         kdf = kdf or "x963"
     else:
-        hash_name = kdf_hash or (
-            "sha256" if isinstance(public_key, x25519.X25519PublicKey) else "sha512"
-        )
+        hash_name = kdf_hash or ("sha256" if kind == "x25519" else "sha512")
         kdf = kdf or "hkdf"
     hash_name = digest_by_name(hash_name).name
     for oid, scheme in _SCHEMES.items():
@@ -307,24 +342,156 @@ def agree_and_wrap(
     content key's size.  Returns the originator, keyEncryptionAlgorithm and
     encrypted key of the KeyAgreeRecipientInfo.
     """
-    wrap_oid = _WRAP_BY_SIZE.get(len(key), _WRAP_BY_SIZE[32])
-    size = _WRAP_OIDS[wrap_oid]
-    wrap = _AlgorithmIdentifier({"algorithm": wrap_oid})
-    scheme = _SCHEMES[_default_scheme(public_key, kdf, kdf_hash)]
+    originator, algorithm, encrypted = agree_and_wrap_der(
+        public_key, key, kdf=kdf, kdf_hash=kdf_hash, ukm=ukm
+    )
+    return (
+        cms.OriginatorIdentifierOrKey.load(originator),
+        cms.KeyEncryptionAlgorithm.load(algorithm),
+        encrypted,
+    )
+
+
+def agree_and_wrap_der(
+    public_key: AgreementPublicKey,
+    key: bytes,
+    *,
+    kdf: Kdf | None = None,
+    kdf_hash: str | None = None,
+    ukm: bytes | None = None,
+) -> tuple[bytes, bytes, bytes]:
+    """:func:`agree_and_wrap` with the originator and keyEncryptionAlgorithm as DER.
+
+    The originator is the OriginatorIdentifierOrKey CHOICE (``[1]``
+    originatorKey), not yet in the KeyAgreeRecipientInfo's ``[0]``.
+    """
+    size = len(key) if len(key) in _WRAP_BY_SIZE else 32
+    scheme = _SCHEMES[_default_scheme(_key_kind(public_key), kdf, kdf_hash)]
     shared, public_bytes, key_oid = _ephemeral(public_key)
-    kek = _derive(scheme, shared, bytes(wrap.dump()), size, ukm)
-    algorithm = cms.KeyEncryptionAlgorithm({"algorithm": scheme.oid, "parameters": wrap})
+    kek = _derive(scheme, shared, _WRAP_DER[size], size, ukm)
     # OriginatorPublicKey with the algorithm parameters absent (RFC 5753 3.1.1).
-    spki = encode_tlv(
-        TAG_SEQUENCE,
-        encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(key_oid))),
-        encode_tlv(0x03, b"\x00", public_bytes),
+    originator = encode_tlv(
+        0xA1, _ORIGINATOR_ALGORITHMS[key_oid], encode_tlv(0x03, b"\x00", public_bytes)
     )
-    originator = cms.OriginatorIdentifierOrKey(
-        name="originator_key", value=keys.PublicKeyInfo.load(spki)
-    )
-    return originator, algorithm, aes_key_wrap(kek, key)
+    return originator, _algorithm_der(scheme.oid, size), aes_key_wrap(kek, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _algorithm_der(scheme_oid: str, size: int) -> bytes:
+    return encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(scheme_oid)), _WRAP_DER[size])
+
+
+def _key_kind(public_key: AgreementPublicKey) -> str:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.curve.name
+    return "x25519" if isinstance(public_key, x25519.X25519PublicKey) else "x448"
 
 
 def _oid_bytes(oid: str) -> bytes:
     return bytes(core.ObjectIdentifier(oid).contents)
+
+
+_WRAP_DER = {
+    size: encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(oid)))
+    for size, oid in _WRAP_BY_SIZE.items()
+}
+_ORIGINATOR_ALGORITHMS = {
+    oid: encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(oid)))
+    for oid in (_EC_OID, _X25519_OID, _X448_OID)
+}
+
+
+# ---------------------------------------------------------------- the same from DER
+# The usual encodings are read with the TLV reader; anything else is handed to
+# asn1crypto and the functions above, so odd input gets the same answers as before.
+
+
+def _plain_children(reader: Reader, offset: int, tag: int, counts: tuple[int, ...]) -> list[Any]:
+    """The children of the definite-length element at ``offset`` with ``tag``, or ``[]``."""
+    tlv = reader.read(offset)
+    if reader.view[offset] != tag or tlv.indefinite or tlv.end != len(reader.view):
+        return []
+    children = reader.child_list(tlv)
+    return children if len(children) in counts else []
+
+
+@functools.lru_cache(maxsize=64)
+def _scheme_and_wrap_der(algorithm_der: bytes) -> tuple[KeyAgreementScheme, bytes, int]:
+    reader = Reader(algorithm_der)
+    try:
+        fields = _plain_children(reader, 0, TAG_SEQUENCE, (2,))
+        if fields and reader.view[fields[1].start] == TAG_SEQUENCE and not fields[1].indefinite:
+            oid = reader.oid(fields[0])
+            wrap = reader.child_list(fields[1])
+            if 1 <= len(wrap) <= 2:
+                scheme = _SCHEMES.get(oid)
+                if scheme is None:
+                    raise UnsupportedAlgorithmError(
+                        oid, "is not a supported key agreement algorithm"
+                    )
+                wrap_oid = reader.oid(wrap[0])
+                size = 24 if wrap_oid == _DES3_WRAP_OID else _WRAP_OIDS.get(wrap_oid)
+                if size is None:
+                    raise UnsupportedAlgorithmError(
+                        wrap_oid, "is not a supported key-wrap algorithm"
+                    )
+                return scheme, bytes(reader.element(fields[1])), size
+    except MalformedCMSError:
+        pass
+    return _scheme_and_wrap(_load(cms.KeyEncryptionAlgorithm, algorithm_der))
+
+
+def _load(kind: Any, der: bytes) -> Any:
+    try:
+        return kind.load(der)
+    except ValueError as exc:
+        raise MalformedCMSError(f"{kind.__name__} is malformed") from exc
+
+
+def describe_agreement_der(algorithm_der: bytes) -> str:
+    """:func:`describe_agreement` of a DER KeyEncryptionAlgorithm."""
+    scheme, wrap_der, size = _scheme_and_wrap_der(algorithm_der)
+    if size == 24 and _is_des3_wrap(wrap_der):
+        return f"{scheme.name}+des-ede3-wrap"
+    return f"{scheme.name}+aes{size * 8}-wrap"
+
+
+@functools.lru_cache(maxsize=16)  # asked twice per message: does it fit the key, then unwrap
+def _originator_public_der(originator_der: bytes) -> tuple[str, bytes]:
+    reader = Reader(originator_der)
+    try:
+        fields = _plain_children(reader, 0, 0xA1, (2,))
+        if fields and reader.view[fields[1].start] == 0x03:
+            algorithm = reader.child_list(fields[0])
+            if reader.view[fields[0].start] == TAG_SEQUENCE and 1 <= len(algorithm) <= 2:
+                contents = bytes(reader.contents(fields[1]))
+                if not contents or contents[0] != 0:
+                    raise MalformedCMSError("originator public key BIT STRING is malformed")
+                return reader.oid(algorithm[0]), contents[1:]
+    except MalformedCMSError as exc:
+        if str(exc) == "originator public key BIT STRING is malformed":
+            raise
+    return _originator_public(_load(cms.OriginatorIdentifierOrKey, originator_der))
+
+
+def originator_matches_key_der(private_key: AgreementPrivateKey, originator_der: bytes) -> bool:
+    """:func:`originator_matches_key` with the OriginatorIdentifierOrKey as DER."""
+    try:
+        oid, _ = _originator_public_der(originator_der)
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        return False
+    return _oid_fits_key(private_key, oid)
+
+
+def unwrap_agreed_der(
+    private_key: AgreementPrivateKey,
+    originator_der: bytes,
+    ukm: bytes | None,
+    algorithm_der: bytes,
+    encrypted_key: bytes,
+) -> bytes:
+    """:func:`unwrap_agreed` with the originator and keyEncryptionAlgorithm as DER."""
+    scheme, wrap_der, size = _scheme_and_wrap_der(algorithm_der)
+    _check_curve_kind(private_key, scheme)
+    public = _originator_public_der(originator_der)
+    return _unwrap(private_key, scheme, wrap_der, size, public, ukm, encrypted_key)

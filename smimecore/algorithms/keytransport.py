@@ -21,14 +21,24 @@ from smimecore.algorithms.digests import digest_by_name
 from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
 
 __all__ = [
+    "PKCS1V15_ALGORITHM_DER",
     "describe_rsa_algorithm",
+    "describe_rsa_algorithm_der",
     "is_rsa_algorithm",
     "rsa_unwrap",
+    "rsa_unwrap_der",
     "rsa_wrap",
 ]
 
 _PKCS1V15_OID = "1.2.840.113549.1.1.1"
 _OAEP_OID = "1.2.840.113549.1.1.7"
+
+PKCS1V15_ALGORITHM_DER = bytes.fromhex("300d06092a864886f70d0101010500")
+"""The DER AlgorithmIdentifier of rsaEncryption (PKCS#1 v1.5) with NULL parameters."""
+
+# The two encodings of PKCS#1 v1.5 in the wild (NULL parameters, or none): read
+# without asn1crypto; every other KeyEncryptionAlgorithm goes through it as before.
+_PKCS1V15_PLAIN = frozenset({PKCS1V15_ALGORITHM_DER, bytes.fromhex("300b06092a864886f70d010101")})
 
 
 def rsa_wrap(
@@ -112,7 +122,15 @@ def rsa_unwrap(
     Unsupported or malformed *parameters* still raise, before the private
     key is used.
     """
-    chosen = _padding_for(algorithm)
+    return _unwrap(private_key, _padding_for(algorithm), encrypted_key, expected_length)
+
+
+def _unwrap(
+    private_key: rsa.RSAPrivateKey,
+    chosen: padding.AsymmetricPadding,
+    encrypted_key: bytes,
+    expected_length: int,
+) -> tuple[bytes, bool]:
     fallback = os.urandom(expected_length)
     try:
         key = private_key.decrypt(encrypted_key, chosen)
@@ -121,3 +139,35 @@ def rsa_unwrap(
     if len(key) != expected_length:
         return fallback, False
     return key, True
+
+
+def _algorithm(algorithm_der: bytes) -> cms.KeyEncryptionAlgorithm:
+    try:
+        return cms.KeyEncryptionAlgorithm.load(algorithm_der)
+    except ValueError as exc:
+        raise MalformedCMSError("KeyEncryptionAlgorithm is malformed") from exc
+
+
+def describe_rsa_algorithm_der(algorithm_der: bytes) -> tuple[str, bool] | None:
+    """(short name, supported) of a DER KeyEncryptionAlgorithm, or ``None`` if it is not RSA.
+
+    The same answers as :func:`is_rsa_algorithm` and :func:`describe_rsa_algorithm`.
+    """
+    if algorithm_der in _PKCS1V15_PLAIN:
+        return "rsaes-pkcs1-v1_5", True
+    algorithm = _algorithm(algorithm_der)
+    if not is_rsa_algorithm(algorithm):
+        return None
+    try:
+        return describe_rsa_algorithm(algorithm), True
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        return str(algorithm["algorithm"].dotted), False
+
+
+def rsa_unwrap_der(
+    private_key: rsa.RSAPrivateKey, algorithm_der: bytes, encrypted_key: bytes, expected_length: int
+) -> tuple[bytes, bool]:
+    """:func:`rsa_unwrap` with the KeyEncryptionAlgorithm given as DER."""
+    if algorithm_der in _PKCS1V15_PLAIN:
+        return _unwrap(private_key, padding.PKCS1v15(), encrypted_key, expected_length)
+    return rsa_unwrap(private_key, _algorithm(algorithm_der), encrypted_key, expected_length)

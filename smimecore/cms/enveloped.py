@@ -21,10 +21,12 @@ random content key (RFC 3218).  Structural problems are
 from __future__ import annotations
 
 import functools
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Generic, Literal, TypeVar
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
@@ -35,25 +37,31 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from smimecore.algorithms.ciphers import (
     ContentCipher,
+    ContentEncryptor,
     ContentParameters,
     content_cipher_by_name,
     content_cipher_by_oid,
-    decrypt_content,
-    encrypt_content,
+    decrypt_content_view,
     parse_parameters,
 )
 from smimecore.algorithms.keyagreement import (
     AgreementPrivateKey,
     Kdf,
-    agree_and_wrap,
+    agree_and_wrap_der,
     describe_agreement,
+    describe_agreement_der,
     originator_matches_key,
+    originator_matches_key_der,
     unwrap_agreed,
+    unwrap_agreed_der,
 )
 from smimecore.algorithms.keytransport import (
+    PKCS1V15_ALGORITHM_DER,
     describe_rsa_algorithm,
+    describe_rsa_algorithm_der,
     is_rsa_algorithm,
     rsa_unwrap,
+    rsa_unwrap_der,
     rsa_wrap,
 )
 from smimecore.errors import (
@@ -91,6 +99,7 @@ __all__ = [
     "build_enveloped",
     "check_decryptable",
     "decrypt_enveloped",
+    "enveloped_pieces",
     "parse_enveloped",
 ]
 
@@ -101,6 +110,31 @@ AUTH_ENVELOPED_DATA_OID = "1.2.840.113549.1.9.16.1.23"
 DecryptionKey = rsa.RSAPrivateKey | AgreementPrivateKey
 RecipientKind = Literal["ktri", "kari", "kekri", "pwri", "ori"]
 Bytes = bytes | bytearray | memoryview
+_T = TypeVar("_T")
+
+
+class _PerCertificate(Generic[_T]):
+    """Values worked out from a certificate, remembered for that certificate object.
+
+    Looked up by the object's identity (hashing a certificate costs more than
+    a dictionary lookup should); the certificate is kept with its value, so
+    its id cannot be reused while remembered.  Bounded: forgotten all at once.
+    """
+
+    def __init__(self, compute: Callable[[x509.Certificate], _T], size: int = 1024) -> None:
+        self._compute = compute
+        self._size = size
+        self._values: dict[int, tuple[x509.Certificate, _T]] = {}
+
+    def __call__(self, certificate: x509.Certificate) -> _T:
+        found = self._values.get(id(certificate))
+        if found is not None and found[0] is certificate:
+            return found[1]
+        value = self._compute(certificate)
+        if len(self._values) >= self._size:
+            self._values.clear()
+        self._values[id(certificate)] = (certificate, value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -113,11 +147,11 @@ class RecipientIdentifier:
 
     def matches(self, certificate: x509.Certificate) -> bool:
         """Whether ``certificate`` is the one this identifier names."""
+        issuer, serial, key_identifier = _certificate_ids(certificate)
         if self.subject_key_identifier is not None:
-            return subject_key_identifier(certificate) == self.subject_key_identifier
-        if self.issuer_der is None or certificate.serial_number != self.serial:
+            return key_identifier == self.subject_key_identifier
+        if self.issuer_der is None or serial != self.serial:
             return False
-        issuer = certificate.issuer.public_bytes()
         if issuer == self.issuer_der:
             return True
         try:
@@ -141,6 +175,25 @@ class RecipientIdentifier:
         return f"issuer {self.issuer!r} serial {self.serial}"
 
 
+def _ids(certificate: x509.Certificate) -> tuple[bytes, int, bytes]:
+    """Issuer DER, serial number and subjectKeyIdentifier: what RecipientInfos name."""
+    issuer = certificate.issuer.public_bytes()
+    return issuer, certificate.serial_number, subject_key_identifier(certificate)
+
+
+_certificate_ids = _PerCertificate(_ids)
+
+
+@dataclass(frozen=True)
+class _KeyFields:
+    """What decrypting with a ktri or kari needs, read from its DER without asn1crypto."""
+
+    algorithm_der: bytes
+    encrypted_keys: tuple[bytes, ...]
+    originator_der: bytes = b""
+    ukm: bytes | None = None
+
+
 @dataclass(frozen=True)
 class RecipientInfoEntry:
     """One RecipientInfo of the message.
@@ -157,7 +210,13 @@ class RecipientInfoEntry:
     identifiers: tuple[RecipientIdentifier, ...]
     key_encryption: str
     supported: bool
-    info: cms.RecipientInfo = field(repr=False, compare=False)
+    der: bytes = field(repr=False, compare=False)
+    fields: _KeyFields | None = field(repr=False, compare=False, default=None)
+
+    @cached_property
+    def info(self) -> cms.RecipientInfo:
+        """The RecipientInfo as asn1crypto reads it (parsed on first use)."""
+        return cms.RecipientInfo.load(self.der)
 
 
 @dataclass(frozen=True)
@@ -195,7 +254,7 @@ class EnvelopedMessage:
 class DecryptedContent:
     """The result of :func:`decrypt_enveloped`, with what the status layer reports."""
 
-    content: bytes = field(repr=False)
+    plaintext: memoryview = field(repr=False, hash=False)
     content_type: str
     cipher: str
     weak: bool
@@ -204,6 +263,11 @@ class DecryptedContent:
     recipient: RecipientIdentifier
     key_encryption: str
     matched_by_identifier: bool
+
+    @cached_property
+    def content(self) -> bytes:
+        """The decrypted content (``plaintext`` is the same without a copy)."""
+        return bytes(self.plaintext)
 
 
 @dataclass(frozen=True)
@@ -239,11 +303,13 @@ def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumb
 
 
 _INTEGERS = {n: bytes(core.Integer(n).dump()) for n in (0, 2, 3)}
-_PKCS1V15_ALGORITHM = bytes(cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15"}).dump())
+_PKCS1V15 = PKCS1v15()
 _KARI_TAG = 0xA1  # RecipientInfo kari: [1] IMPLICIT KeyAgreeRecipientInfo
 _EXPLICIT_0 = 0xA0
 _IMPLICIT_0 = 0x80  # ktri subjectKeyIdentifier: [0] IMPLICIT OCTET STRING
 _IMPLICIT_0_CONSTRUCTED = 0xA0  # kari rKeyId: [0] IMPLICIT RecipientKeyIdentifier
+_TAG_LENGTH = 16  # the AEAD tag we write (GCM icv_len 16, ChaCha20-Poly1305)
+_AGREEMENT_KEYS = (ec.EllipticCurvePublicKey, x25519.X25519PublicKey, x448.X448PublicKey)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -251,66 +317,72 @@ def _issuer_and_serial_der(certificate: x509.Certificate) -> bytes:
     return bytes(_issuer_and_serial(certificate).dump())
 
 
-def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[bytes, int]:
-    """One RecipientInfo as DER and its version, written without asn1crypto objects.
+_RecipientKey = tuple[
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey,
+    bool,
+    bytes,
+    bytes,
+]
 
-    Building each RecipientInfo with asn1crypto costs more than the RSA
-    public-key operation; the identifier of a certificate is encoded once
-    and cached, the rest is a few TLVs around the wrapped key.
-    """
-    certificate = recipient.certificate
+
+def _key_of(certificate: x509.Certificate) -> _RecipientKey:
+    """The public key, whether it is RSA, and its rids (issuerAndSerialNumber, key id)."""
     public_key = certificate.public_key()
-    by_key_id = recipient.use_subject_key_identifier
     if isinstance(public_key, rsa.RSAPublicKey):
-        if recipient.rsa_oaep:
-            algorithm_value, encrypted = rsa_wrap(public_key, key, oaep_hash=recipient.oaep_hash)
-            algorithm = bytes(algorithm_value.dump())
-        else:
-            algorithm, encrypted = _PKCS1V15_ALGORITHM, public_key.encrypt(key, PKCS1v15())
-        rid = (
-            encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
-            if by_key_id
-            else _issuer_and_serial_der(certificate)
+        key_id = encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
+        return public_key, True, _issuer_and_serial_der(certificate), key_id
+    if isinstance(public_key, _AGREEMENT_KEYS):
+        key_id = encode_tlv(
+            _IMPLICIT_0_CONSTRUCTED,
+            encode_tlv(TAG_OCTET_STRING, subject_key_identifier(certificate)),
         )
-        version = 2 if by_key_id else 0
-        body = encode_tlv(
-            TAG_SEQUENCE,
-            _INTEGERS[version],
-            rid,
-            algorithm,
-            encode_tlv(TAG_OCTET_STRING, encrypted),
-        )
-        return body, version
-    if isinstance(
-        public_key, ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
-    ):
-        originator, algorithm_value, encrypted = agree_and_wrap(
-            public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
-        )
-        rid = (
-            encode_tlv(
-                _IMPLICIT_0_CONSTRUCTED,
-                encode_tlv(TAG_OCTET_STRING, subject_key_identifier(certificate)),
-            )
-            if by_key_id
-            else _issuer_and_serial_der(certificate)
-        )
-        encrypted_keys = encode_tlv(
-            TAG_SEQUENCE, encode_tlv(TAG_SEQUENCE, rid, encode_tlv(TAG_OCTET_STRING, encrypted))
-        )
-        body = encode_tlv(
-            _KARI_TAG,
-            _INTEGERS[3],
-            encode_tlv(_EXPLICIT_0, bytes(originator.dump())),
-            bytes(algorithm_value.dump()),
-            encrypted_keys,
-        )
-        return body, 3
+        return public_key, False, _issuer_and_serial_der(certificate), key_id
     raise UnsupportedAlgorithmError(
         type(public_key).__name__.removeprefix("_"), "keys cannot receive encrypted content"
     )
 
 
+_recipient_key = _PerCertificate(_key_of)
+"""A recipient certificate's key and identifiers: worked out once per certificate."""
+
+
+def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[bytes, int]:
+    """One RecipientInfo as DER and its version, written without asn1crypto objects.
+
+    Building each RecipientInfo with asn1crypto costs more than the RSA
+    public-key operation; the public key and identifier of a certificate
+    are worked out once and cached, the rest is a few TLVs around the
+    wrapped key.
+    """
+    by_key_id = recipient.use_subject_key_identifier
+    public_key, is_rsa, issuer_and_serial, key_id = _recipient_key(recipient.certificate)
+    rid = key_id if by_key_id else issuer_and_serial
+    if is_rsa and isinstance(public_key, rsa.RSAPublicKey):
+        if recipient.rsa_oaep:
+            algorithm_value, encrypted = rsa_wrap(public_key, key, oaep_hash=recipient.oaep_hash)
+            algorithm = bytes(algorithm_value.dump())
+        else:
+            algorithm, encrypted = PKCS1V15_ALGORITHM_DER, public_key.encrypt(key, _PKCS1V15)
+        version = 2 if by_key_id else 0
+        body = _tlv(
+            TAG_SEQUENCE,
+            _INTEGERS[version],
+            rid,
+            algorithm,
+            _tlv(TAG_OCTET_STRING, encrypted),
+        )
+        return body, version
+    if isinstance(public_key, rsa.RSAPublicKey):
+        raise UnsupportedAlgorithmError("RSA", "keys cannot be used for key agreement")
+    originator, algorithm, encrypted = agree_and_wrap_der(
+        public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
+    )
+    encrypted_keys = _tlv(TAG_SEQUENCE, _tlv(TAG_SEQUENCE, rid, _tlv(TAG_OCTET_STRING, encrypted)))
+    body = _tlv(_KARI_TAG, _INTEGERS[3], _tlv(_EXPLICIT_0, originator), algorithm, encrypted_keys)
+    return body, 3
+
+
+@functools.lru_cache(maxsize=64)
 def _oid_tlv(oid: str) -> bytes:
     return bytes(core.ObjectIdentifier(oid).dump())
 
@@ -328,30 +400,74 @@ def build_enveloped(
     ``chacha20-poly1305`` give AuthEnvelopedData (16-byte tag).  One
     RecipientInfo per recipient (DER sorts the SET, so not in the given order).
     """
+    length, pieces = enveloped_pieces(
+        [content], memoryview(content).nbytes, recipients, cipher=cipher, content_type=content_type
+    )
+    out = io.BytesIO()
+    if length:
+        out.seek(length - 1)
+        out.write(b"\0")  # the result's final size, allocated once
+        out.seek(0)
+    for piece in pieces:
+        out.write(piece)
+    return out.getvalue()
+
+
+def enveloped_pieces(
+    parts: Iterable[Bytes],
+    content_length: int,
+    recipients: Sequence[EncryptionRecipient],
+    *,
+    cipher: str = "aes-256-cbc",
+    content_type: str = DATA_OID,
+) -> tuple[int, Iterator[Bytes]]:
+    """:func:`build_enveloped` of the concatenation of ``parts``: its length, and its pieces.
+
+    ``content_length`` is the length of the content (the parts joined).
+
+    The recipients are worked out (and errors raised) at once; the content
+    is encrypted a step at a time as the pieces are taken, so the whole
+    ciphertext never exists at once.  Pieces may be views on a reused
+    buffer: use (or copy) each before taking the next.
+    """
     if not recipients:
         raise ValueError("at least one recipient is needed")
     chosen = content_cipher_by_name(cipher, for_encryption=True)
     key = os.urandom(chosen.key_size)
     infos = [_recipient_info_der(recipient, key) for recipient in recipients]
-    parameters, ciphertext, tag = encrypt_content(chosen, key, content)
+    encryptor = ContentEncryptor(chosen, key)
     del key
     # RFC 5652 section 6.1: v2 as soon as a RecipientInfo is not v0.
     version = 0 if chosen.authenticated or all(v == 0 for _, v in infos) else 2
     # DER orders a SET OF by the encodings of its elements (as asn1crypto does).
-    head = _INTEGERS[version] + encode_tlv(TAG_SET, *sorted(der for der, _ in infos))
-    tail = encode_tlv(TAG_OCTET_STRING, tag) if tag is not None else b""
-    info_head = _oid_tlv(content_type) + encode_tlv(TAG_SEQUENCE, _oid_tlv(chosen.oid), parameters)
+    head = _INTEGERS[version] + _tlv(TAG_SET, *sorted(der for der, _ in infos))
+    info_head = _oid_tlv(content_type) + _tlv(
+        TAG_SEQUENCE, _oid_tlv(chosen.oid), encryptor.parameters
+    )
     outer_oid = _oid_tlv(AUTH_ENVELOPED_DATA_OID if chosen.authenticated else ENVELOPED_DATA_OID)
-    return _splice(outer_oid, head, info_head, ciphertext, tail)
+    length = encryptor.ciphertext_length(content_length)
+    tail_length = 2 + _TAG_LENGTH if chosen.authenticated else 0
+    headers = _headers(outer_oid, head, info_head, length, tail_length)
+    total = len(headers) + length + tail_length
+    return total, _encrypted_pieces(headers, encryptor, parts, length)
 
 
-def _splice(
-    outer_oid: bytes, head: bytes, info_head: bytes, ciphertext: Bytes, tail: bytes
+def _tlv(tag: int, *parts: bytes) -> bytes:
+    """:func:`encode_tlv` for a few ``bytes`` parts, with the short-length case inline."""
+    body = b"".join(parts)
+    if len(body) < 0x80:
+        return bytes((tag, len(body))) + body
+    return encode_header(tag, len(body)) + body
+
+
+def _headers(
+    outer_oid: bytes, head: bytes, info_head: bytes, length: int, tail_length: int
 ) -> bytes:
-    content_header = encode_header(0x80, len(ciphertext))  # [0] IMPLICIT OCTET STRING
-    info_length = len(info_head) + len(content_header) + len(ciphertext)
+    """Everything of the ContentInfo before the ciphertext (``length`` bytes)."""
+    content_header = encode_header(0x80, length)  # [0] IMPLICIT OCTET STRING
+    info_length = len(info_head) + len(content_header) + length
     info_header = encode_header(TAG_SEQUENCE, info_length)
-    body_length = len(head) + len(info_header) + info_length + len(tail)
+    body_length = len(head) + len(info_header) + info_length + tail_length
     body_header = encode_header(TAG_SEQUENCE, body_length)
     explicit_header = encode_header(0xA0, len(body_header) + body_length)
     total = len(outer_oid) + len(explicit_header) + len(body_header) + body_length
@@ -365,10 +481,25 @@ def _splice(
             info_header,
             info_head,
             content_header,
-            ciphertext,
-            tail,
         )
     )
+
+
+def _encrypted_pieces(
+    headers: bytes, encryptor: ContentEncryptor, parts: Iterable[Bytes], length: int
+) -> Iterator[Bytes]:
+    yield headers
+    written = 0
+    for part in parts:
+        for piece in encryptor.update(part):
+            written += len(piece)
+            yield piece
+    last, tag = encryptor.finalize()
+    if written + len(last) != length or (tag is not None and len(tag) != _TAG_LENGTH):
+        raise RuntimeError("the ciphertext is not as long as its DER header says")
+    yield last
+    if tag is not None:
+        yield encode_tlv(TAG_OCTET_STRING, tag)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -478,6 +609,12 @@ def _authenticated_attributes(reader: Reader, attributes: Tlv) -> bytes:
 
 def _parse_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry, ...]:
     try:
+        fast = _read_recipient_infos(reader, tlv)
+    except (_UnusualShapeError, MalformedCMSError, ValueError):
+        fast = None
+    if fast is not None:
+        return fast
+    try:
         infos = cms.RecipientInfos.load(bytes(reader.element(tlv)))
         entries = tuple(_entry(index, info) for index, info in enumerate(infos))
     except (ValueError, TypeError, KeyError) as exc:
@@ -485,6 +622,117 @@ def _parse_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry
     if not entries:
         raise MalformedCMSError("EnvelopedData has no RecipientInfo")
     return entries
+
+
+# --------------------------------------------------------------------------- RecipientInfos by TLV
+# ktri and kari in the shapes encoders write are read with the TLV reader
+# (asn1crypto costs more than the ECDH or RSA public-key operation); anything
+# else (other recipient kinds, BER forms, unexpected fields) raises _UnusualShapeError and
+# the whole SET is read by asn1crypto as before, so such input gets the same answers.
+
+
+class _UnusualShapeError(Exception):
+    """The RecipientInfos are not in a shape the TLV reader handles: use asn1crypto."""
+
+
+def _read_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry, ...] | None:
+    entries = []
+    for index, info in enumerate(reader.children(tlv)):
+        _require(not info.indefinite)
+        der = bytes(reader.element(info))
+        if info.is_tag(0, 16) and info.constructed:
+            entries.append(_read_ktri(reader, index, info, der))
+        elif info.is_tag(CONTEXT, 1) and info.constructed:
+            entries.append(_read_kari(reader, index, info, der))
+        else:
+            return None
+    return tuple(entries) if entries else None
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise _UnusualShapeError()
+
+
+def _plain(reader: Reader, tlv: Tlv, tag: int) -> Tlv:
+    """``tlv``, checked to have the identifier octet ``tag`` and a definite length."""
+    _require(reader.view[tlv.start] == tag and not tlv.indefinite)
+    return tlv
+
+
+def _primitive_octets(reader: Reader, tlv: Tlv, tag: int = TAG_OCTET_STRING) -> bytes:
+    return bytes(reader.contents(_plain(reader, tlv, tag)))
+
+
+def _read_rid(reader: Reader, rid: Tlv, key_id_tag: int) -> RecipientIdentifier:
+    if reader.view[rid.start] == TAG_SEQUENCE:
+        issuer, serial = reader.child_list(_plain(reader, rid, TAG_SEQUENCE))
+        raw_serial = reader.contents(_plain(reader, serial, 0x02))
+        _require(len(raw_serial) > 0)
+        return RecipientIdentifier(
+            issuer_der=bytes(reader.element(_plain(reader, issuer, TAG_SEQUENCE))),
+            serial=int.from_bytes(raw_serial, "big", signed=True),
+        )
+    if key_id_tag == _IMPLICIT_0:
+        return RecipientIdentifier(subject_key_identifier=_primitive_octets(reader, rid, 0x80))
+    key_id, *_ = reader.child_list(_plain(reader, rid, _IMPLICIT_0_CONSTRUCTED))
+    return RecipientIdentifier(subject_key_identifier=_primitive_octets(reader, key_id))
+
+
+def _algorithm(reader: Reader, tlv: Tlv) -> tuple[str, bytes]:
+    """The OID and the DER of an AlgorithmIdentifier."""
+    parts = reader.child_list(_plain(reader, tlv, TAG_SEQUENCE))
+    _require(1 <= len(parts) <= 2)
+    return reader.oid(parts[0]), bytes(reader.element(tlv))
+
+
+def _read_ktri(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientInfoEntry:
+    version, rid, algorithm, encrypted = reader.child_list(info)
+    _plain(reader, version, 0x02)
+    oid, algorithm_der = _algorithm(reader, algorithm)
+    described = describe_rsa_algorithm_der(algorithm_der) or (oid, False)
+    fields = _KeyFields(algorithm_der, (_primitive_octets(reader, encrypted),))
+    identifier = _read_rid(reader, rid, _IMPLICIT_0)
+    return RecipientInfoEntry(index, "ktri", (identifier,), *described, der, fields)
+
+
+def _read_kari(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientInfoEntry:
+    parts = reader.child_list(info)
+    _require(len(parts) in (4, 5))
+    _plain(reader, parts[0], 0x02)
+    (originator,) = reader.child_list(_plain(reader, parts[1], _EXPLICIT_0))
+    ukm = None
+    if len(parts) == 5:
+        (ukm_octets,) = reader.child_list(_plain(reader, parts[2], 0xA1))
+        ukm = _primitive_octets(reader, ukm_octets)
+    oid, algorithm_der = _algorithm(reader, parts[-2])
+    identifiers = []
+    encrypted_keys = []
+    for rek in reader.children(_plain(reader, parts[-1], TAG_SEQUENCE)):
+        rid, encrypted = reader.child_list(_plain(reader, rek, TAG_SEQUENCE))
+        identifiers.append(_read_rid(reader, rid, _IMPLICIT_0_CONSTRUCTED))
+        encrypted_keys.append(_primitive_octets(reader, encrypted))
+    try:
+        described = describe_agreement_der(algorithm_der), True
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        described = oid, False
+    originator_der = bytes(
+        reader.element(_plain(reader, originator, reader.view[originator.start]))
+    )
+    fields = _KeyFields(algorithm_der, tuple(encrypted_keys), originator_der, ukm)
+    return RecipientInfoEntry(index, "kari", tuple(identifiers), *described, der, fields)
+
+
+def _entry_from_asn1(
+    index: int,
+    kind: RecipientKind,
+    identifiers: tuple[RecipientIdentifier, ...],
+    described: tuple[str, bool],
+    info: cms.RecipientInfo,
+) -> RecipientInfoEntry:
+    entry = RecipientInfoEntry(index, kind, identifiers, *described, bytes(info.dump()))
+    entry.__dict__["info"] = info  # already parsed: what the cached property would load
+    return entry
 
 
 def _identifier(rid: core.Choice) -> RecipientIdentifier:
@@ -505,24 +753,18 @@ def _entry(index: int, info: cms.RecipientInfo) -> RecipientInfoEntry:
     chosen = info.chosen
     if kind == "ktri":
         algorithm = chosen["key_encryption_algorithm"]
-        described, supported = _describe(
-            algorithm, describe_rsa_algorithm, is_rsa_algorithm(algorithm)
-        )
-        return RecipientInfoEntry(
-            index, kind, (_identifier(chosen["rid"]),), described, supported, info
-        )
+        described = _describe(algorithm, describe_rsa_algorithm, is_rsa_algorithm(algorithm))
+        return _entry_from_asn1(index, kind, (_identifier(chosen["rid"]),), described, info)
     if kind == "kari":
         identifiers = tuple(_identifier(rek["rid"]) for rek in chosen["recipient_encrypted_keys"])
-        described, supported = _describe(
-            chosen["key_encryption_algorithm"], describe_agreement, True
-        )
-        return RecipientInfoEntry(index, kind, identifiers, described, supported, info)
+        described = _describe(chosen["key_encryption_algorithm"], describe_agreement, True)
+        return _entry_from_asn1(index, kind, identifiers, described, info)
     oid = (
         chosen["ori_type"].dotted
         if kind == "ori"
         else chosen["key_encryption_algorithm"]["algorithm"].dotted
     )
-    return RecipientInfoEntry(index, kind, (), str(oid), False, info)
+    return _entry_from_asn1(index, kind, (), (str(oid), False), info)
 
 
 def _describe(
@@ -546,6 +788,8 @@ def _compatible(entry: RecipientInfoEntry, private_key: DecryptionKey) -> bool:
     if entry.kind == "ktri":
         return isinstance(private_key, rsa.RSAPrivateKey)
     if entry.kind == "kari" and not isinstance(private_key, rsa.RSAPrivateKey):
+        if entry.fields is not None:
+            return originator_matches_key_der(private_key, entry.fields.originator_der)
         return originator_matches_key(private_key, entry.info.chosen["originator"])
     return False
 
@@ -604,7 +848,7 @@ def decrypt_enveloped(
         except DecryptionError:
             continue
         return DecryptedContent(
-            content=content,
+            plaintext=content,
             content_type=message.content_type,
             cipher=cipher.name,
             weak=cipher.weak,
@@ -658,31 +902,18 @@ def _decrypt_one(
     entry: RecipientInfoEntry,
     position: int,
     private_key: DecryptionKey,
-) -> bytes:
-    chosen = entry.info.chosen
+) -> memoryview:
+    size = parameters.key_size(cipher)
     if entry.kind == "ktri" and isinstance(private_key, rsa.RSAPrivateKey):
-        key, ok = rsa_unwrap(
-            private_key,
-            chosen["key_encryption_algorithm"],
-            chosen["encrypted_key"].native,
-            parameters.key_size(cipher),
-        )
+        key, ok = _transported_key(entry, private_key, size)
     elif entry.kind == "kari" and not isinstance(private_key, rsa.RSAPrivateKey):
-        ukm = chosen["ukm"].native if chosen["ukm"].native is not None else None
-        rek = chosen["recipient_encrypted_keys"][position]
-        key = unwrap_agreed(
-            private_key,
-            chosen["originator"],
-            ukm,
-            chosen["key_encryption_algorithm"],
-            rek["encrypted_key"].native,
-        )
-        ok = len(key) == parameters.key_size(cipher)
+        key = _agreed_key(entry, position, private_key)
+        ok = len(key) == size
     else:
         raise DecryptionError()
-    content = decrypt_content(
+    content = decrypt_content_view(
         cipher,
-        key if ok else os.urandom(parameters.key_size(cipher)),
+        key if ok else os.urandom(size),
         parameters,
         ciphertext,
         tag=message.mac,
@@ -693,3 +924,38 @@ def _decrypt_one(
     if not ok:
         raise DecryptionError()
     return content
+
+
+def _transported_key(
+    entry: RecipientInfoEntry, private_key: rsa.RSAPrivateKey, size: int
+) -> tuple[bytes, bool]:
+    fields = entry.fields
+    if fields is not None:
+        return rsa_unwrap_der(private_key, fields.algorithm_der, fields.encrypted_keys[0], size)
+    chosen = entry.info.chosen
+    encrypted: bytes = chosen["encrypted_key"].native
+    return rsa_unwrap(private_key, chosen["key_encryption_algorithm"], encrypted, size)
+
+
+def _agreed_key(
+    entry: RecipientInfoEntry, position: int, private_key: AgreementPrivateKey
+) -> bytes:
+    fields = entry.fields
+    if fields is not None:
+        return unwrap_agreed_der(
+            private_key,
+            fields.originator_der,
+            fields.ukm,
+            fields.algorithm_der,
+            fields.encrypted_keys[position],
+        )
+    chosen = entry.info.chosen
+    ukm = chosen["ukm"].native if chosen["ukm"].native is not None else None
+    rek = chosen["recipient_encrypted_keys"][position]
+    return unwrap_agreed(
+        private_key,
+        chosen["originator"],
+        ukm,
+        chosen["key_encryption_algorithm"],
+        rek["encrypted_key"].native,
+    )

@@ -84,7 +84,7 @@ def _to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
 
 
 def build_signed_data(
-    content: bytes,
+    content: bytes | Sequence[bytes | bytearray | memoryview],
     identity: SigningIdentity,
     *,
     digest: DigestAlgorithm,
@@ -97,16 +97,19 @@ def build_signed_data(
     """A DER ContentInfo holding a SignedData over ``content`` with one SignerInfo.
 
     ``content`` must already be in canonical form (CRLF line endings for
-    MIME).  The certificate set holds the signer's certificate, its chain
-    and ``extra_certificates``, each once, in DER order.
+    MIME); it may be given as pieces (a header section and a body), which
+    are hashed one after the other and joined only for the opaque form.
+    The certificate set holds the signer's certificate, its chain and
+    ``extra_certificates``, each once, in DER order.
     """
+    pieces = (content,) if isinstance(content, bytes) else tuple(content)
     template = _signer_template(
         identity, tuple(extra_certificates), digest, pss, use_subject_key_identifier
     )
     attributes = signed_attributes_set(
         [
             *template.constant_attributes,
-            message_digest_attribute(template.scheme.digest.digest(content)),
+            message_digest_attribute(template.scheme.digest.digest_pieces(pieces)),
             signing_time_attribute(signing_time or datetime.now(UTC)),
         ]
     )
@@ -124,7 +127,7 @@ def build_signed_data(
         encode_tlv(TAG_SEQUENCE, _DATA_OID)
         if detached
         else encode_tlv(
-            TAG_SEQUENCE, _DATA_OID, encode_tlv(_EXPLICIT_0, encode_tlv(TAG_OCTET_STRING, content))
+            TAG_SEQUENCE, _DATA_OID, encode_tlv(_EXPLICIT_0, encode_tlv(TAG_OCTET_STRING, *pieces))
         )
     )
     signed_data = encode_tlv(

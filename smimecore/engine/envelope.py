@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,9 +22,9 @@ from smimecore.cms.enveloped import (
     DecryptedContent,
     EncryptionRecipient,
     EnvelopedMessage,
-    build_enveloped,
     check_decryptable,
     decrypt_enveloped,
+    enveloped_pieces,
 )
 from smimecore.engine.status import DONE, ERROR, MISSING, StatusRecord
 from smimecore.errors import (
@@ -39,7 +39,7 @@ from smimecore.errors import (
 )
 from smimecore.keyring.directory import DirectoryKeyring
 from smimecore.mime.entity import RawEntity
-from smimecore.mime.protected import build_pkcs7_mime
+from smimecore.mime.protected import build_pkcs7_mime_pieces, split_protected_parts
 
 __all__ = [
     "RecipientFinder",
@@ -112,19 +112,29 @@ class RecipientFinder:
 
 
 def encrypt_entity(
-    outer_headers: list[bytes],
-    entity: bytes,
-    certificates: Sequence[x509.Certificate],
+    message: bytes,
+    certificates: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]],
     *,
     cipher: str,
     oaep: bool = False,
 ) -> bytes:
-    """The ``application/pkcs7-mime`` message encrypting ``entity`` for ``certificates``."""
+    """The ``application/pkcs7-mime`` message encrypting ``message`` for ``certificates``.
+
+    ``certificates`` may be a function giving them, called once the message
+    has been split (so that a malformed message is reported before any
+    recipient problem).  The protected entity (``Content-*`` fields and
+    canonical body) is encrypted in its two parts, one after the other, and
+    the ciphertext is base64-encoded a step at a time as it is made,
+    straight into the result; the outer fields stay readable.
+    """
+    outer_headers, entity_length, entity = split_protected_parts(message)
+    if callable(certificates):
+        certificates = certificates()
     recipients = [EncryptionRecipient(certificate, rsa_oaep=oaep) for certificate in certificates]
-    der = build_enveloped(entity, recipients, cipher=cipher)
     chosen = content_cipher_by_name(cipher, for_encryption=True)
+    length, pieces = enveloped_pieces(entity, entity_length, recipients, cipher=chosen.name)
     smime_type = "authEnveloped-data" if chosen.authenticated else "enveloped-data"
-    return build_pkcs7_mime(outer_headers, der, smime_type)
+    return build_pkcs7_mime_pieces(outer_headers, pieces, length, smime_type)
 
 
 def header_addresses(outer: RawEntity, *names: str) -> list[str]:

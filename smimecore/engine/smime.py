@@ -60,7 +60,7 @@ from smimecore.keyring.store import (
 )
 from smimecore.mime.entity import MessageInput, RawEntity, message_bytes, split_entity
 from smimecore.mime.enveloped import parse_encrypted
-from smimecore.mime.protected import build_pkcs7_mime, reinsert, split_for_protection
+from smimecore.mime.protected import build_pkcs7_mime, protected_entity_pieces, reinsert
 from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import identity_of, load_certificates
@@ -127,7 +127,7 @@ class SMIME:
             )
         raw = message_bytes(message)
         identity = self._signing_identity(signer)
-        outer_headers, entity = split_for_protection(raw)
+        outer_headers, entity = protected_entity_pieces(raw)  # hashed, then written out
         try:
             signed_data = build_signed_data(
                 entity,
@@ -342,10 +342,14 @@ class SMIME:
         """
         self._require_enabled()
         raw = message_bytes(message)
-        outer, entity = split_for_protection(raw)
         to_self = _first_address(split_entity(raw), "From") if self.config.encrypt_to_self else None
-        chosen = self._recipient_certificates([*recipients, *filter(None, [to_self])], certificates)
-        output = encrypt_entity(outer, entity, chosen, cipher=self._cipher(cipher), oaep=oaep)
+        addresses = [*recipients, *filter(None, [to_self])]
+
+        def chosen() -> list[x509.Certificate]:
+            # Looked up once the message has split: a malformed message is reported first.
+            return self._recipient_certificates(addresses, certificates)
+
+        output = encrypt_entity(raw, chosen, cipher=self._cipher(cipher), oaep=oaep)
         return Result(output, (StatusRecord("Encrypt", DONE, "Data has been encrypted"),))
 
     def sign_encrypt(
@@ -369,8 +373,7 @@ class SMIME:
         extra = [signer] if self.config.encrypt_to_self else []
         chosen = self._recipient_certificates([*recipients, *extra], certificates)
         signed = self.sign(message, signer=signer, digest=digest, opaque=opaque)
-        outer, entity = split_for_protection(signed.data)
-        output = encrypt_entity(outer, entity, chosen, cipher=self._cipher(cipher), oaep=oaep)
+        output = encrypt_entity(signed.data, chosen, cipher=self._cipher(cipher), oaep=oaep)
         encrypted = StatusRecord("Encrypt", DONE, "Data has been encrypted")
         return Result(output, (*signed.statuses, encrypted))
 
@@ -392,7 +395,11 @@ class SMIME:
             ) from None
         candidates = [*recipients, *header_addresses(encrypted.outer, "To", "Cc")]
         decrypted, record = decrypt_with_keyring(self.keyring, enveloped, candidates)
-        return Result(reinsert(encrypted.outer, decrypted.content), (record,))
+        outer = encrypted.outer
+        # The DER (and the ciphertext viewed in it) is not needed any more: free it
+        # before the result is made, so the two do not coexist.
+        del encrypted, enveloped
+        return Result(reinsert(outer, decrypted.plaintext), (record,))
 
     def _recipient_certificates(
         self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes]

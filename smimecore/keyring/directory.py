@@ -46,6 +46,7 @@ log = logging.getLogger("smimecore.keyring")
 
 _KEY_SUFFIXES = (".pem", ".p12", ".pfx")
 _LISTING_LIFETIME = 1.0  # seconds a full certificate listing is reused
+_MAX_REMEMBERED = 4096  # lookups remembered per keyring (forgotten all at once beyond)
 _PKCS12_SUFFIXES = (".p12", ".pfx")
 _CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", *_PKCS12_SUFFIXES)
 
@@ -87,10 +88,15 @@ class DirectoryKeyring:
         self.directory = directory
         self._passphrase = passphrase
         self._lock = threading.Lock()
-        self._index: tuple[int, dict[str, str]] | None = None
+        # The directory's names by their casefolded form, with the lookups made in it
+        # (find_file's answers, the address lists), all valid while its mtime holds.
+        self._index: _Index | None = None
         self._loaded: dict[Path, tuple[_FileSignature, bytes, KeyFile]] = {}
         self._all_certificates: tuple[int, float, tuple[x509.Certificate, ...]] | None = None
         self._certificates_loaded: dict[Path, tuple[_FileSignature, KeyFile]] = {}
+        # certificate_for's choice among a file's certificates, kept with the KeyFile it
+        # was made from (a reloaded file is a new KeyFile, so the choice is made again).
+        self._picked: dict[tuple[Path, str], tuple[KeyFile, x509.Certificate | None]] = {}
 
     def __repr__(self) -> str:
         return f"DirectoryKeyring({str(self.directory)!r})"
@@ -101,32 +107,51 @@ class DirectoryKeyring:
         """The keyring file for ``address`` and ``purpose``, by RT's order, or ``None``."""
         if self.directory is None or not address:
             return None
-        index = self._names()
+        index = self._current_index()
+        if index is None:
+            return None
+        key = (address, purpose)
+        if key in index.found:
+            return index.found[key]
+        found = self._search(index.names, address, purpose)
+        if len(index.found) >= _MAX_REMEMBERED:
+            index.found.clear()
+        index.found[key] = found
+        return found
+
+    def _search(self, names: dict[str, str], address: str, purpose: Purpose | None) -> Path | None:
+        if self.directory is None:
+            return None
         stems = [f"{address}.{purpose}", address] if purpose else [address]
         for stem in stems:
             for suffix in _KEY_SUFFIXES:
-                name = index.get(f"{stem}{suffix}".casefold())
+                name = names.get(f"{stem}{suffix}".casefold())
                 if name is not None:
                     return self.directory / name
         return None
 
     def _names(self) -> dict[str, str]:
+        index = self._current_index()
+        return index.names if index is not None else {}
+
+    def _current_index(self) -> _Index | None:
         if self.directory is None:
-            return {}
+            return None
         try:
-            modified = self.directory.stat().st_mtime_ns
+            modified = os.stat(self.directory).st_mtime_ns
         except OSError:
-            return {}
+            return None
         cached = self._index
-        if cached is not None and cached[0] == modified:
-            return cached[1]
+        if cached is not None and cached.modified == modified:
+            return cached
         names = {
             name.casefold(): name
             for name in os.listdir(self.directory)
             if (self.directory / name).is_file()
         }
-        self._index = (modified, names)
-        return names
+        index = _Index(modified, names)
+        self._index = index
+        return index
 
     # -- loading ---------------------------------------------------------
 
@@ -180,8 +205,17 @@ class DirectoryKeyring:
         if path is None:
             return None
         key_file = self._certificates_only(path, address)
+        key = (path, address.casefold())
+        picked = self._picked.get(key)
+        if picked is not None and picked[0] is key_file:
+            return picked[1]
         candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
-        return _pick_certificate(candidates, address)
+        certificate = _pick_certificate(candidates, address)
+        with self._lock:
+            if len(self._picked) >= _MAX_REMEMBERED:
+                self._picked.clear()
+            self._picked[key] = (key_file, certificate)
+        return certificate
 
     def decryption_key(self, address: str) -> KeyFile:
         """The key file ``address`` decrypts with (``.encryption`` file first, then the plain one).
@@ -206,20 +240,13 @@ class DirectoryKeyring:
         ``<address>.signing.pem`` serves only signing and
         ``<address>.encryption.pem`` only encryption; ``<address>.pem`` both.
         """
-        other = "signing" if purpose == "encryption" else "encryption"
-        found: dict[str, str] = {}
-        for name in sorted(self._names().values()):
-            stem, dot, suffix = name.rpartition(".")
-            if not dot or f".{suffix.lower()}" not in _KEY_SUFFIXES:
-                continue
-            address, dot, role = stem.rpartition(".")
-            if dot and role.lower() == other:
-                continue
-            if not (dot and role.lower() == purpose):
-                address = stem
-            if "@" in address:
-                found.setdefault(address.casefold(), address)
-        return list(found.values())
+        index = self._current_index()
+        if index is None:
+            return []
+        listed = index.addresses.get(purpose)
+        if listed is None:
+            listed = index.addresses[purpose] = _addresses(index.names, purpose)
+        return list(listed)
 
     def certificates(self) -> tuple[x509.Certificate, ...]:
         """Every certificate the keyring holds; unreadable files are skipped (and logged).
@@ -280,6 +307,33 @@ class DirectoryKeyring:
         with self._lock:
             self._certificates_loaded[path] = (signature, key_file)
         return key_file
+
+
+def _addresses(names: dict[str, str], purpose: Purpose) -> tuple[str, ...]:
+    other = "signing" if purpose == "encryption" else "encryption"
+    found: dict[str, str] = {}
+    for name in sorted(names.values()):
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or f".{suffix.lower()}" not in _KEY_SUFFIXES:
+            continue
+        address, dot, role = stem.rpartition(".")
+        if dot and role.lower() == other:
+            continue
+        if not (dot and role.lower() == purpose):
+            address = stem
+        if "@" in address:
+            found.setdefault(address.casefold(), address)
+    return tuple(found.values())
+
+
+@dataclass
+class _Index:
+    """A keyring directory's file names (casefolded -> real) at one mtime, and lookups in them."""
+
+    modified: int
+    names: dict[str, str]
+    found: dict[tuple[str, Purpose | None], Path | None] = field(default_factory=dict)
+    addresses: dict[Purpose, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _pick_certificate(candidates: list[x509.Certificate], address: str) -> x509.Certificate | None:

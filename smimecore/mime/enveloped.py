@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smimecore.errors import NotProtectedError
-from smimecore.mime.entity import RawEntity, split_entity
-from smimecore.mime.protected import decode_body, is_pkcs7_mime
+from smimecore.mime.entity import RawEntity
+from smimecore.mime.protected import decode_body_view, is_pkcs7_mime, split_header
 
 __all__ = ["ENVELOPED_TYPES", "EncryptedMessage", "parse_encrypted"]
 
@@ -22,7 +22,10 @@ ENVELOPED_TYPES = frozenset({"enveloped-data", "authenveloped-data"})
 
 @dataclass(frozen=True)
 class EncryptedMessage:
-    """An encrypted message taken apart: its outer entity and the CMS bytes."""
+    """An encrypted message taken apart: its outer entity and the CMS bytes.
+
+    ``outer`` holds the header section only (its body, decoded, is ``cms``).
+    """
 
     outer: RawEntity
     cms: bytes
@@ -30,7 +33,7 @@ class EncryptedMessage:
 
 def parse_encrypted(raw: bytes) -> EncryptedMessage:
     """Take apart an encrypted message; raises :class:`NotProtectedError` if it is not one."""
-    entity = split_entity(raw)
+    entity, body_start = split_header(raw)
     if not is_pkcs7_mime(entity):
         raise NotProtectedError(
             f"the message is not S/MIME encrypted (Content-Type {entity.content_type})"
@@ -38,4 +41,5 @@ def parse_encrypted(raw: bytes) -> EncryptedMessage:
     smime_type = (entity.parameter("smime-type") or "").lower()
     if smime_type and smime_type not in ENVELOPED_TYPES:
         raise NotProtectedError(f"the message is S/MIME {smime_type}, not enveloped-data")
-    return EncryptedMessage(entity, decode_body(entity, "the enveloped-data body"))
+    body = memoryview(raw)[body_start:]
+    return EncryptedMessage(entity, decode_body_view(entity, body, "the enveloped-data body"))

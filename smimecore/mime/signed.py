@@ -9,6 +9,7 @@ the ``x-`` types of older clients are accepted.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from smimecore.errors import MalformedMessageError, NotProtectedError
@@ -125,18 +126,38 @@ def multipart_spans(
         part_start = position = line_end + 1
 
 
-def _new_boundary(content: bytes) -> bytes:
+def _new_boundary(pieces: Sequence[bytes | bytearray | memoryview]) -> bytes:
     while True:
         boundary = b"----smimecore-" + secrets.token_hex(16).encode("ascii")
-        if boundary not in content:
+        if not _occurs_in(boundary, pieces):
             return boundary
 
 
+def _occurs_in(needle: bytes, pieces: Sequence[bytes | bytearray | memoryview]) -> bool:
+    """Whether ``needle`` occurs in the concatenation of ``pieces`` (also across two pieces)."""
+    overlap = len(needle) - 1
+    tail = b""
+    for piece in pieces:
+        whole = piece if isinstance(piece, bytes | bytearray) else piece.tobytes()
+        if needle in whole or needle in tail + whole[:overlap]:
+            return True
+        tail = (tail + whole[-overlap:])[-overlap:]
+    return False
+
+
 def build_detached(
-    outer_headers: list[bytes], signed_entity: bytes, signature: bytes, micalg: str
+    outer_headers: list[bytes],
+    signed_entity: bytes | Sequence[bytes | bytearray | memoryview],
+    signature: bytes,
+    micalg: str,
 ) -> bytes:
-    """A ``multipart/signed`` message: the signed entity byte for byte, then ``smime.p7s``."""
-    boundary = _new_boundary(signed_entity)
+    """A ``multipart/signed`` message: the signed entity byte for byte, then ``smime.p7s``.
+
+    The entity may be given as pieces (a header section, then the body);
+    they are written one after the other.
+    """
+    pieces = (signed_entity,) if isinstance(signed_entity, bytes) else tuple(signed_entity)
+    boundary = _new_boundary(pieces)
     content_type = (
         b'multipart/signed; protocol="application/pkcs7-signature"; micalg='
         + micalg.encode("ascii")
@@ -150,7 +171,7 @@ def build_detached(
             outer_header_section(outer_headers, content_type, []),
             b"This is an S/MIME signed message" + CRLF + CRLF,
             delimiter + CRLF,
-            signed_entity,
+            *pieces,
             CRLF + delimiter + CRLF,
             b"Content-Type: application/pkcs7-signature; name=smime.p7s" + CRLF,
             b"Content-Transfer-Encoding: base64" + CRLF,

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import binascii
+import io
 import operator
 import struct
+from collections.abc import Callable, Iterable
 
 from smimecore.errors import MalformedMessageError
 
-__all__ = ["canonical_crlf", "decode_base64", "encode_base64_lines"]
+__all__ = [
+    "base64_lines_length",
+    "canonical_crlf",
+    "decode_base64",
+    "encode_base64_lines",
+    "join_base64_lines",
+    "write_base64_lines",
+]
+
+Bytes = bytes | bytearray | memoryview
 
 _LINE = struct.Struct("64s")
+_LINES_PER_CHUNK = 1024
+_CHUNK = 48 * _LINES_PER_CHUNK  # input bytes per chunk: a whole number of 64-column lines
+_CHUNK_LINES = struct.Struct("64s" * _LINES_PER_CHUNK)
 
 
 def canonical_crlf(data: bytes) -> bytes:
@@ -25,24 +39,74 @@ def canonical_crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
-_CHUNK = 48 * 4096  # input bytes per chunk: a whole number of 64-column lines
+def encode_base64_lines(data: Bytes) -> bytes:
+    """Base64 in 64-column CRLF lines, ending with CRLF."""
+    return join_base64_lines(b"", [data], memoryview(data).nbytes)
 
 
-def encode_base64_lines(data: bytes | memoryview) -> bytes:
-    """Base64 in 64-column CRLF lines, ending with CRLF.
+def base64_lines_length(size: int) -> int:
+    """How long :func:`encode_base64_lines` of ``size`` bytes is."""
+    encoded = (size + 2) // 3 * 4
+    return encoded + 2 * ((encoded + 63) // 64)
 
-    Large inputs are encoded a chunk at a time, so only one chunk's lines
-    exist as separate objects at once (a 10 MiB message would otherwise
-    need some 200,000 of them, about twice its size in memory).
+
+def join_base64_lines(prefix: bytes, pieces: Iterable[Bytes], size: int) -> bytes:
+    """``prefix``, then the base64 lines of the concatenated ``pieces`` (``size`` bytes in all).
+
+    The result is written into one buffer allocated at its final size up
+    front (``size`` only sizes it: the result is right whatever it says), so
+    it is neither grown step by step nor copied once more at the end.
     """
-    view = memoryview(data)
-    return b"".join(
-        _encode_chunk(view[start : start + _CHUNK]) for start in range(0, len(view), _CHUNK)
-    )
+    if size < _CHUNK:
+        # Small: one encoding call (each piece copied as it comes: it may be a reused view).
+        return prefix + _encode_lines(b"".join([bytes(piece) for piece in pieces]))
+    out = io.BytesIO()
+    total = len(prefix) + base64_lines_length(size)
+    if total:
+        out.seek(total - 1)
+        out.write(b"\0")
+        out.seek(0)
+    out.write(prefix)
+    write_base64_lines(out.write, pieces)
+    out.truncate()
+    return out.getvalue()
 
 
-def _encode_chunk(chunk: memoryview) -> bytes:
-    encoded = binascii.b2a_base64(chunk, newline=False)
+def write_base64_lines(write: Callable[[bytes], object], pieces: Iterable[Bytes]) -> None:
+    """Write the base64 of the concatenated ``pieces`` in 64-column CRLF lines, ending with CRLF.
+
+    The pieces are encoded a chunk at a time as they come (each may be a
+    view that changes once the next is taken), so neither the input joined
+    nor more than one chunk's lines exist at once.  Only the bytes that
+    straddle two pieces are copied.
+    """
+    staged = bytearray()
+    for piece in pieces:
+        view = memoryview(piece).cast("B")
+        start = 0
+        if staged:
+            start = min(_CHUNK - len(staged), len(view))
+            staged += view[:start]
+            if len(staged) < _CHUNK:
+                continue
+            _write_chunk(write, staged)
+            staged.clear()
+        end = start + (len(view) - start) // _CHUNK * _CHUNK
+        for offset in range(start, end, _CHUNK):
+            _write_chunk(write, view[offset : offset + _CHUNK])
+        staged += view[end:]
+    if staged:
+        write(_encode_lines(staged))
+
+
+def _write_chunk(write: Callable[[bytes], object], chunk: Bytes) -> None:
+    # One Struct call cuts a whole chunk into its lines: no Python loop per line.
+    write(b"\r\n".join(_CHUNK_LINES.unpack(binascii.b2a_base64(chunk, newline=False))))
+    write(b"\r\n")
+
+
+def _encode_lines(data: Bytes) -> bytes:
+    encoded = binascii.b2a_base64(data, newline=False)
     whole = len(encoded) - len(encoded) % 64
     lines = list(map(operator.itemgetter(0), _LINE.iter_unpack(memoryview(encoded)[:whole])))
     if whole < len(encoded):
@@ -51,7 +115,7 @@ def _encode_chunk(chunk: memoryview) -> bytes:
     return b"\r\n".join(lines)
 
 
-def decode_base64(data: bytes, what: str) -> bytes:
+def decode_base64(data: Bytes, what: str) -> bytes:
     """Decode a base64 body, skipping line breaks; ``what`` names it in errors."""
     try:
         decoded = binascii.a2b_base64(data)
