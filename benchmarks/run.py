@@ -87,6 +87,8 @@ TARGETS: dict[tuple[str, int], float] = {
     ("encrypt", 10 * MiB): 1.5,
     ("decrypt", 10 * MiB): 1.5,
 }
+BATCH = 20
+"""Calls per round for messages under 1 MiB: one right after the binary, then a batch."""
 MEMORY_FACTOR = 4  # peak of a 10 MiB operation <= 4x the message size above the baseline
 ANCHOR_TARGET = 1.5
 
@@ -105,6 +107,7 @@ class Case:
     memory_input: Path | None = None
     binary_times: list[float] = field(default_factory=list)
     our_times: list[float] = field(default_factory=list)
+    first_times: list[float] = field(default_factory=list)
     binary_rss: list[int] = field(default_factory=list)
     memory: dict[str, int] | None = None
     binary_peak: int | None = None
@@ -121,6 +124,10 @@ class Case:
     @property
     def ours_ms(self) -> float:
         return statistics.median(self.our_times) * 1000
+
+    @property
+    def first_ms(self) -> float:
+        return statistics.median(self.first_times) * 1000
 
     @property
     def ratio(self) -> float:
@@ -145,6 +152,8 @@ class Case:
             "binary_command": " ".join(self.binary[:2]),
             "binary_ms": self.binary_ms,
             "ours_ms": self.ours_ms,
+            "first_ms": self.first_ms,
+            "first_ratio": self.binary_ms / self.first_ms,
             "ratio": self.ratio,
             "target": target,
             "met": None if target is None else self.ratio >= target,
@@ -316,12 +325,26 @@ class Bench:
 
     @staticmethod
     def _time_ours(case: Case) -> None:
+        """One call right after the binary ran (caches cold), then a batch (per call: the mean).
+
+        An application verifying mail calls the engine message after message,
+        the way the batch runs; the first call shows what one isolated message
+        costs.  At 1 MiB and above the single call is both.
+        """
         start = time.perf_counter()
         result = case.ours()
-        seconds = time.perf_counter() - start
+        first = time.perf_counter() - start
         if not result.ok:
             raise BenchError(f"smimecore {case.name} failed: {result.statuses}")
-        case.our_times.append(seconds)
+        case.first_times.append(first)
+        if case.size >= MiB:
+            case.our_times.append(first)
+            return
+        start = time.perf_counter()
+        results = [case.ours() for _ in range(BATCH)]
+        case.our_times.append((time.perf_counter() - start) / BATCH)
+        if not all(result.ok for result in results):
+            raise BenchError(f"smimecore {case.name} failed in a batch")
 
     # -- memory ------------------------------------------------------------------------
 
@@ -535,7 +558,7 @@ def loadavg() -> str:
 def print_table(rows: Sequence[dict[str, object]]) -> None:
     print(
         f"{'operation':22}{'key':10}{'size':>8}{'openssl ms':>12}{'smimecore ms':>14}"
-        f"{'ratio':>9}{'target':>8}  result"
+        f"{'ratio':>9}{'target':>8}  result  {'first call ms':>13}{'ratio':>8}"
     )
     for row in rows:
         target = row["target"]
@@ -544,7 +567,7 @@ def print_table(rows: Sequence[dict[str, object]]) -> None:
         print(
             f"{row['op']!s:22}{row['kind']!s:10}{size_label(int(row['size'])):>8}"  # type: ignore[call-overload]
             f"{row['binary_ms']:>12.3f}{row['ours_ms']:>14.3f}{row['ratio']:>8.1f}x"
-            f"{target_text:>8}  {verdict}"
+            f"{target_text:>8}  {verdict:6}  {row['first_ms']:>13.3f}{row['first_ratio']:>7.1f}x"
         )
 
 

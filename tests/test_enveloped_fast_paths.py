@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms, core
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from smimecore import SMIME
 from smimecore.algorithms import keyagreement
@@ -38,6 +39,7 @@ from smimecore.cms.enveloped import (
     parse_enveloped,
 )
 from smimecore.demo.pki import DemoIdentity, DemoPKI
+from smimecore.errors import MalformedMessageError
 from smimecore.mime.entity import split_entity
 from smimecore.mime.protected import (
     split_for_protection,
@@ -153,8 +155,6 @@ def test_openssl_output_reads_and_decrypts_the_same(
     openssl: Callable[..., subprocess.CompletedProcess[bytes]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     certificate = tmp_path / "recipient.pem"
     certificate.write_bytes(people[kind].certificate.public_bytes(Encoding.PEM))
     cipher = [] if "-aes-256-gcm" in options else ["-aes256"]
@@ -360,8 +360,6 @@ def test_protected_parts_join_to_the_protected_entity(raw: bytes) -> None:
 
 
 def test_malformed_message_is_reported_before_recipients(smime: SMIME) -> None:
-    from smimecore.errors import MalformedMessageError
-
     with pytest.raises(MalformedMessageError):
         smime.encrypt(b"no header section at all", recipients=["nobody@example.org"])
 
@@ -377,8 +375,6 @@ def test_large_messages_decrypt_with_openssl(
     identities: dict[str, DemoIdentity],
 ) -> None:
     """The streamed output (several chunks, a straddling DER header) is what the binary reads."""
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
     identity = identities["rsa2048"]
     key = tmp_path / "key.pem"
     key.write_bytes(

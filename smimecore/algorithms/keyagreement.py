@@ -40,7 +40,6 @@ __all__ = [
     "AgreementPublicKey",
     "Kdf",
     "KeyAgreementScheme",
-    "agree_and_wrap",
     "agree_and_wrap_der",
     "describe_agreement",
     "describe_agreement_der",
@@ -327,31 +326,6 @@ def _ephemeral(public_key: AgreementPublicKey) -> tuple[bytes, bytes, str]:
     return e_key.exchange(ec.ECDH(), public_key), point, _EC_OID
 
 
-def agree_and_wrap(
-    public_key: AgreementPublicKey,
-    key: bytes,
-    *,
-    kdf: Kdf | None = None,
-    kdf_hash: str | None = None,
-    ukm: bytes | None = None,
-) -> tuple[cms.OriginatorIdentifierOrKey, cms.KeyEncryptionAlgorithm, bytes]:
-    """Wrap ``key`` for ``public_key`` with a fresh ephemeral key.
-
-    Defaults: X9.63 KDF with SHA-256/384/512 for P-256/384/521, HKDF with
-    SHA-256 (X25519) or SHA-512 (X448); the AES key wrap matches the
-    content key's size.  Returns the originator, keyEncryptionAlgorithm and
-    encrypted key of the KeyAgreeRecipientInfo.
-    """
-    originator, algorithm, encrypted = agree_and_wrap_der(
-        public_key, key, kdf=kdf, kdf_hash=kdf_hash, ukm=ukm
-    )
-    return (
-        cms.OriginatorIdentifierOrKey.load(originator),
-        cms.KeyEncryptionAlgorithm.load(algorithm),
-        encrypted,
-    )
-
-
 def agree_and_wrap_der(
     public_key: AgreementPublicKey,
     key: bytes,
@@ -360,10 +334,14 @@ def agree_and_wrap_der(
     kdf_hash: str | None = None,
     ukm: bytes | None = None,
 ) -> tuple[bytes, bytes, bytes]:
-    """:func:`agree_and_wrap` with the originator and keyEncryptionAlgorithm as DER.
+    """Wrap ``key`` for ``public_key`` with a fresh ephemeral key.
 
-    The originator is the OriginatorIdentifierOrKey CHOICE (``[1]``
-    originatorKey), not yet in the KeyAgreeRecipientInfo's ``[0]``.
+    Defaults: X9.63 KDF with SHA-256/384/512 for P-256/384/521, HKDF with
+    SHA-256 (X25519) or SHA-512 (X448); the AES key wrap matches the
+    content key's size.  Returns the DER of the originator (the
+    OriginatorIdentifierOrKey CHOICE, ``[1]`` originatorKey, not yet in the
+    KeyAgreeRecipientInfo's ``[0]``) and of the keyEncryptionAlgorithm, and
+    the encrypted key.
     """
     size = len(key) if len(key) in _WRAP_BY_SIZE else 32
     scheme = _SCHEMES[_default_scheme(_key_kind(public_key), kdf, kdf_hash)]

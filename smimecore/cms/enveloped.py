@@ -277,7 +277,7 @@ class EncryptionRecipient:
     RSA keys get PKCS#1 v1.5 key transport unless ``rsa_oaep`` (then
     OAEP with ``oaep_hash``).  EC, X25519 and X448 keys get ECDH; ``kdf`` /
     ``kdf_hash`` override the defaults of
-    :func:`smimecore.algorithms.keyagreement.agree_and_wrap`.
+    :func:`smimecore.algorithms.keyagreement.agree_and_wrap_der`.
     """
 
     certificate: x509.Certificate
