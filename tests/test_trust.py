@@ -22,6 +22,7 @@ from smimecore.trust import (
     NoCAPathTrust,
     TrustPolicy,
     TrustVerdict,
+    anchors,
     build_trust_evaluator,
 )
 from tests.conftest import vector_path
@@ -367,6 +368,20 @@ def test_directory_change_is_picked_up(tmp_path: Path, tpki: TrustPKI) -> None:
     assert judge(evaluator, tpki, "good").trusted
     (tmp_path / "root.pem").unlink()
     assert judge(evaluator, tpki, "good").reason == "no-path"
+
+
+def test_a_file_rewritten_in_a_directory_is_seen_after_the_rescan_interval(
+    tmp_path: Path, tpki: TrustPKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anchor_file = tmp_path / "anchor.pem"
+    anchor_file.write_bytes(pem(tpki.other_root.certificate))
+    evaluator = CAPathTrust(TrustPolicy(ca_path=tmp_path))
+    assert judge(evaluator, tpki, "good").reason == "no-path"
+    monkeypatch.setattr(anchors, "RESCAN_SECONDS", 3600.0)
+    anchor_file.write_bytes(pem(tpki.root.certificate))  # in place: the directory is unchanged
+    assert judge(evaluator, tpki, "good").reason == "no-path"  # not re-scanned yet
+    monkeypatch.setattr(anchors, "RESCAN_SECONDS", 0.0)
+    assert judge(evaluator, tpki, "good").trusted
 
 
 def test_vanished_ca_path_is_untrusted_not_an_exception(tmp_path: Path, tpki: TrustPKI) -> None:

@@ -14,9 +14,12 @@ import email.message
 import email.parser
 import email.policy
 import email.utils
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 
 from smimecore.errors import MalformedMessageError
 
@@ -89,7 +92,7 @@ class RawEntity:
         return _HEADER_PARSER.parsebytes(self.header_block + b"\n", headersonly=True)
 
     @cached_property
-    def _simple_content_type(self) -> tuple[str, dict[str, str]] | None:
+    def _simple_content_type(self) -> tuple[str, Mapping[str, str]] | None:
         """Content-Type parsed without the ``email`` package when it is plain (the usual case).
 
         ``None`` sends the caller to the full parser: RFC 2231 parameters,
@@ -97,20 +100,8 @@ class RawEntity:
         """
         found = [line for line in self.header_lines() if line[:13].lower() == b"content-type:"]
         if len(found) != 1:
-            return None if found else ("text/plain", {})
-        value = found[0][13:].replace(b"\r\n", b"").decode("latin-1")
-        if "*" in value or "=?" in value or "\\" in value or "(" in value:
-            return None
-        match = _CONTENT_TYPE.fullmatch(value)
-        if match is None:
-            return None
-        parameters = {
-            found["name"].lower(): found["quoted"]
-            if found["quoted"] is not None
-            else found["plain"]
-            for found in _PARAMETER.finditer(match["parameters"])
-        }
-        return match["type"].lower(), parameters
+            return None if found else ("text/plain", _NO_PARAMETERS)
+        return _parse_simple_content_type(found[0])
 
     @property
     def content_type(self) -> str:
@@ -183,6 +174,25 @@ _CONTENT_TYPE = re.compile(
 _PARAMETER = re.compile(
     rf";\s*(?P<name>{_MIME_WORD})\s*=\s*(?:\"(?P<quoted>[^\"]*)\"|(?P<plain>{_MIME_WORD}))"
 )
+
+
+_NO_PARAMETERS: Mapping[str, str] = MappingProxyType({})
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | None:
+    """One ``Content-Type:`` field read by the plain grammar (cached: the same fields recur)."""
+    value = line[13:].replace(b"\r\n", b"").decode("latin-1")
+    if "*" in value or "=?" in value or "\\" in value or "(" in value:
+        return None
+    match = _CONTENT_TYPE.fullmatch(value)
+    if match is None:
+        return None
+    parameters = {
+        found["name"].lower(): found["quoted"] if found["quoted"] is not None else found["plain"]
+        for found in _PARAMETER.finditer(match["parameters"])
+    }
+    return match["type"].lower(), MappingProxyType(parameters)
 
 
 def _is_content_header(line: bytes) -> bool:

@@ -97,6 +97,7 @@ class Reader:
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self.view = memoryview(data)
+        self.data: bytes | bytearray | memoryview = data if isinstance(data, bytes) else self.view
         self._children: dict[int, list[Tlv]] = {}
 
     def read(self, offset: int, limit: int | None = None, depth: int = 0) -> Tlv:
@@ -163,23 +164,63 @@ class Reader:
         self._children[start] = children
         return Tlv(cls, True, number, start, content_start, pos, pos + 2, True)
 
-    def children(self, parent: Tlv, depth: int = 0) -> Iterator[Tlv]:
+    def children(self, parent: Tlv) -> list[Tlv]:
         """The elements inside the constructed element ``parent``, in order."""
         if not parent.constructed:
             raise MalformedCMSError("a constructed CMS element was expected")
         known = self._children.get(parent.start)
         if known is not None:
-            yield from known
-            return
-        pos = parent.content_start
-        while pos < parent.content_end:
-            child = self.read(pos, parent.content_end, depth + 1)
-            yield child
+            return known
+        return self._definite_children(parent.content_start, parent.content_end)
+
+    def _definite_children(self, pos: int, limit: int) -> list[Tlv]:
+        # The common short forms (one-octet tag, length under 128 or in one or two
+        # octets) are read inline: a SignedData has dozens of elements per message.
+        data = self.data
+        found: list[Tlv] = []
+        while pos < limit:
+            if pos + 2 <= limit:
+                first, octet = data[pos], data[pos + 1]
+                if first & 0x1F != 0x1F and octet != 0x80 and octet <= 0x82:
+                    if octet < 0x80:
+                        start = pos + 2
+                        end = start + octet
+                    elif octet == 0x81:
+                        start = pos + 3
+                        end = start + data[pos + 2] if start <= limit else limit + 1
+                    else:
+                        start = pos + 4
+                        end = (
+                            start + (data[pos + 2] << 8 | data[pos + 3])
+                            if start <= limit
+                            else limit + 1
+                        )
+                    if end <= limit:
+                        found.append(
+                            _new_tlv(
+                                Tlv,
+                                (
+                                    first >> 6,
+                                    bool(first & 0x20),
+                                    first & 0x1F,
+                                    pos,
+                                    start,
+                                    end,
+                                    end,
+                                    False,
+                                ),
+                            )
+                        )
+                        pos = end
+                        continue
+            child = self.read(pos, limit, 1)
+            found.append(child)
             pos = child.end
+        return found
 
     def child_list(self, parent: Tlv) -> list[Tlv]:
-        """:meth:`children` as a list."""
-        return list(self.children(parent))
+        """:meth:`children` (a list either way; kept for readers that ask for one)."""
+        return self.children(parent)
 
     def element(self, tlv: Tlv) -> memoryview:
         """The whole encoding of ``tlv`` (header, contents and end-of-contents)."""

@@ -17,7 +17,9 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +196,8 @@ def _unique(items: Iterable[_Item]) -> Iterable[_Item]:
 
 _Snapshot = TypeVar("_Snapshot")
 _StatSignature = tuple[Any, ...]
+RESCAN_SECONDS = 1.0
+"""How stale a ``ca_path`` directory's per-file view may get while the directory is unchanged."""
 
 
 class _WatchedPath(Generic[_Snapshot]):
@@ -212,6 +216,7 @@ class _WatchedPath(Generic[_Snapshot]):
         self._build = build
         self._lock = threading.Lock()
         self._cached: tuple[_StatSignature, _Snapshot] | None = None
+        self._scanned: tuple[tuple[int, int, int], float, _StatSignature] | None = None
 
     def current(self) -> _Snapshot:
         """The snapshot for the path as it is now; :class:`ConfigError` if it cannot be read."""
@@ -228,10 +233,26 @@ class _WatchedPath(Generic[_Snapshot]):
             return snapshot
 
     def _signature(self) -> _StatSignature:
+        """What the path looks like now: a file's stat, or a directory's and its entries'.
+
+        A directory's entries are re-read at most every :data:`RESCAN_SECONDS`
+        while the directory itself is unchanged (a file added, removed or
+        renamed changes it at once); a file rewritten in place is therefore
+        seen within that time, without a stat per anchor on every call.
+        """
         try:
-            if not self.path.is_dir():
-                return (_stat_of(self.path),)
-            return tuple(sorted((name, _stat_of(self.path / name)) for name in self._entries()))
+            top = os.stat(self.path)
+            top_key = (top.st_mtime_ns, top.st_size, top.st_ino)
+            if not stat.S_ISDIR(top.st_mode):
+                return (top_key,)
+            now = time.monotonic()
+            scanned = self._scanned
+            if scanned is not None and scanned[0] == top_key and now - scanned[1] < RESCAN_SECONDS:
+                return scanned[2]
+            entries = tuple(sorted((name, _stat_of(self.path / name)) for name in self._entries()))
+            signature = (top_key, *entries)
+            self._scanned = (top_key, now, signature)
+            return signature
         except OSError as exc:
             raise ConfigError(self.option, f"cannot read {self.path}: {exc.strerror}") from None
 
@@ -268,8 +289,8 @@ class _WatchedPath(Generic[_Snapshot]):
 
 
 def _stat_of(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    found = os.stat(path)
+    return (found.st_mtime_ns, found.st_size, found.st_ino)
 
 
 def _is_anchor_file(name: str) -> bool:
