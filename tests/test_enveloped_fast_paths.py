@@ -65,9 +65,17 @@ def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recip
 
 
 def _slow(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EnvelopedMessage:
-    """``parse_enveloped`` with the TLV reading of RecipientInfos turned off."""
+    """``parse_enveloped`` with the one-pass reading and the TLV reading of RecipientInfos off."""
     with monkeypatch.context() as patched:
+        patched.setattr(enveloped, "_parse_usual", lambda data: None)
         patched.setattr(enveloped, "_read_recipient_infos", lambda reader, tlv: None)
+        return parse_enveloped(data)
+
+
+def _by_tlv_reader(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EnvelopedMessage:
+    """``parse_enveloped`` with the one-pass reading of the usual DER turned off."""
+    with monkeypatch.context() as patched:
+        patched.setattr(enveloped, "_parse_usual", lambda data: None)
         return parse_enveloped(data)
 
 
@@ -76,6 +84,10 @@ def _same_reading(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EnvelopedMess
     assert fast == slow  # index, kind, identifiers, key_encryption, supported; and the rest
     for a, b in zip(fast.recipients, slow.recipients, strict=True):
         assert bytes(a.info.dump()) == bytes(b.info.dump())
+    tlv = _by_tlv_reader(data, monkeypatch)
+    assert fast == tlv
+    for a, b in zip(fast.recipients, tlv.recipients, strict=True):
+        assert (a.der, a.fields) == (b.der, b.fields)
     return fast
 
 
@@ -254,16 +266,11 @@ def test_shared_info_is_what_asn1crypto_writes(
 ) -> None:
     seen: list[bytes] = []
 
-    class Kdf:
-        def __init__(self, **options: object) -> None:
-            info = options.get("sharedinfo", options.get("info"))
-            assert isinstance(info, bytes)
-            seen.append(info)
+    def kdf(hash_name: str, shared: bytes, shared_info: bytes, length: int) -> bytes:
+        seen.append(shared_info)
+        return bytes(length)
 
-        def derive(self, shared: bytes) -> bytes:
-            return bytes(size)
-
-    monkeypatch.setattr(keyagreement, "X963KDF", Kdf)
+    monkeypatch.setattr(keyagreement, "_x963_kdf", kdf)
     wrap = keyagreement._WRAP_DER[size]
     scheme = keyagreement._SCHEMES["1.3.132.1.11.1"]
     keyagreement._derive(scheme, b"secret", wrap, size, ukm)

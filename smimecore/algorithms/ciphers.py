@@ -19,7 +19,6 @@ from typing import Literal
 from asn1crypto import core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import RC2, TripleDES
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import (
     AEADEncryptionContext,
     Cipher,
@@ -405,11 +404,25 @@ def _decrypt_cbc(
         buffer = bytearray(len(ciphertext) + block - 1)
         written = decryptor.update_into(ciphertext, buffer)
         decryptor.finalize()
-    # cryptography's unpadder checks the padding in constant time; only the
-    # last block is given to it so the large body is not copied again.
-    unpadder = padding.PKCS7(block * 8).unpadder()
-    try:
-        last = unpadder.update(bytes(buffer[written - block : written])) + unpadder.finalize()
-    except ValueError:
-        raise DecryptionError() from None
-    return memoryview(buffer)[: written - block + len(last)]
+    # PKCS#7 padding, checked on the last block as one integer with the same steps
+    # whatever the padding byte is (no early exit to time); every failure is the
+    # one DecryptionError.
+    tail = int.from_bytes(buffer[written - block : written], "big")
+    pad = tail & 0xFF
+    mask, pattern = _PADDING_CHECKS[block][pad]
+    if tail & mask != pattern:
+        raise DecryptionError()
+    return memoryview(buffer)[: written - pad]
+
+
+def _padding_checks(block: int) -> tuple[tuple[int, int], ...]:
+    """Per last byte: (mask, value) the last block must give; (0, 1) never matches."""
+    return tuple(
+        ((1 << 8 * pad) - 1, int.from_bytes(bytes((pad,)) * pad, "big"))
+        if 1 <= pad <= block
+        else (0, 1)
+        for pad in range(256)
+    )
+
+
+_PADDING_CHECKS = {block: _padding_checks(block) for block in (8, 16)}

@@ -28,7 +28,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from smimecore.algorithms.digests import digest_by_name
@@ -189,10 +188,21 @@ def _derive(
         parts.append(encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, ukm)))
     parts.append(_SUPP_PUB_INFO.get(size) or _supp_pub_info(size))
     shared_info = encode_tlv(TAG_SEQUENCE, *parts)
-    algorithm: hashes.HashAlgorithm = _HASHES[scheme.hash_name]
     if scheme.kdf == "hkdf":
+        algorithm: hashes.HashAlgorithm = _HASHES[scheme.hash_name]
         return HKDF(algorithm=algorithm, length=size, salt=None, info=shared_info).derive(shared)
-    return X963KDF(algorithm=algorithm, length=size, sharedinfo=shared_info).derive(shared)
+    return _x963_kdf(scheme.hash_name, shared, shared_info, size)
+
+
+def _x963_kdf(hash_name: str, shared: bytes, shared_info: bytes, size: int) -> bytes:
+    """ANSI X9.63 KDF (SEC 1 section 3.6.1): what cryptography's ``X963KDF`` derives."""
+    new = _HASHLIB[hash_name]
+    output = b""
+    counter = 1
+    while len(output) < size:
+        output += new(shared + counter.to_bytes(4, "big") + shared_info).digest()
+        counter += 1
+    return output[:size]
 
 
 def _supp_pub_info(size: int) -> bytes:
@@ -200,6 +210,13 @@ def _supp_pub_info(size: int) -> bytes:
 
 
 _SUPP_PUB_INFO = {size: _supp_pub_info(size) for size in (16, 24, 32)}
+_HASHLIB = {
+    "sha1": hashlib.sha1,
+    "sha224": hashlib.sha224,
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     name: digest_by_name(name).hash_algorithm()
     for name in {scheme.hash_name for scheme in _SCHEMES.values()}
@@ -311,6 +328,12 @@ def _default_scheme(kind: str, kdf: Kdf | None, kdf_hash: str | None) -> str:
 
 def _ephemeral(public_key: AgreementPublicKey) -> tuple[bytes, bytes, str]:
     """A fresh key pair on the recipient's curve: (shared secret, public bytes, OID)."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        e_key = ec.generate_private_key(public_key.curve)
+        point = e_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return e_key.exchange(ec.ECDH(), public_key), point, _EC_OID
     if isinstance(public_key, x25519.X25519PublicKey):
         x_key = x25519.X25519PrivateKey.generate()
         raw = x_key.public_key().public_bytes_raw()
@@ -319,11 +342,7 @@ def _ephemeral(public_key: AgreementPublicKey) -> tuple[bytes, bytes, str]:
         y_key = x448.X448PrivateKey.generate()
         raw = y_key.public_key().public_bytes_raw()
         return y_key.exchange(public_key), raw, _X448_OID
-    e_key = ec.generate_private_key(public_key.curve)
-    point = e_key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return e_key.exchange(ec.ECDH(), public_key), point, _EC_OID
+    raise UnsupportedAlgorithmError(type(public_key).__name__, "keys cannot be used for ECDH")
 
 
 def agree_and_wrap_der(

@@ -74,7 +74,9 @@ from smimecore.errors import (
 from smimecore.pki.certificate import subject_key_identifier
 from smimecore.pki.der import (
     CONTEXT,
+    TAG_INTEGER,
     TAG_OCTET_STRING,
+    TAG_OID,
     TAG_SEQUENCE,
     TAG_SET,
     Reader,
@@ -248,6 +250,14 @@ class EnvelopedMessage:
             for position, identifier in enumerate(entry.identifiers)
             if identifier.matches(certificate)
         ]
+
+    def names(self, certificate: x509.Certificate) -> bool:
+        """Whether some RecipientInfo names ``certificate`` (``recipients_for`` is not empty)."""
+        return any(
+            identifier.matches(certificate)
+            for entry in self.recipients
+            for identifier in entry.identifiers
+        )
 
 
 @dataclass(frozen=True)
@@ -518,6 +528,9 @@ def parse_enveloped(data: Bytes) -> EnvelopedMessage:
     unchanged until decrypted).  Raises MalformedCMSError for broken data
     and for other content types.
     """
+    usual = _parse_usual(data)
+    if usual is not None:
+        return usual
     reader = Reader(data)
     top = _expect(reader.read(0), 0, 16, "ContentInfo")
     outer = reader.child_list(top)
@@ -532,6 +545,168 @@ def parse_enveloped(data: Bytes) -> EnvelopedMessage:
         raise MalformedCMSError("ContentInfo content must hold exactly one value")
     body = _expect(inner[0], 0, 16, "EnvelopedData")
     return _parse_body(reader, body, authenticated=outer_type == AUTH_ENVELOPED_DATA_OID)
+
+
+# --------------------------------------------------------------------------- the usual DER
+# What encoders write (definite lengths, no originatorInfo or authAttrs, a primitive
+# encryptedContent, ktri and kari recipients) is read in one pass, one header read per
+# element.  Anything else, or anything wrong, gives None and the TLV reader reads the whole
+# message as before: unusual input and errors get the same answers.
+
+
+def _head(data: Bytes, pos: int, limit: int) -> tuple[int, int, int]:
+    """Identifier octet, contents start and end of the definite-length element at ``pos``."""
+    tag = data[pos]
+    octet = data[pos + 1]
+    if octet < 0x80:
+        start = pos + 2
+        end = start + octet
+    elif octet == 0x81:
+        start = pos + 3
+        end = start + data[pos + 2]
+    elif octet == 0x82:
+        start = pos + 4
+        end = start + (data[pos + 2] << 8 | data[pos + 3])
+    elif octet == 0x83:
+        start = pos + 5
+        end = start + (data[pos + 2] << 16 | data[pos + 3] << 8 | data[pos + 4])
+    else:
+        raise _UnusualShapeError()
+    # A header running past ``limit`` puts ``end`` past it too.
+    if end > limit or tag & 0x1F == 0x1F:
+        raise _UnusualShapeError()
+    return tag, start, end
+
+
+@functools.lru_cache(maxsize=256)
+def _oid_of(contents: bytes) -> str:
+    reader = Reader(encode_tlv(TAG_OID, contents))
+    return reader.oid(reader.read(0))
+
+
+def _parse_usual(data: Bytes) -> EnvelopedMessage | None:
+    try:
+        return _read_usual(data)
+    except (_UnusualShapeError, MalformedCMSError, UnsupportedAlgorithmError, LookupError):
+        return None
+    except ValueError:  # what the TLV reading of RecipientInfos also leaves to asn1crypto
+        return None
+
+
+def _read_usual(data: Bytes) -> EnvelopedMessage:
+    tag, pos, end = _head(data, 0, len(data))
+    _require(tag == TAG_SEQUENCE)
+    tag, start, pos = _head(data, pos, end)
+    _require(tag == TAG_OID)
+    outer_type = _oid_of(bytes(data[start:pos]))
+    authenticated = outer_type == AUTH_ENVELOPED_DATA_OID
+    _require(authenticated or outer_type == ENVELOPED_DATA_OID)
+    tag, pos, explicit_end = _head(data, pos, end)
+    _require(tag == _EXPLICIT_0 and explicit_end == end)
+    tag, pos, body_end = _head(data, pos, end)
+    _require(tag == TAG_SEQUENCE and body_end == end)
+    tag, start, pos = _head(data, pos, end)
+    _require(tag == TAG_INTEGER and 0 < pos - start <= 4)
+    version = int.from_bytes(data[start:pos], "big", signed=True)
+    tag, start, pos = _head(data, pos, end)
+    _require(tag == TAG_SET)
+    recipients = _usual_recipient_infos(data, start, pos)
+    tag, start, pos = _head(data, pos, end)
+    _require(tag == TAG_SEQUENCE)
+    content_type, cipher_oid, parameters, ciphertext = _usual_content_info(data, start, pos)
+    mac = None
+    if authenticated:
+        tag, start, pos = _head(data, pos, end)
+        _require(tag == TAG_OCTET_STRING)
+        mac = bytes(data[start:pos])
+    return EnvelopedMessage(
+        authenticated=authenticated,
+        version=version,
+        content_type=content_type,
+        cipher_oid=cipher_oid,
+        cipher=content_cipher_by_oid(cipher_oid),
+        recipients=recipients,
+        has_content=ciphertext is not None,
+        parameters_der=parameters,
+        ciphertext=ciphertext,
+        mac=mac,
+    )
+
+
+def _usual_content_info(
+    data: Bytes, pos: int, end: int
+) -> tuple[str, str, bytes | None, memoryview | None]:
+    """EncryptedContentInfo: content type, cipher OID, parameters DER, ciphertext."""
+    tag, start, pos = _head(data, pos, end)
+    _require(tag == TAG_OID)
+    content_type = _oid_of(bytes(data[start:pos]))
+    tag, start, algorithm_end = _head(data, pos, end)
+    _require(tag == TAG_SEQUENCE)
+    tag, start, pos = _head(data, start, algorithm_end)
+    _require(tag == TAG_OID)
+    cipher_oid = _oid_of(bytes(data[start:pos]))
+    parameters = None
+    if pos < algorithm_end:
+        _require(_head(data, pos, algorithm_end)[2] == algorithm_end)
+        parameters = bytes(data[pos:algorithm_end])
+    ciphertext = None
+    if algorithm_end < end:
+        tag, start, pos = _head(data, algorithm_end, end)
+        _require(tag == _IMPLICIT_0 and pos == end)
+        ciphertext = memoryview(data)[start:pos]
+    return content_type, cipher_oid, parameters, ciphertext
+
+
+def _usual_recipient_infos(data: Bytes, pos: int, end: int) -> tuple[RecipientInfoEntry, ...]:
+    entries: list[RecipientInfoEntry] = []
+    while pos < end:
+        tag, start, info_end = _head(data, pos, end)
+        if tag == TAG_SEQUENCE:
+            entries.append(_usual_ktri(data, len(entries), pos, start, info_end))
+        else:
+            _require(tag == _KARI_TAG)
+            info = Tlv(CONTEXT, True, 1, pos, start, info_end, info_end, False)
+            der = bytes(data[pos:info_end])
+            entries.append(_read_kari(Reader(data), len(entries), info, der))
+        pos = info_end
+    _require(bool(entries))
+    return tuple(entries)
+
+
+def _usual_ktri(data: Bytes, index: int, at: int, pos: int, end: int) -> RecipientInfoEntry:
+    tag, _, pos = _head(data, pos, end)
+    _require(tag == TAG_INTEGER)
+    identifier, pos = _usual_rid(data, pos, end)
+    tag, start, algorithm_end = _head(data, pos, end)
+    _require(tag == TAG_SEQUENCE)
+    tag, start, oid_end = _head(data, start, algorithm_end)
+    _require(tag == TAG_OID)
+    if oid_end < algorithm_end:
+        _require(_head(data, oid_end, algorithm_end)[2] == algorithm_end)
+    algorithm_der = bytes(data[pos:algorithm_end])
+    described = describe_rsa_algorithm_der(algorithm_der) or (
+        _oid_of(bytes(data[start:oid_end])),
+        False,
+    )
+    tag, start, pos = _head(data, algorithm_end, end)
+    _require(tag == TAG_OCTET_STRING and pos == end)
+    fields = _KeyFields(algorithm_der, (bytes(data[start:pos]),))
+    der = bytes(data[at:end])
+    return RecipientInfoEntry(index, "ktri", (identifier,), *described, der, fields)
+
+
+def _usual_rid(data: Bytes, pos: int, end: int) -> tuple[RecipientIdentifier, int]:
+    """A ktri's rid and the offset after it."""
+    tag, start, rid_end = _head(data, pos, end)
+    if tag == _IMPLICIT_0:
+        return RecipientIdentifier(subject_key_identifier=bytes(data[start:rid_end])), rid_end
+    _require(tag == TAG_SEQUENCE)
+    tag, _, issuer_end = _head(data, start, rid_end)
+    _require(tag == TAG_SEQUENCE)
+    tag, serial_start, serial_end = _head(data, issuer_end, rid_end)
+    _require(tag == TAG_INTEGER and serial_start < serial_end == rid_end)
+    serial = int.from_bytes(data[serial_start:serial_end], "big", signed=True)
+    return RecipientIdentifier(issuer_der=bytes(data[start:issuer_end]), serial=serial), rid_end
 
 
 def _parse_body(reader: Reader, body: Tlv, *, authenticated: bool) -> EnvelopedMessage:

@@ -94,14 +94,17 @@ class RecipientFinder:
         problems: list[StatusRecord] = []
         found: list[x509.Certificate] = []
         now = datetime.now(UTC)
-        for address in distinct_addresses(addresses):
-            certificate = readable_encryption_certificate(self.keyring, address, logging.WARNING)
-            if certificate is None:
-                problems.append(unusable_recipient(address, "Key not found"))
-            elif certificate.not_valid_after_utc < now:
-                problems.append(unusable_recipient(address, "Key expired"))
-            else:
-                found.append(certificate)
+        with self.keyring.one_look():
+            for address in distinct_addresses(addresses):
+                certificate = readable_encryption_certificate(
+                    self.keyring, address, logging.WARNING
+                )
+                if certificate is None:
+                    problems.append(unusable_recipient(address, "Key not found"))
+                elif certificate.not_valid_after_utc < now:
+                    problems.append(unusable_recipient(address, "Key expired"))
+                else:
+                    found.append(certificate)
         if problems:
             names = ", ".join(record["Recipient"] for record in problems)
             raise RecipientError(f"cannot encrypt to {names}", statuses=problems)
@@ -144,12 +147,15 @@ def header_addresses(outer: RawEntity, *names: str) -> list[str]:
 
 
 def decrypt_with_keyring(
-    keyring: DirectoryKeyring, message: EnvelopedMessage, candidates: Sequence[str]
+    keyring: DirectoryKeyring,
+    message: EnvelopedMessage,
+    candidates: Sequence[str] | Callable[[], Sequence[str]],
 ) -> tuple[DecryptedContent, StatusRecord]:
     """Decrypt with the first keyring key that fits, and RT's ``Decrypt`` record.
 
     Keys whose certificate a RecipientInfo names are used first; then the
-    keys of ``candidates`` are tried against every RecipientInfo.  Raises
+    keys of ``candidates`` are tried against every RecipientInfo
+    (``candidates`` may be a function giving them, called only then).  Raises
     :class:`DecryptionError` with a ``Decrypt``/``ERROR`` record when a key
     was right for a RecipientInfo but decryption failed, and
     :class:`SecretKeyNotFoundError` with RT's ``KeyCheck``/``MISSING`` record
@@ -162,22 +168,35 @@ def decrypt_with_keyring(
     except SmimeError as exc:
         failed = StatusRecord("Decrypt", ERROR, f"Decryption failed: {exc}")
         raise exc.with_statuses([failed]) from None
-    for address in keyring.addresses("encryption"):
-        certificate = readable_encryption_certificate(keyring, address, logging.DEBUG)
-        if certificate is not None and message.recipients_for(certificate):
-            found = _attempt(keyring, message, address, try_all=False)
-            if found is not None:
-                return found
-    for address in distinct_addresses(candidates):
-        if keyring.find_file(address, "encryption") is None:
-            continue
-        found = _attempt(keyring, message, address, try_all=True)
+    with keyring.one_look():
+        found = _by_certificate(keyring, message)
         if found is not None:
             return found
+        if callable(candidates):
+            candidates = candidates()
+        for address in distinct_addresses(candidates):
+            if keyring.find_file(address, "encryption") is None:
+                continue
+            found = _attempt(keyring, message, address, try_all=True)
+            if found is not None:
+                return found
     missing = StatusRecord("KeyCheck", MISSING, "Secret key is not available", KeyType="secret")
     raise SecretKeyNotFoundError(
         ", ".join(candidates) or "any recipient", "no keyring key fits"
     ).with_statuses([missing])
+
+
+def _by_certificate(
+    keyring: DirectoryKeyring, message: EnvelopedMessage
+) -> tuple[DecryptedContent, StatusRecord] | None:
+    """Decrypt with the key of a keyring certificate that a RecipientInfo names, if any."""
+    for address in keyring.addresses("encryption"):
+        certificate = readable_encryption_certificate(keyring, address, logging.DEBUG)
+        if certificate is not None and message.names(certificate):
+            found = _attempt(keyring, message, address, try_all=False)
+            if found is not None:
+                return found
+    return None
 
 
 def readable_encryption_certificate(

@@ -393,9 +393,13 @@ class SMIME:
             raise exc.with_statuses(
                 [StatusRecord("Decrypt", ERROR, f"Decryption failed: {exc}")]
             ) from None
-        candidates = [*recipients, *header_addresses(encrypted.outer, "To", "Cc")]
-        decrypted, record = decrypt_with_keyring(self.keyring, enveloped, candidates)
         outer = encrypted.outer
+
+        def candidates() -> list[str]:
+            # Only needed when no keyring certificate is named by a RecipientInfo.
+            return [*recipients, *header_addresses(outer, "To", "Cc")]
+
+        decrypted, record = decrypt_with_keyring(self.keyring, enveloped, candidates)
         # The DER (and the ciphertext viewed in it) is not needed any more: free it
         # before the result is made, so the two do not coexist.
         del encrypted, enveloped
@@ -406,15 +410,16 @@ class SMIME:
     ) -> list[x509.Certificate]:
         loaded = [c if isinstance(c, x509.Certificate) else _first_certificate(c) for c in given]
         from_keyring: list[str] = []
-        for address in addresses:
-            stored = None
-            if self.keyring.find_file(address, "encryption") is None:
-                stored = best_for_encryption(self.certificate_store.get(address))
-            if stored is None:
-                from_keyring.append(address)
-            else:
-                loaded.append(stored)
-        return RecipientFinder(self.keyring).certificates(from_keyring, loaded)
+        with self.keyring.one_look():
+            for address in addresses:
+                stored = None
+                if self.keyring.find_file(address, "encryption") is None:
+                    stored = best_for_encryption(self.certificate_store.get(address))
+                if stored is None:
+                    from_keyring.append(address)
+                else:
+                    loaded.append(stored)
+            return RecipientFinder(self.keyring).certificates(from_keyring, loaded)
 
     def _cipher(self, cipher: str | None) -> str:
         if cipher is None:

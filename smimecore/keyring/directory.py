@@ -97,9 +97,37 @@ class DirectoryKeyring:
         # certificate_for's choice among a file's certificates, kept with the KeyFile it
         # was made from (a reloaded file is a new KeyFile, so the choice is made again).
         self._picked: dict[tuple[Path, str], tuple[KeyFile, x509.Certificate | None]] = {}
+        # Within one operation (see one_look) each path is stat()ed once, per thread.
+        self._looks = threading.local()
+        self._one_look = _OneLook(self._looks)
 
     def __repr__(self) -> str:
         return f"DirectoryKeyring({str(self.directory)!r})"
+
+    def one_look(self) -> _OneLook:
+        """A context within which the directory and each file are looked at (``stat``) once.
+
+        An operation that asks about several addresses, or first for a
+        certificate and then for the key of the same file, sees the keyring
+        as it was when first looked at; the next operation looks again, so
+        files changed in between are still reloaded.  Per thread; may nest.
+        """
+        return self._one_look
+
+    def _stat(self, path: Path) -> os.stat_result:
+        seen: dict[Path, os.stat_result | OSError] | None = getattr(self._looks, "seen", None)
+        if seen is None:
+            return os.stat(path)
+        found = seen.get(path)
+        if found is None:
+            try:
+                found = os.stat(path)
+            except OSError as exc:
+                found = exc
+            seen[path] = found
+        if isinstance(found, OSError):
+            raise found
+        return found
 
     # -- finding files ---------------------------------------------------
 
@@ -138,7 +166,7 @@ class DirectoryKeyring:
         if self.directory is None:
             return None
         try:
-            modified = os.stat(self.directory).st_mtime_ns
+            modified = self._stat(self.directory).st_mtime_ns
         except OSError:
             return None
         cached = self._index
@@ -158,7 +186,7 @@ class DirectoryKeyring:
     def load(self, path: Path, address: str, purpose: Purpose | None) -> KeyFile:
         """Load a keyring file (cached until it changes), opening its key with the passphrase."""
         try:
-            stat = path.stat()
+            stat = self._stat(path)
         except OSError as exc:
             raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
         passphrase = resolve_passphrase(self._passphrase, address, purpose or "")
@@ -288,7 +316,7 @@ class DirectoryKeyring:
             return self.load(path, address, None)
         cached = self._loaded.get(path)
         try:
-            stat = path.stat()
+            stat = self._stat(path)
         except OSError as exc:
             raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
         signature = _signature(stat)
@@ -307,6 +335,26 @@ class DirectoryKeyring:
         with self._lock:
             self._certificates_loaded[path] = (signature, key_file)
         return key_file
+
+
+class _OneLook:
+    """:meth:`DirectoryKeyring.one_look`: one object per keyring, its state per thread."""
+
+    def __init__(self, looks: threading.local) -> None:
+        self._looks = looks
+
+    def __enter__(self) -> None:
+        looks = self._looks
+        depth = getattr(looks, "depth", 0)
+        if not depth:
+            looks.seen = {}
+        looks.depth = depth + 1
+
+    def __exit__(self, *_: object) -> None:
+        looks = self._looks
+        looks.depth -= 1
+        if not looks.depth:
+            looks.seen = None
 
 
 def _addresses(names: dict[str, str], purpose: Purpose) -> tuple[str, ...]:

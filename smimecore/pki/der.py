@@ -13,7 +13,6 @@ indefinite-length EnvelopedData with a chunked, constructed OCTET STRING).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from smimecore.errors import MalformedCMSError
