@@ -17,6 +17,7 @@ import pytest
 
 from smimecore import SMIME, Config
 from smimecore.demo.pki import DemoIdentity, DemoPKI
+from tests.envpki import Recipient, recipients
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 VECTORS = Path(os.environ.get("SMIMECORE_VECTORS", REPOSITORY.parent / "shared" / "vectors"))
@@ -112,3 +113,9 @@ SAMPLE_MESSAGE = (
     b"\n"
     b"Hello,\n\nthis is the body.\nSecond line.\n"
 )
+
+
+@pytest.fixture(scope="session")
+def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recipient]:
+    """Enveloped-data recipients of every key kind (see :mod:`tests.envpki`)."""
+    return recipients(pki, identities)

@@ -19,6 +19,9 @@ from cryptography.x509.oid import NameOID
 from smimecore.cms.enveloped import DecryptionKey
 from smimecore.demo.pki import DemoIdentity, DemoPKI
 
+CONTENT = b"Content-Type: text/plain\r\n\r\nHello, world!\r\n"
+"""A small MIME entity to encrypt."""
+
 KINDS = ("rsa2048", "rsa-oaep", "p256", "p384", "p521", "x25519", "x448")
 """Recipient kinds; ``rsa-oaep`` is the RSA identity with OAEP key transport."""
 

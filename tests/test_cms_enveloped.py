@@ -28,16 +28,10 @@ from smimecore.cms.enveloped import (
 )
 from smimecore.demo.pki import DemoIdentity, DemoPKI
 from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
-from tests.envpki import KINDS, Recipient, issue_xdh, recipients
+from tests.envpki import CONTENT, KINDS, Recipient, issue_xdh
 
 CIPHERS: tuple[str, ...] = ("aes-128-cbc", "aes-192-cbc", "aes-256-cbc")
 CIPHERS += ("aes-128-gcm", "aes-256-gcm", "chacha20-poly1305")
-CONTENT = b"Content-Type: text/plain\r\n\r\nHello, world!\r\n"
-
-
-@pytest.fixture(scope="module")
-def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recipient]:
-    return recipients(pki, identities)
 
 
 def _spec(people: dict[str, Recipient], kind: str, **options: object) -> EncryptionRecipient:

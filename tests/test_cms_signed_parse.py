@@ -1,13 +1,15 @@
-"""The hand-written SignedData reader against asn1crypto's reading of the same bytes.
+"""The hand-written SignedData readers against asn1crypto's reading of the same bytes.
 
-``parse_signed_data`` walks the DER/BER by hand for speed; every field it
-returns must be what asn1crypto finds, on third-party objects (RFC 4134,
-RFC 9216, pyca, OpenSSL, NIST PKITS mails) and on our own, and anything
-cut short or mangled must be a :class:`MalformedCMSError`.
+``parse_signed_data`` reads the usual DER in one pass and anything else with
+the TLV reader; every field either returns must be what asn1crypto finds, on
+third-party objects (RFC 4134, RFC 9216, pyca, OpenSSL, NIST PKITS mails)
+and on our own, both readings must agree on mangled input, and anything cut
+short or mangled must be a :class:`MalformedCMSError`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +17,30 @@ import pytest
 from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from smimecore import SMIME, MalformedCMSError
+from smimecore import SMIME, MalformedCMSError, SmimeError
+from smimecore.cms import signed
 from smimecore.cms.attributes import read_signing_time, signing_time_attribute
 from smimecore.cms.signed import SignedData, SignerIdentifier, SignerInfo, parse_signed_data
 from smimecore.mime.signed import parse_signed
+from smimecore.pki.der import UnusualEncodingError
 from tests.conftest import vector_path
+
+
+@pytest.fixture(params=["one-pass", "tlv-reader"], autouse=True)
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the one-pass reading on, then with only the TLV reader."""
+    if request.param == "tlv-reader":
+        _one_pass_off(monkeypatch)
+    return str(request.param)
+
+
+def _one_pass_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unusual(*_: object) -> None:
+        raise UnusualEncodingError()
+
+    monkeypatch.setattr(signed, "_read_usual_signed_data", unusual)
+    monkeypatch.setattr(signed, "_usual_attributes", unusual)
+
 
 _RAW_FOLDERS = ("rfc4134", "rfc9216", "pyca-cryptography-pkcs7", "openssl-cms-tests")
 _RAW_SUFFIXES = (".bin", ".der", ".p7b", ".p7s", ".p7m", ".cms")
@@ -182,3 +203,85 @@ def test_signing_time_with_an_offset_goes_through_asn1crypto() -> None:
 )
 def test_unreadable_signing_times_are_none(value: bytes) -> None:
     assert read_signing_time(value) is None
+
+
+def _outcome(data: bytes) -> object:
+    try:
+        parsed = parse_signed_data(data)
+    except MalformedCMSError:
+        return "malformed"
+    unreadable = [bytes(c.dump()) for c in parsed.unreadable_certificates]
+    return (replace(parsed, unreadable_certificates=()), unreadable)
+
+
+def test_both_readings_agree_on_every_truncation_and_flip(
+    smime: SMIME, reading: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if reading != "one-pass":
+        pytest.skip("compares the two readings itself")
+    signature = _own_signature(smime)
+    variants = [signature[:length] for length in range(0, len(signature), 7)]
+    for position in range(len(signature)):
+        mangled = bytearray(signature)
+        mangled[position] ^= 0x41
+        variants.append(bytes(mangled))
+    one_pass = [_outcome(variant) for variant in variants]
+    _one_pass_off(monkeypatch)
+    assert [_outcome(variant) for variant in variants] == one_pass
+
+
+def test_usual_der_is_read_in_one_pass(smime: SMIME, reading: str) -> None:
+    if reading != "one-pass":
+        pytest.skip("about the one-pass reading")
+    signature = _own_signature(smime)
+    assert signed._read_usual_signed_data(signature) == parse_signed_data(signature)
+
+
+def test_ber_goes_to_the_tlv_reader(reading: str) -> None:
+    """Thunderbird's signed mails are indefinite-length BER."""
+    if reading != "one-pass":
+        pytest.skip("about the one-pass reading")
+    mails = sorted(vector_path("request-tracker", "mails").glob("*"))
+    ber = []
+    for mail in mails:
+        try:
+            signature = parse_signed(mail.read_bytes()).signature
+        except SmimeError:
+            continue
+        if signature[1] == 0x80:  # indefinite length
+            ber.append(signature)
+    assert ber
+    for signature in ber:
+        with pytest.raises(UnusualEncodingError):
+            signed._read_usual_signed_data(signature)
+        _assert_same_as_asn1crypto(signature, parse_signed_data(signature))
+
+
+@pytest.mark.vectors
+def test_both_readings_index_the_same_attributes(
+    reading: str, monkeypatch: pytest.MonkeyPatch, smime: SMIME
+) -> None:
+    if reading != "one-pass":
+        pytest.skip("compares the two readings itself")
+    encodings = []
+    sources = [_own_signature(smime)]
+    for folder in _RAW_FOLDERS:
+        sources += [path.read_bytes() for path in _signed_objects(vector_path(folder))]
+    for source in sources:
+        for info in parse_signed_data(source).signer_infos:
+            encodings += [info.signed_attributes, info.unsigned_attributes]
+    encodings = [encoding for encoding in encodings if encoding is not None]
+    assert len(encodings) >= 10
+
+    def index(encoding: bytes) -> object:
+        try:
+            return signed._AttributeIndex.of(encoding).values
+        except MalformedCMSError:
+            return "malformed"
+
+    one_pass = [index(encoding) for encoding in encodings]
+    cut = [encoding[: len(encoding) // 2] for encoding in encodings]
+    one_pass_cut = [index(encoding) for encoding in cut]
+    _one_pass_off(monkeypatch)
+    assert [index(encoding) for encoding in encodings] == one_pass
+    assert [index(encoding) for encoding in cut] == one_pass_cut

@@ -38,7 +38,7 @@ from smimecore.cms.enveloped import (
     enveloped_pieces,
     parse_enveloped,
 )
-from smimecore.demo.pki import DemoIdentity, DemoPKI
+from smimecore.demo.pki import DemoIdentity
 from smimecore.errors import MalformedMessageError
 from smimecore.mime.entity import split_entity
 from smimecore.mime.protected import (
@@ -54,14 +54,7 @@ from smimecore.mime.transfer import (
 )
 from smimecore.pki.pem import find_pem_blocks
 from tests.conftest import VECTORS
-from tests.envpki import KINDS, Recipient, recipients
-
-CONTENT = b"Content-Type: text/plain\r\n\r\nHello, world!\r\n"
-
-
-@pytest.fixture(scope="module")
-def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recipient]:
-    return recipients(pki, identities)
+from tests.envpki import CONTENT, KINDS, Recipient
 
 
 def _slow(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EnvelopedMessage:

@@ -41,14 +41,7 @@ from smimecore.errors import DecryptionError, SecretKeyNotFoundError, SmimeError
 from smimecore.keyring import directory
 from smimecore.mime.enveloped import parse_encrypted
 from tests.conftest import PASSPHRASE, SAMPLE_MESSAGE
-from tests.envpki import KINDS, Recipient, recipients
-
-CONTENT = b"Content-Type: text/plain\r\n\r\nHello, world!\r\n"
-
-
-@pytest.fixture(scope="module")
-def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recipient]:
-    return recipients(pki, identities)
+from tests.envpki import CONTENT, KINDS, Recipient
 
 
 def _by_tlv_reader(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EnvelopedMessage:

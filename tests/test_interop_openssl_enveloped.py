@@ -17,18 +17,12 @@ from pathlib import Path
 import pytest
 
 from smimecore.cms.enveloped import EncryptionRecipient, build_enveloped, decrypt_enveloped
-from smimecore.demo.pki import DemoIdentity, DemoPKI
-from tests.envpki import Recipient, recipients
+from tests.envpki import Recipient
 
 pytestmark = pytest.mark.interop
 
 OpenSSL = Callable[..., subprocess.CompletedProcess[bytes]]
 CONTENT = b"Content-Type: text/plain\r\n\r\nHello from the interop test.\r\n" + os.urandom(300)
-
-
-@pytest.fixture(scope="module")
-def people(pki: DemoPKI, identities: dict[str, DemoIdentity]) -> dict[str, Recipient]:
-    return recipients(pki, identities)
 
 
 @pytest.fixture(scope="module")

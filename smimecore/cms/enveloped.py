@@ -81,8 +81,12 @@ from smimecore.pki.der import (
     TAG_SET,
     Reader,
     Tlv,
+    UnusualEncodingError,
+    decode_oid,
     encode_header,
     encode_tlv,
+    read_head,
+    require_usual,
 )
 
 __all__ = [
@@ -241,6 +245,33 @@ class EnvelopedMessage:
     ciphertext: Bytes | None = field(repr=False)
     mac: bytes | None = field(repr=False, default=None)
     aad: bytes | None = field(repr=False, default=None)
+
+    @classmethod
+    def of(
+        cls,
+        authenticated: bool,
+        version: int,
+        recipients: tuple[RecipientInfoEntry, ...],
+        content_info: tuple[str, str, bytes | None, Bytes | None],
+        mac: bytes | None,
+        aad: bytes | None = None,
+    ) -> EnvelopedMessage:
+        """Made from the parts as read; ``content_info`` is the EncryptedContentInfo's
+        content type, cipher OID, parameters (DER) and ciphertext."""
+        content_type, cipher_oid, parameters, ciphertext = content_info
+        return cls(
+            authenticated=authenticated,
+            version=version,
+            content_type=content_type,
+            cipher_oid=cipher_oid,
+            cipher=content_cipher_by_oid(cipher_oid),
+            recipients=recipients,
+            has_content=ciphertext is not None,
+            parameters_der=parameters,
+            ciphertext=ciphertext,
+            mac=mac,
+            aad=aad,
+        )
 
     def recipients_for(self, certificate: x509.Certificate) -> list[tuple[RecipientInfoEntry, int]]:
         """The (RecipientInfo, identifier index) pairs naming ``certificate``."""
@@ -554,36 +585,6 @@ def parse_enveloped(data: Bytes) -> EnvelopedMessage:
 # message as before: unusual input and errors get the same answers.
 
 
-def _head(data: Bytes, pos: int, limit: int) -> tuple[int, int, int]:
-    """Identifier octet, contents start and end of the definite-length element at ``pos``."""
-    tag = data[pos]
-    octet = data[pos + 1]
-    if octet < 0x80:
-        start = pos + 2
-        end = start + octet
-    elif octet == 0x81:
-        start = pos + 3
-        end = start + data[pos + 2]
-    elif octet == 0x82:
-        start = pos + 4
-        end = start + (data[pos + 2] << 8 | data[pos + 3])
-    elif octet == 0x83:
-        start = pos + 5
-        end = start + (data[pos + 2] << 16 | data[pos + 3] << 8 | data[pos + 4])
-    else:
-        raise _UnusualShapeError()
-    # A header running past ``limit`` puts ``end`` past it too.
-    if end > limit or tag & 0x1F == 0x1F:
-        raise _UnusualShapeError()
-    return tag, start, end
-
-
-@functools.lru_cache(maxsize=256)
-def _oid_of(contents: bytes) -> str:
-    reader = Reader(encode_tlv(TAG_OID, contents))
-    return reader.oid(reader.read(0))
-
-
 def _parse_usual(data: Bytes) -> EnvelopedMessage | None:
     try:
         return _read_usual(data)
@@ -594,42 +595,33 @@ def _parse_usual(data: Bytes) -> EnvelopedMessage | None:
 
 
 def _read_usual(data: Bytes) -> EnvelopedMessage:
-    tag, pos, end = _head(data, 0, len(data))
-    _require(tag == TAG_SEQUENCE)
-    tag, start, pos = _head(data, pos, end)
-    _require(tag == TAG_OID)
-    outer_type = _oid_of(bytes(data[start:pos]))
+    tag, pos, end = read_head(data, 0, len(data))
+    require_usual(tag == TAG_SEQUENCE)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_OID)
+    outer_type = decode_oid(bytes(data[start:pos]))
     authenticated = outer_type == AUTH_ENVELOPED_DATA_OID
-    _require(authenticated or outer_type == ENVELOPED_DATA_OID)
-    tag, pos, explicit_end = _head(data, pos, end)
-    _require(tag == _EXPLICIT_0 and explicit_end == end)
-    tag, pos, body_end = _head(data, pos, end)
-    _require(tag == TAG_SEQUENCE and body_end == end)
-    tag, start, pos = _head(data, pos, end)
-    _require(tag == TAG_INTEGER and 0 < pos - start <= 4)
+    require_usual(authenticated or outer_type == ENVELOPED_DATA_OID)
+    tag, pos, explicit_end = read_head(data, pos, end)
+    require_usual(tag == _EXPLICIT_0 and explicit_end == end)
+    tag, pos, body_end = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE and body_end == end)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_INTEGER and 0 < pos - start <= 4)
     version = int.from_bytes(data[start:pos], "big", signed=True)
-    tag, start, pos = _head(data, pos, end)
-    _require(tag == TAG_SET)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SET)
     recipients = _usual_recipient_infos(data, start, pos)
-    tag, start, pos = _head(data, pos, end)
-    _require(tag == TAG_SEQUENCE)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
     content_type, cipher_oid, parameters, ciphertext = _usual_content_info(data, start, pos)
     mac = None
     if authenticated:
-        tag, start, pos = _head(data, pos, end)
-        _require(tag == TAG_OCTET_STRING)
+        tag, start, pos = read_head(data, pos, end)
+        require_usual(tag == TAG_OCTET_STRING)
         mac = bytes(data[start:pos])
-    return EnvelopedMessage(
-        authenticated=authenticated,
-        version=version,
-        content_type=content_type,
-        cipher_oid=cipher_oid,
-        cipher=content_cipher_by_oid(cipher_oid),
-        recipients=recipients,
-        has_content=ciphertext is not None,
-        parameters_der=parameters,
-        ciphertext=ciphertext,
-        mac=mac,
+    return EnvelopedMessage.of(
+        authenticated, version, recipients, (content_type, cipher_oid, parameters, ciphertext), mac
     )
 
 
@@ -637,22 +629,22 @@ def _usual_content_info(
     data: Bytes, pos: int, end: int
 ) -> tuple[str, str, bytes | None, memoryview | None]:
     """EncryptedContentInfo: content type, cipher OID, parameters DER, ciphertext."""
-    tag, start, pos = _head(data, pos, end)
-    _require(tag == TAG_OID)
-    content_type = _oid_of(bytes(data[start:pos]))
-    tag, start, algorithm_end = _head(data, pos, end)
-    _require(tag == TAG_SEQUENCE)
-    tag, start, pos = _head(data, start, algorithm_end)
-    _require(tag == TAG_OID)
-    cipher_oid = _oid_of(bytes(data[start:pos]))
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_OID)
+    content_type = decode_oid(bytes(data[start:pos]))
+    tag, start, algorithm_end = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
+    tag, start, pos = read_head(data, start, algorithm_end)
+    require_usual(tag == TAG_OID)
+    cipher_oid = decode_oid(bytes(data[start:pos]))
     parameters = None
     if pos < algorithm_end:
-        _require(_head(data, pos, algorithm_end)[2] == algorithm_end)
+        require_usual(read_head(data, pos, algorithm_end)[2] == algorithm_end)
         parameters = bytes(data[pos:algorithm_end])
     ciphertext = None
     if algorithm_end < end:
-        tag, start, pos = _head(data, algorithm_end, end)
-        _require(tag == _IMPLICIT_0 and pos == end)
+        tag, start, pos = read_head(data, algorithm_end, end)
+        require_usual(tag == _IMPLICIT_0 and pos == end)
         ciphertext = memoryview(data)[start:pos]
     return content_type, cipher_oid, parameters, ciphertext
 
@@ -660,36 +652,36 @@ def _usual_content_info(
 def _usual_recipient_infos(data: Bytes, pos: int, end: int) -> tuple[RecipientInfoEntry, ...]:
     entries: list[RecipientInfoEntry] = []
     while pos < end:
-        tag, start, info_end = _head(data, pos, end)
+        tag, start, info_end = read_head(data, pos, end)
         if tag == TAG_SEQUENCE:
             entries.append(_usual_ktri(data, len(entries), pos, start, info_end))
         else:
-            _require(tag == _KARI_TAG)
+            require_usual(tag == _KARI_TAG)
             info = Tlv(CONTEXT, True, 1, pos, start, info_end, info_end, False)
             der = bytes(data[pos:info_end])
             entries.append(_read_kari(Reader(data), len(entries), info, der))
         pos = info_end
-    _require(bool(entries))
+    require_usual(bool(entries))
     return tuple(entries)
 
 
 def _usual_ktri(data: Bytes, index: int, at: int, pos: int, end: int) -> RecipientInfoEntry:
-    tag, _, pos = _head(data, pos, end)
-    _require(tag == TAG_INTEGER)
+    tag, _, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_INTEGER)
     identifier, pos = _usual_rid(data, pos, end)
-    tag, start, algorithm_end = _head(data, pos, end)
-    _require(tag == TAG_SEQUENCE)
-    tag, start, oid_end = _head(data, start, algorithm_end)
-    _require(tag == TAG_OID)
+    tag, start, algorithm_end = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
+    tag, start, oid_end = read_head(data, start, algorithm_end)
+    require_usual(tag == TAG_OID)
     if oid_end < algorithm_end:
-        _require(_head(data, oid_end, algorithm_end)[2] == algorithm_end)
+        require_usual(read_head(data, oid_end, algorithm_end)[2] == algorithm_end)
     algorithm_der = bytes(data[pos:algorithm_end])
     described = describe_rsa_algorithm_der(algorithm_der) or (
-        _oid_of(bytes(data[start:oid_end])),
+        decode_oid(bytes(data[start:oid_end])),
         False,
     )
-    tag, start, pos = _head(data, algorithm_end, end)
-    _require(tag == TAG_OCTET_STRING and pos == end)
+    tag, start, pos = read_head(data, algorithm_end, end)
+    require_usual(tag == TAG_OCTET_STRING and pos == end)
     fields = _KeyFields(algorithm_der, (bytes(data[start:pos]),))
     der = bytes(data[at:end])
     return RecipientInfoEntry(index, "ktri", (identifier,), *described, der, fields)
@@ -697,14 +689,14 @@ def _usual_ktri(data: Bytes, index: int, at: int, pos: int, end: int) -> Recipie
 
 def _usual_rid(data: Bytes, pos: int, end: int) -> tuple[RecipientIdentifier, int]:
     """A ktri's rid and the offset after it."""
-    tag, start, rid_end = _head(data, pos, end)
+    tag, start, rid_end = read_head(data, pos, end)
     if tag == _IMPLICIT_0:
         return RecipientIdentifier(subject_key_identifier=bytes(data[start:rid_end])), rid_end
-    _require(tag == TAG_SEQUENCE)
-    tag, _, issuer_end = _head(data, start, rid_end)
-    _require(tag == TAG_SEQUENCE)
-    tag, serial_start, serial_end = _head(data, issuer_end, rid_end)
-    _require(tag == TAG_INTEGER and serial_start < serial_end == rid_end)
+    require_usual(tag == TAG_SEQUENCE)
+    tag, _, issuer_end = read_head(data, start, rid_end)
+    require_usual(tag == TAG_SEQUENCE)
+    tag, serial_start, serial_end = read_head(data, issuer_end, rid_end)
+    require_usual(tag == TAG_INTEGER and serial_start < serial_end == rid_end)
     serial = int.from_bytes(data[serial_start:serial_end], "big", signed=True)
     return RecipientIdentifier(issuer_der=bytes(data[start:issuer_end]), serial=serial), rid_end
 
@@ -755,18 +747,13 @@ def _with_content_info(
     ciphertext = None
     if len(parts) > 2:
         ciphertext = reader.octets(_expect(parts[2], CONTEXT, 0, "encryptedContent"))
-    return EnvelopedMessage(
-        authenticated=authenticated,
-        version=version,
-        content_type=content_type,
-        cipher_oid=cipher_oid,
-        cipher=content_cipher_by_oid(cipher_oid),
-        recipients=recipients,
-        has_content=ciphertext is not None,
-        parameters_der=parameters,
-        ciphertext=ciphertext,
-        mac=mac,
-        aad=aad,
+    return EnvelopedMessage.of(
+        authenticated,
+        version,
+        recipients,
+        (content_type, cipher_oid, parameters, ciphertext),
+        mac,
+        aad,
     )
 
 
@@ -806,14 +793,14 @@ def _parse_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry
 # the whole SET is read by asn1crypto as before, so such input gets the same answers.
 
 
-class _UnusualShapeError(Exception):
-    """The RecipientInfos are not in a shape the TLV reader handles: use asn1crypto."""
+_UnusualShapeError = UnusualEncodingError
+"""The RecipientInfos are not in a shape the TLV reader handles: use asn1crypto."""
 
 
 def _read_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry, ...] | None:
     entries = []
     for index, info in enumerate(reader.children(tlv)):
-        _require(not info.indefinite)
+        require_usual(not info.indefinite)
         der = bytes(reader.element(info))
         if info.is_tag(0, 16) and info.constructed:
             entries.append(_read_ktri(reader, index, info, der))
@@ -824,14 +811,9 @@ def _read_recipient_infos(reader: Reader, tlv: Tlv) -> tuple[RecipientInfoEntry,
     return tuple(entries) if entries else None
 
 
-def _require(condition: bool) -> None:
-    if not condition:
-        raise _UnusualShapeError()
-
-
 def _plain(reader: Reader, tlv: Tlv, tag: int) -> Tlv:
     """``tlv``, checked to have the identifier octet ``tag`` and a definite length."""
-    _require(reader.view[tlv.start] == tag and not tlv.indefinite)
+    require_usual(reader.view[tlv.start] == tag and not tlv.indefinite)
     return tlv
 
 
@@ -843,7 +825,7 @@ def _read_rid(reader: Reader, rid: Tlv, key_id_tag: int) -> RecipientIdentifier:
     if reader.view[rid.start] == TAG_SEQUENCE:
         issuer, serial = reader.child_list(_plain(reader, rid, TAG_SEQUENCE))
         raw_serial = reader.contents(_plain(reader, serial, 0x02))
-        _require(len(raw_serial) > 0)
+        require_usual(len(raw_serial) > 0)
         return RecipientIdentifier(
             issuer_der=bytes(reader.element(_plain(reader, issuer, TAG_SEQUENCE))),
             serial=int.from_bytes(raw_serial, "big", signed=True),
@@ -857,7 +839,7 @@ def _read_rid(reader: Reader, rid: Tlv, key_id_tag: int) -> RecipientIdentifier:
 def _algorithm(reader: Reader, tlv: Tlv) -> tuple[str, bytes]:
     """The OID and the DER of an AlgorithmIdentifier."""
     parts = reader.child_list(_plain(reader, tlv, TAG_SEQUENCE))
-    _require(1 <= len(parts) <= 2)
+    require_usual(1 <= len(parts) <= 2)
     return reader.oid(parts[0]), bytes(reader.element(tlv))
 
 
@@ -873,7 +855,7 @@ def _read_ktri(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientIn
 
 def _read_kari(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientInfoEntry:
     parts = reader.child_list(info)
-    _require(len(parts) in (4, 5))
+    require_usual(len(parts) in (4, 5))
     _plain(reader, parts[0], 0x02)
     (originator,) = reader.child_list(_plain(reader, parts[1], _EXPLICIT_0))
     ukm = None

@@ -49,11 +49,16 @@ from smimecore.pki.der import (
     CONTEXT,
     TAG_INTEGER,
     TAG_OCTET_STRING,
+    TAG_OID,
     TAG_SEQUENCE,
     TAG_SET,
     Reader,
     Tlv,
+    UnusualEncodingError,
+    decode_oid,
     encode_tlv,
+    read_head,
+    require_usual,
 )
 
 __all__ = [
@@ -580,6 +585,10 @@ class _AttributeIndex:
     @classmethod
     def of(cls, attributes: bytes) -> _AttributeIndex:
         """Index the attributes of a ``[0]``/``[1]`` IMPLICIT SET OF Attribute encoding."""
+        try:
+            return cls(_usual_attributes(attributes))
+        except UnusualEncodingError:
+            pass  # BER, or something odd: the TLV reader decides
         reader = Reader(attributes)
         found: dict[str, list[list[bytes]]] = {}
         for attribute in reader.children(reader.read(0)):
@@ -608,6 +617,23 @@ class _AttributeIndex:
         except MalformedCMSError:
             return None
         return read_signing_time(value) if value is not None else None
+
+
+def _usual_attributes(attributes: bytes) -> dict[str, list[list[bytes]]]:
+    """:meth:`_AttributeIndex.of` for plain DER, one header read per element."""
+    found: dict[str, list[list[bytes]]] = {}
+    tag, pos, end = read_head(attributes, 0, len(attributes))
+    require_usual(tag & 0x20 != 0)
+    while pos < end:
+        tag, start, pos = read_head(attributes, pos, end)
+        require_usual(tag == TAG_SEQUENCE)
+        tag, oid_start, oid_end = read_head(attributes, start, pos)
+        require_usual(tag == TAG_OID)
+        tag, values_start, values_end = read_head(attributes, oid_end, pos)
+        require_usual(tag == TAG_SET and values_end == pos)
+        values = [attributes[s:e] for s, e in _usual_elements(attributes, values_start, pos)]
+        found.setdefault(decode_oid(attributes[oid_start:oid_end]), []).append(values)
+    return found
 
 
 def _check_attribute_placement(signed: _AttributeIndex | None, unsigned: bytes | None) -> None:
@@ -676,11 +702,160 @@ def parse_signed_data(data: bytes) -> SignedData:
     is not a well-formed SignedData, truncated input included.
     """
     try:
+        return _read_usual_signed_data(data)
+    except (UnusualEncodingError, MalformedCMSError, ValueError):
+        pass  # not the usual shape, or broken: the full reading decides (and words the error)
+    try:
         return _SignedDataReader(data).read()
     except MalformedCMSError:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise MalformedCMSError(f"broken CMS SignedData: {first_line(exc)}") from None
+
+
+# --------------------------------------------------------------------------- the usual DER
+# What encoders write (definite lengths; certificates and CRLs as plain SEQUENCEs; a
+# primitive eContent; SignerInfos with the fields in their places) is read in one pass,
+# one header read per element.  Anything else raises UnusualEncodingError, or an error,
+# and _SignedDataReader reads the whole object again: unusual and broken input gets the
+# same answers either way.
+
+
+def _read_usual_signed_data(data: bytes) -> SignedData:
+    tag, pos, info_end = read_head(data, 0, len(data))
+    require_usual(tag == TAG_SEQUENCE)
+    tag, start, pos = read_head(data, pos, info_end)
+    require_usual(tag == TAG_OID and decode_oid(data[start:pos]) == _SIGNED_DATA)
+    tag, pos, end = read_head(data, pos, info_end)
+    require_usual(tag == _EXPLICIT_0 and end == info_end)
+    tag, pos, end = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE and end == info_end)
+    tag, start, pos = read_head(data, pos, end)  # version
+    require_usual(tag == TAG_INTEGER)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SET)
+    digest_algorithms = frozenset(
+        _usual_algorithm_oid(data, s, e) for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)
+    )
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
+    content_type, content = _usual_encapsulated(data, start, pos)
+    certificates: list[bytes] = []
+    crls: list[bytes] = []
+    tag, start, pos = read_head(data, pos, end)
+    if tag == _IMPLICIT_0:
+        certificates = [data[s:e] for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)]
+        tag, start, pos = read_head(data, pos, end)
+    if tag == 0xA1:
+        crls = [data[s:e] for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)]
+        tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SET and pos == end)
+    signer_infos = tuple(
+        _usual_signer_info(data, s, e) for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)
+    )
+    loaded, unreadable = _certificates(certificates)
+    return SignedData(
+        cms.ContentType.map(content_type),
+        content_type,
+        content,
+        loaded,
+        tuple(crls),
+        signer_infos,
+        digest_algorithms=digest_algorithms,
+        unreadable_certificates=unreadable,
+    )
+
+
+def _usual_elements(
+    data: bytes, pos: int, end: int, tag: int | None = None
+) -> list[tuple[int, int]]:
+    """Where each element of the contents ``data[pos:end]`` starts and ends (each with the
+    identifier octet ``tag``, when given)."""
+    found = []
+    while pos < end:
+        element_tag, _, element_end = read_head(data, pos, end)
+        require_usual(tag is None or element_tag == tag)
+        found.append((pos, element_end))
+        pos = element_end
+    return found
+
+
+def _usual_algorithm_oid(data: bytes, pos: int, end: int) -> str:
+    """The OID of the AlgorithmIdentifier ``data[pos:end]``."""
+    tag, start, end = read_head(data, pos, end)
+    tag, start, oid_end = read_head(data, start, end)
+    require_usual(tag == TAG_OID)
+    return decode_oid(data[start:oid_end])
+
+
+def _usual_encapsulated(data: bytes, pos: int, end: int) -> tuple[str, bytes | None]:
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_OID)
+    content_type = decode_oid(data[start:pos])
+    if pos == end:
+        return content_type, None
+    tag, start, explicit_end = read_head(data, pos, end)
+    require_usual(tag == _EXPLICIT_0 and explicit_end == end)
+    tag, start, octets_end = read_head(data, start, end)
+    require_usual(tag == TAG_OCTET_STRING and octets_end == end)
+    return content_type, data[start:octets_end]
+
+
+def _usual_signer_info(data: bytes, pos: int, end: int) -> SignerInfo:
+    tag, pos, end = read_head(data, pos, end)
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_INTEGER and 0 < pos - start <= 4)
+    version = int.from_bytes(data[start:pos], "big", signed=True)
+    sid_start = pos
+    tag, start, pos = read_head(data, pos, end)
+    signer_id = _usual_signer_identifier(data, tag, sid_start, start, pos)
+    digest_start = pos
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
+    digest_algorithm = _usual_algorithm_oid(data, digest_start, pos)
+    signed_attributes = None
+    field_start = pos
+    tag, start, pos = read_head(data, pos, end)
+    if tag == _IMPLICIT_0:
+        signed_attributes = data[field_start:pos]
+        field_start = pos
+        tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_SEQUENCE)
+    signature_algorithm = data[field_start:pos]
+    tag, start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_OCTET_STRING)
+    signature = data[start:pos]
+    unsigned_attributes = None
+    if pos < end:
+        field_start = pos
+        tag, start, pos = read_head(data, pos, end)
+        require_usual(tag == 0xA1)
+        unsigned_attributes = data[field_start:pos]
+    require_usual(pos == end)
+    return SignerInfo(
+        version=version,
+        signer_id=signer_id,
+        digest_algorithm=digest_algorithm,
+        signed_attributes=signed_attributes,
+        signature_algorithm=signature_algorithm,
+        signature=signature,
+        unsigned_attributes=unsigned_attributes,
+    )
+
+
+def _usual_signer_identifier(
+    data: bytes, tag: int, pos: int, start: int, end: int
+) -> SignerIdentifier:
+    if tag == 0x80:
+        return SignerIdentifier(key_identifier=data[start:end])
+    require_usual(tag == TAG_SEQUENCE)
+    tag, _, pos = read_head(data, start, end)
+    require_usual(tag == TAG_SEQUENCE)
+    issuer = data[start:pos]
+    tag, serial_start, pos = read_head(data, pos, end)
+    require_usual(tag == TAG_INTEGER and pos == end and pos > serial_start)
+    serial = int.from_bytes(data[serial_start:pos], "big", signed=True)
+    return SignerIdentifier(issuer=issuer, serial=serial)
 
 
 class _SignedDataReader:

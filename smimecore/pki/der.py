@@ -26,8 +26,12 @@ __all__ = [
     "TAG_SET",
     "Reader",
     "Tlv",
+    "UnusualEncodingError",
+    "decode_oid",
     "encode_header",
     "encode_tlv",
+    "read_head",
+    "require_usual",
 ]
 
 TAG_INTEGER = 0x02
@@ -262,6 +266,53 @@ class Reader:
         if not 0 < len(raw) <= 4:
             raise MalformedCMSError("CMS version number is out of range")
         return int.from_bytes(raw, "big", signed=True)
+
+
+class UnusualEncodingError(Exception):
+    """Not in the plain DER shape :func:`read_head` handles: read it with :class:`Reader`."""
+
+
+def read_head(data: bytes | bytearray | memoryview, pos: int, limit: int) -> tuple[int, int, int]:
+    """Identifier octet, contents start and end of the definite-length element at ``pos``.
+
+    The one-pass readers of the usual DER call this once per element; a
+    high tag number, an indefinite or very long length, or an element
+    running past ``limit`` raises :class:`UnusualEncodingError` (as does
+    input cut short), and the caller falls back to :class:`Reader`.
+    """
+    try:
+        tag = data[pos]
+        octet = data[pos + 1]
+        if octet < 0x80:
+            start = pos + 2
+            end = start + octet
+        elif octet == 0x81:
+            start = pos + 3
+            end = start + data[pos + 2]
+        elif octet == 0x82:
+            start = pos + 4
+            end = start + (data[pos + 2] << 8 | data[pos + 3])
+        elif octet == 0x83:
+            start = pos + 5
+            end = start + (data[pos + 2] << 16 | data[pos + 3] << 8 | data[pos + 4])
+        else:
+            raise UnusualEncodingError()
+    except IndexError:
+        raise UnusualEncodingError() from None
+    if end > limit or tag & 0x1F == 0x1F:
+        raise UnusualEncodingError()
+    return tag, start, end
+
+
+def require_usual(condition: bool) -> None:
+    """Raise :class:`UnusualEncodingError` unless ``condition`` (a one-pass reader's check)."""
+    if not condition:
+        raise UnusualEncodingError()
+
+
+def decode_oid(contents: bytes) -> str:
+    """The dotted form of an OBJECT IDENTIFIER's contents octets (cached)."""
+    return _decode_oid(contents)
 
 
 @functools.lru_cache(maxsize=512)
