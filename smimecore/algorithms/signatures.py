@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -86,21 +86,22 @@ class SignatureScheme:
         """
         if isinstance(data, memoryview):
             data = bytes(data)  # only without signed attributes: the whole content is signed
+        kind = _key_kind(type(public_key))
         try:
-            if self.name in ("rsassa_pkcs1v15", "rsassa_pss") and isinstance(
-                public_key, rsa.RSAPublicKey
-            ):
-                public_key.verify(
+            if kind == "rsa" and self.name in ("rsassa_pkcs1v15", "rsassa_pss"):
+                cast(rsa.RSAPublicKey, public_key).verify(
                     signature, data, self._rsa_padding(), self.digest.hash_algorithm()
                 )
-            elif self.name == "ecdsa" and isinstance(public_key, ec.EllipticCurvePublicKey):
-                public_key.verify(signature, data, ec.ECDSA(self.digest.hash_algorithm()))
-            elif self.name == "dsa" and isinstance(public_key, dsa.DSAPublicKey):
-                public_key.verify(signature, data, self.digest.hash_algorithm())
-            elif self.name == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
-                public_key.verify(signature, data)
-            elif self.name == "ed448" and isinstance(public_key, ed448.Ed448PublicKey):
-                public_key.verify(signature, data)
+            elif kind == "ec" and self.name == "ecdsa":
+                ecdsa = ec.ECDSA(self.digest.hash_algorithm())
+                cast(ec.EllipticCurvePublicKey, public_key).verify(signature, data, ecdsa)
+            elif kind == "dsa" and self.name == "dsa":
+                dsa_key = cast(dsa.DSAPublicKey, public_key)
+                dsa_key.verify(signature, data, self.digest.hash_algorithm())
+            elif kind == self.name and kind in ("ed25519", "ed448"):
+                cast(ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, public_key).verify(
+                    signature, data
+                )
             else:
                 raise UnsupportedAlgorithmError(
                     self.name, f"does not fit a {type(public_key).__name__.lstrip('_')} key"
@@ -114,6 +115,29 @@ class SignatureScheme:
             mgf_digest = self.mgf_digest or self.digest
             return padding.PSS(padding.MGF1(mgf_digest.hash_algorithm()), self.pss_salt_length)
         return padding.PKCS1v15()
+
+
+def _key_kind(key_type: type) -> str | None:
+    """``rsa``, ``ec``, ``dsa``, ``ed25519``, ``ed448`` or ``None`` for a public key class.
+
+    Remembered by class: ``isinstance`` against these ABCs costs more than
+    the RSA verification itself.
+    """
+    if key_type in _KIND_OF_TYPE:
+        return _KIND_OF_TYPE[key_type]
+    kind = next((kind for kind, base in _KEY_KINDS if issubclass(key_type, base)), None)
+    _KIND_OF_TYPE[key_type] = kind
+    return kind
+
+
+_KIND_OF_TYPE: dict[type, str | None] = {}
+_KEY_KINDS: tuple[tuple[str, type], ...] = (
+    ("rsa", rsa.RSAPublicKey),
+    ("ec", ec.EllipticCurvePublicKey),
+    ("dsa", dsa.DSAPublicKey),
+    ("ed25519", ed25519.Ed25519PublicKey),
+    ("ed448", ed448.Ed448PublicKey),
+)
 
 
 def scheme_for_key(
