@@ -659,22 +659,32 @@ def _match_message_digest(
     found_content_type = attributes.single(_CONTENT_TYPE)
     if found_content_type is None:
         raise MalformedCMSError("the contentType signed attribute is missing")
-    if Reader(found_content_type).oid(Reader(found_content_type).read(0)) != content_type_oid:
+    if found_content_type != _oid_der(content_type_oid) and (
+        Reader(found_content_type).oid(Reader(found_content_type).read(0)) != content_type_oid
+    ):
         raise MalformedCMSError("the contentType signed attribute does not match the content")
     message_digest = attributes.single(_MESSAGE_DIGEST)
     if message_digest is None:
         raise MalformedCMSError("the messageDigest signed attribute is missing")
-    reader = Reader(message_digest)
-    element = reader.read(0)
-    if not element.is_universal_octet_string:
-        raise MalformedCMSError("the messageDigest signed attribute is not an OCTET STRING")
-    expected = bytes(reader.octets(element))
+    if message_digest[0] == TAG_OCTET_STRING and message_digest[1] == len(message_digest) - 2:
+        expected = message_digest[2:]  # the DER of every digest up to 127 bytes
+    else:
+        reader = Reader(message_digest)
+        element = reader.read(0)
+        if not element.is_universal_octet_string:
+            raise MalformedCMSError("the messageDigest signed attribute is not an OCTET STRING")
+        expected = bytes(reader.octets(element))
     candidate_index = 0
     while (content := contents(candidate_index)) is not None:
         if digest.digest(content) == expected:
             return candidate_index, True
         candidate_index += 1
     return 0, False
+
+
+@functools.lru_cache(maxsize=16)
+def _oid_der(dotted: str) -> bytes:
+    return bytes(core.ObjectIdentifier(dotted).dump())
 
 
 def _signed_attribute_encodings(attributes: bytes) -> Iterator[bytes]:

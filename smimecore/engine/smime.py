@@ -10,6 +10,7 @@ records in ``statuses``; the caller's message is never modified.
 from __future__ import annotations
 
 import email.utils
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -622,11 +623,14 @@ def _first_address(entity: RawEntity, name: str) -> str | None:
 
 def _sender_addresses(outer: RawEntity) -> frozenset[str]:
     """The lowercased addresses of the From and Sender fields."""
-    fields = [*outer.fields("From"), *outer.fields("Sender")]
+    return _addresses_in((*outer.fields("From"), *outer.fields("Sender")))
+
+
+@functools.lru_cache(maxsize=256)
+def _addresses_in(fields: tuple[str, ...]) -> frozenset[str]:
+    """The lowercased addresses in address fields (the same senders write again and again)."""
     return frozenset(
-        address.lower()
-        for _, address in email.utils.getaddresses([str(f) for f in fields])
-        if address
+        address.lower() for _, address in email.utils.getaddresses(list(fields)) if address
     )
 
 
