@@ -408,7 +408,7 @@ def _plain_children(reader: Reader, offset: int, tag: int, counts: tuple[int, ..
     tlv = reader.read(offset)
     if reader.view[offset] != tag or tlv.indefinite or tlv.end != len(reader.view):
         return []
-    children = reader.child_list(tlv)
+    children = reader.children(tlv)
     return children if len(children) in counts else []
 
 
@@ -419,7 +419,7 @@ def _scheme_and_wrap_der(algorithm_der: bytes) -> tuple[KeyAgreementScheme, byte
         fields = _plain_children(reader, 0, TAG_SEQUENCE, (2,))
         if fields and reader.view[fields[1].start] == TAG_SEQUENCE and not fields[1].indefinite:
             oid = reader.oid(fields[0])
-            wrap = reader.child_list(fields[1])
+            wrap = reader.children(fields[1])
             if 1 <= len(wrap) <= 2:
                 scheme = _SCHEMES.get(oid)
                 if scheme is None:
@@ -459,7 +459,7 @@ def _originator_public_der(originator_der: bytes) -> tuple[str, bytes]:
     try:
         fields = _plain_children(reader, 0, 0xA1, (2,))
         if fields and reader.view[fields[1].start] == 0x03:
-            algorithm = reader.child_list(fields[0])
+            algorithm = reader.children(fields[0])
             if reader.view[fields[0].start] == TAG_SEQUENCE and 1 <= len(algorithm) <= 2:
                 contents = bytes(reader.contents(fields[1]))
                 if not contents or contents[0] != 0:

@@ -564,14 +564,14 @@ def parse_enveloped(data: Bytes) -> EnvelopedMessage:
         return usual
     reader = Reader(data)
     top = _expect(reader.read(0), 0, 16, "ContentInfo")
-    outer = reader.child_list(top)
+    outer = reader.children(top)
     if len(outer) != 2:
         raise MalformedCMSError("ContentInfo must hold a content type and a content")
     outer_type = reader.oid(outer[0])
     if outer_type not in (ENVELOPED_DATA_OID, AUTH_ENVELOPED_DATA_OID):
         raise MalformedCMSError(f"content type {outer_type} is not (Auth)EnvelopedData")
     explicit = _expect(outer[1], CONTEXT, 0, "content [0]")
-    inner = reader.child_list(explicit)
+    inner = reader.children(explicit)
     if len(inner) != 1:
         raise MalformedCMSError("ContentInfo content must hold exactly one value")
     body = _expect(inner[0], 0, 16, "EnvelopedData")
@@ -702,7 +702,7 @@ def _usual_rid(data: Bytes, pos: int, end: int) -> tuple[RecipientIdentifier, in
 
 
 def _parse_body(reader: Reader, body: Tlv, *, authenticated: bool) -> EnvelopedMessage:
-    fields = reader.child_list(body)
+    fields = reader.children(body)
     position = 0
 
     def take(cls: int, number: int, optional: bool = False) -> Tlv | None:
@@ -735,11 +735,11 @@ def _with_content_info(
     mac: bytes | None,
     aad: bytes | None,
 ) -> EnvelopedMessage:
-    parts = reader.child_list(info)
+    parts = reader.children(info)
     if len(parts) < 2:
         raise MalformedCMSError("EncryptedContentInfo is incomplete")
     content_type = reader.oid(parts[0])
-    algorithm = reader.child_list(_expect(parts[1], 0, 16, "contentEncryptionAlgorithm"))
+    algorithm = reader.children(_expect(parts[1], 0, 16, "contentEncryptionAlgorithm"))
     if not algorithm or len(algorithm) > 2:
         raise MalformedCMSError("contentEncryptionAlgorithm is malformed")
     cipher_oid = reader.oid(algorithm[0])
@@ -823,7 +823,7 @@ def _primitive_octets(reader: Reader, tlv: Tlv, tag: int = TAG_OCTET_STRING) -> 
 
 def _read_rid(reader: Reader, rid: Tlv, key_id_tag: int) -> RecipientIdentifier:
     if reader.view[rid.start] == TAG_SEQUENCE:
-        issuer, serial = reader.child_list(_plain(reader, rid, TAG_SEQUENCE))
+        issuer, serial = reader.children(_plain(reader, rid, TAG_SEQUENCE))
         raw_serial = reader.contents(_plain(reader, serial, 0x02))
         require_usual(len(raw_serial) > 0)
         return RecipientIdentifier(
@@ -832,19 +832,19 @@ def _read_rid(reader: Reader, rid: Tlv, key_id_tag: int) -> RecipientIdentifier:
         )
     if key_id_tag == _IMPLICIT_0:
         return RecipientIdentifier(subject_key_identifier=_primitive_octets(reader, rid, 0x80))
-    key_id, *_ = reader.child_list(_plain(reader, rid, _IMPLICIT_0_CONSTRUCTED))
+    key_id, *_ = reader.children(_plain(reader, rid, _IMPLICIT_0_CONSTRUCTED))
     return RecipientIdentifier(subject_key_identifier=_primitive_octets(reader, key_id))
 
 
 def _algorithm(reader: Reader, tlv: Tlv) -> tuple[str, bytes]:
     """The OID and the DER of an AlgorithmIdentifier."""
-    parts = reader.child_list(_plain(reader, tlv, TAG_SEQUENCE))
+    parts = reader.children(_plain(reader, tlv, TAG_SEQUENCE))
     require_usual(1 <= len(parts) <= 2)
     return reader.oid(parts[0]), bytes(reader.element(tlv))
 
 
 def _read_ktri(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientInfoEntry:
-    version, rid, algorithm, encrypted = reader.child_list(info)
+    version, rid, algorithm, encrypted = reader.children(info)
     _plain(reader, version, 0x02)
     oid, algorithm_der = _algorithm(reader, algorithm)
     described = describe_rsa_algorithm_der(algorithm_der) or (oid, False)
@@ -854,19 +854,19 @@ def _read_ktri(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientIn
 
 
 def _read_kari(reader: Reader, index: int, info: Tlv, der: bytes) -> RecipientInfoEntry:
-    parts = reader.child_list(info)
+    parts = reader.children(info)
     require_usual(len(parts) in (4, 5))
     _plain(reader, parts[0], 0x02)
-    (originator,) = reader.child_list(_plain(reader, parts[1], _EXPLICIT_0))
+    (originator,) = reader.children(_plain(reader, parts[1], _EXPLICIT_0))
     ukm = None
     if len(parts) == 5:
-        (ukm_octets,) = reader.child_list(_plain(reader, parts[2], 0xA1))
+        (ukm_octets,) = reader.children(_plain(reader, parts[2], 0xA1))
         ukm = _primitive_octets(reader, ukm_octets)
     oid, algorithm_der = _algorithm(reader, parts[-2])
     identifiers = []
     encrypted_keys = []
     for rek in reader.children(_plain(reader, parts[-1], TAG_SEQUENCE)):
-        rid, encrypted = reader.child_list(_plain(reader, rek, TAG_SEQUENCE))
+        rid, encrypted = reader.children(_plain(reader, rek, TAG_SEQUENCE))
         identifiers.append(_read_rid(reader, rid, _IMPLICIT_0_CONSTRUCTED))
         encrypted_keys.append(_primitive_octets(reader, encrypted))
     try:

@@ -592,7 +592,7 @@ class _AttributeIndex:
         reader = Reader(attributes)
         found: dict[str, list[list[bytes]]] = {}
         for attribute in reader.children(reader.read(0)):
-            parts = reader.child_list(attribute)
+            parts = reader.children(attribute)
             if len(parts) != 2:
                 raise MalformedCMSError("a CMS attribute must hold a type and a set of values")
             values = [bytes(reader.element(value)) for value in reader.children(parts[1])]
@@ -877,7 +877,7 @@ class _SignedDataReader:
     def read(self) -> SignedData:
         reader = self.reader
         content_info = _expect(reader.read(0), TAG_SEQUENCE, "ContentInfo")
-        fields = reader.child_list(content_info)
+        fields = reader.children(content_info)
         content_type = reader.oid(fields[0]) if fields else ""
         if content_type != _SIGNED_DATA:
             raise MalformedCMSError(
@@ -886,7 +886,7 @@ class _SignedDataReader:
         if len(fields) != 2:
             raise MalformedCMSError("broken CMS SignedData: the ContentInfo has no content")
         signed_data = _expect(_explicit_0(reader, fields[1]), TAG_SEQUENCE, "SignedData")
-        parts = reader.child_list(signed_data)
+        parts = reader.children(signed_data)
         if len(parts) < 4:
             raise MalformedCMSError("broken CMS SignedData: too few fields")
         digest_algorithms = frozenset(
@@ -921,7 +921,7 @@ class _SignedDataReader:
 
     def _encapsulated(self, element: Tlv) -> tuple[str, bytes | None]:
         reader = self.reader
-        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "encapContentInfo"))
+        fields = reader.children(_expect(element, TAG_SEQUENCE, "encapContentInfo"))
         if not fields or len(fields) > 2:
             raise MalformedCMSError("broken CMS SignedData: malformed encapContentInfo")
         content_type = reader.oid(fields[0])
@@ -943,7 +943,7 @@ class _SignedDataReader:
 
     def _signer_info(self, element: Tlv) -> SignerInfo:
         reader = self.reader
-        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "SignerInfo"))
+        fields = reader.children(_expect(element, TAG_SEQUENCE, "SignerInfo"))
         if len(fields) < 5:
             raise MalformedCMSError("broken CMS SignedData: a SignerInfo has too few fields")
         version = reader.small_integer(fields[0])
@@ -979,7 +979,7 @@ class _SignedDataReader:
         reader = self.reader
         if element.is_tag(CONTEXT, 0):
             return SignerIdentifier(key_identifier=bytes(reader.octets(element)))
-        fields = reader.child_list(_expect(element, TAG_SEQUENCE, "issuerAndSerialNumber"))
+        fields = reader.children(_expect(element, TAG_SEQUENCE, "issuerAndSerialNumber"))
         if len(fields) != 2 or not fields[1].is_tag(0, TAG_INTEGER) or fields[1].constructed:
             raise MalformedCMSError("broken CMS SignedData: malformed issuerAndSerialNumber")
         issuer = _expect(fields[0], TAG_SEQUENCE, "issuer")
@@ -1004,7 +1004,7 @@ def _explicit_0(reader: Reader, element: Tlv) -> Tlv:
     """The single element inside an ``[0] EXPLICIT`` wrapper."""
     if not element.is_tag(CONTEXT, 0) or not element.constructed:
         raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT content expected")
-    inner = reader.child_list(element)
+    inner = reader.children(element)
     if len(inner) != 1:
         raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT must hold one element")
     return inner[0]

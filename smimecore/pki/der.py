@@ -221,10 +221,6 @@ class Reader:
             pos = child.end
         return found
 
-    def child_list(self, parent: Tlv) -> list[Tlv]:
-        """:meth:`children` (a list either way; kept for readers that ask for one)."""
-        return self.children(parent)
-
     def element(self, tlv: Tlv) -> memoryview:
         """The whole encoding of ``tlv`` (header, contents and end-of-contents)."""
         return self.view[tlv.start : tlv.end]
