@@ -9,6 +9,7 @@ option.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import tomllib
@@ -16,17 +17,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from smimecore.errors import ConfigError
 
 __all__ = [
+    "ANY_POLICY",
     "CIPHERS",
     "REVOCATION_MODES",
     "Config",
     "PassphraseSpec",
     "Purpose",
     "RevocationMode",
+    "StrPath",
+    "TrustPolicy",
     "ValidationTime",
 ]
 
@@ -58,6 +62,9 @@ RevocationMode = Literal["off", "soft-fail", "hard-fail", "require"]
 
 REVOCATION_MODES: tuple[RevocationMode, ...] = ("off", "soft-fail", "hard-fail", "require")
 
+ANY_POLICY = "2.5.29.32.0"
+"""The anyPolicy OID: the default initial policy set (RFC 5280 section 6.1.1)."""
+
 ValidationTime = Literal["now", "signing"] | datetime
 """``"now"`` (as RT), ``"signing"`` (the signingTime attribute) or a fixed aware datetime."""
 
@@ -81,84 +88,161 @@ IGNORED_OPTIONS = frozenset({"providers"})
 """Options accepted for RT compatibility that mean nothing without the openssl binary."""
 
 
-@dataclass(frozen=True)
-class Config:
-    """How smimecore finds keys and judges trust; mirrors RT's ``%SMIME``.
+StrPath = str | os.PathLike[str]
+"""What a path option accepts: a string or any path-like object."""
 
-    Paths may be given as strings.  ``passphrase`` is never shown in the
-    repr.
+
+class PathOption:
+    """A dataclass field holding a path: given as ``str`` or ``os.PathLike``, read as ``Path``.
+
+    ``""`` and ``None`` mean unset.  Anything else is a :class:`ConfigError`
+    naming the option.
     """
 
-    enable: bool = True
-    keyring: Path | None = None
-    ca_path: Path | None = None
-    accept_untrusted_cas: bool = False
-    passphrase: PassphraseSpec = field(default=None, repr=False)
-    openssl: str | None = None
-    cipher: str = "aes-128-cbc"
-    other_certificates_to_send: Path | None = None
-    providers: tuple[str, ...] = ()
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self._slot = f"_{name}_path"
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> None: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> Path | None: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Path | None:
+        if instance is None:
+            return None  # the field's default
+        value: Path | None = instance.__dict__.get(self._slot)
+        return value
+
+    def __set__(self, instance: object, value: StrPath | None) -> None:
+        instance.__dict__[self._slot] = _as_path(self.name, value)
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """How certificates are judged: the trust options of :class:`Config`, declared once here.
+
+    ``ca_path``: a PEM bundle, a ``c_rehash`` directory or a directory of
+    PEM/DER certificates; ``None`` means RT's "unknown (no CAPath set)".
+    ``validation_time``: ``"now"``, ``"signing"`` (falls back to now when a
+    signature has no signingTime) or an aware datetime.
+    ``allow_weak_algorithms``: accept MD5, SHA-1 and RSA keys under 2048 bits.
+    ``revocation_mode``: ``off``, ``soft-fail`` (revoked certificates are
+    refused, missing revocation data is not), ``hard-fail`` (a certificate
+    whose declared CRL/OCSP cannot be checked is refused) or ``require``
+    (every certificate of the path needs revocation data).
+    ``crl_path``: a CRL file or directory (PEM or DER), used offline.
+    ``allow_fetching``: download CRLs and OCSP responses named in certificates.
+    ``revocation_timeout``: seconds allowed for that network work.
+    ``initial_policies``, ``require_explicit_policy``,
+    ``inhibit_policy_mapping``, ``inhibit_any_policy``: RFC 5280's initial
+    inputs to path validation (the PKITS settings).
+    """
+
+    ca_path: PathOption = PathOption()
     validation_time: ValidationTime = "now"
     allow_weak_algorithms: bool = False
     revocation_mode: RevocationMode = "off"
-    crl_path: Path | None = None
+    crl_path: PathOption = PathOption()
     allow_fetching: bool = False
     revocation_timeout: float = 30.0
-    require_sender_match: bool = False
-    cross_check: bool = False
-    encrypt_to_self: bool = False
-    certificate_store: Path | None = None
-    status_header: str | None = None
-    max_depth: int = 10
-    max_decompressed_size: int = 64 * 1024 * 1024
-    initial_policies: tuple[str, ...] = ("2.5.29.32.0",)
+    initial_policies: tuple[str, ...] = (ANY_POLICY,)
     require_explicit_policy: bool = False
     inhibit_policy_mapping: bool = False
     inhibit_any_policy: bool = False
 
     def __post_init__(self) -> None:
-        check_bool("enable", self.enable)
-        check_bool("accept_untrusted_cas", self.accept_untrusted_cas)
-        object.__setattr__(self, "keyring", _readable_directory("keyring", self.keyring))
-        object.__setattr__(self, "ca_path", _existing_path("ca_path", self.ca_path))
-        object.__setattr__(
-            self,
-            "other_certificates_to_send",
-            _readable_file("other_certificates_to_send", self.other_certificates_to_send),
-        )
-        object.__setattr__(self, "cipher", _cipher(self.cipher))
-        object.__setattr__(self, "providers", _string_tuple("providers", self.providers))
-        _check_passphrase(self.passphrase)
+        check_validation_time(self.validation_time)
         for switch in (
             "allow_weak_algorithms",
             "allow_fetching",
-            "require_sender_match",
-            "cross_check",
-            "encrypt_to_self",
             "require_explicit_policy",
             "inhibit_policy_mapping",
             "inhibit_any_policy",
         ):
             check_bool(switch, getattr(self, switch))
+        check_revocation_mode(self.revocation_mode)
         object.__setattr__(
-            self, "initial_policies", _string_tuple("initial_policies", self.initial_policies)
+            self, "revocation_timeout", check_timeout("revocation_timeout", self.revocation_timeout)
         )
-        object.__setattr__(
-            self,
-            "certificate_store",
-            _readable_directory("certificate_store", self.certificate_store),
+        object.__setattr__(self, "initial_policies", _policy_oids(self.initial_policies))
+
+    @classmethod
+    def from_config(cls, config: TrustPolicy) -> TrustPolicy:
+        """The trust policy part of a configuration (a :class:`Config` is one already)."""
+        return TrustPolicy(
+            **{item.name: getattr(config, item.name) for item in fields(TrustPolicy)}
         )
+
+    @property
+    def checks_revocation(self) -> bool:
+        """Whether revocation is checked at all."""
+        return self.revocation_mode != "off"
+
+    @property
+    def has_default_policy_inputs(self) -> bool:
+        """Whether the RFC 5280 initial inputs are the defaults (anyPolicy, nothing inhibited)."""
+        return (
+            self.initial_policies == (ANY_POLICY,)
+            and not self.require_explicit_policy
+            and not self.inhibit_policy_mapping
+            and not self.inhibit_any_policy
+        )
+
+
+# mypy types the path options Config inherits (ca_path, crl_path) by what they accept
+# (StrPath), not by what they read as (Path); code below treats them as StrPath.
+@dataclass(frozen=True)
+class Config(TrustPolicy):
+    """How smimecore finds keys and judges trust; mirrors RT's ``%SMIME``.
+
+    The trust options are those of :class:`TrustPolicy`.  Paths may be
+    given as strings or path-like objects and read back as ``Path``.
+    ``passphrase`` is never shown in the repr.
+    """
+
+    enable: bool = True
+    keyring: PathOption = PathOption()
+    follow_keyring_links: bool = False
+    accept_untrusted_cas: bool = False
+    passphrase: PassphraseSpec = field(default=None, repr=False)
+    openssl: str | None = None
+    cipher: str = "aes-128-cbc"
+    other_certificates_to_send: PathOption = PathOption()
+    providers: tuple[str, ...] = ()
+    require_sender_match: bool = False
+    cross_check: bool = False
+    encrypt_to_self: bool = False
+    certificate_store: PathOption = PathOption()
+    status_header: str | None = None
+    max_depth: int = 10
+    max_decompressed_size: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_bool("enable", self.enable)
+        check_bool("accept_untrusted_cas", self.accept_untrusted_cas)
+        _check_readable_directory("keyring", self.keyring)
+        _check_existing_path("ca_path", self.ca_path)
+        _check_existing_path("crl_path", self.crl_path)
+        _check_readable_file("other_certificates_to_send", self.other_certificates_to_send)
+        _check_readable_directory("certificate_store", self.certificate_store)
+        object.__setattr__(self, "cipher", _cipher(self.cipher))
+        object.__setattr__(self, "providers", _string_tuple("providers", self.providers))
+        _check_passphrase(self.passphrase)
+        for switch in (
+            "follow_keyring_links",
+            "require_sender_match",
+            "cross_check",
+            "encrypt_to_self",
+        ):
+            check_bool(switch, getattr(self, switch))
         _check_header_name(self.status_header)
         _check_positive_int("max_depth", self.max_depth)
         _check_positive_int("max_decompressed_size", self.max_decompressed_size)
         if self.cross_check and not self.openssl:
             raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
-        check_validation_time(self.validation_time)
-        check_revocation_mode(self.revocation_mode)
-        object.__setattr__(self, "crl_path", _existing_path("crl_path", self.crl_path))
-        object.__setattr__(
-            self, "revocation_timeout", check_timeout("revocation_timeout", self.revocation_timeout)
-        )
         if self.openssl is not None and not isinstance(self.openssl, str | os.PathLike):
             raise ConfigError("openssl", "must be the path of the openssl binary")
 
@@ -183,14 +267,8 @@ class Config:
                 raise ConfigError(name, "is given twice (under RT's name and ours)")
             values[key] = value
         if base_dir is not None:
-            for key in (
-                "keyring",
-                "ca_path",
-                "other_certificates_to_send",
-                "crl_path",
-                "certificate_store",
-            ):
-                if isinstance(values.get(key), str | Path):
+            for key in _path_options():
+                if isinstance(values.get(key), str | os.PathLike):
                     values[key] = base_dir / Path(values[key]).expanduser()
         return cls(**values)
 
@@ -214,6 +292,15 @@ class Config:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
         values.update(changes)
         return Config(**values)
+
+
+def _path_options() -> list[str]:
+    """The names of the options that hold paths."""
+    return [
+        item.name
+        for item in fields(Config)
+        if isinstance(inspect.getattr_static(Config, item.name, None), PathOption)
+    ]
 
 
 def check_validation_time(value: object) -> None:
@@ -255,30 +342,41 @@ def check_bool(name: str, value: object) -> None:
 def _as_path(name: str, value: object) -> Path | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str | os.PathLike):
+    if isinstance(value, bool) or not isinstance(value, str | os.PathLike):
         raise ConfigError(name, f"must be a path, not {type(value).__name__}")
-    return Path(value).expanduser()
+    path = Path(value).expanduser()
+    if str(path) == ".":
+        raise ConfigError(name, "is empty")
+    return path
 
 
-def _readable_directory(name: str, value: object) -> Path | None:
-    path = _as_path(name, value)
+def _check_readable_directory(name: str, value: StrPath | None) -> None:
+    path = None if value is None else Path(value)
     if path is not None and not (path.is_dir() and os.access(path, os.R_OK | os.X_OK)):
         raise ConfigError(name, f"{path} is not a readable directory")
-    return path
 
 
-def _existing_path(name: str, value: object) -> Path | None:
-    path = _as_path(name, value)
+def _check_existing_path(name: str, value: StrPath | None) -> None:
+    path = None if value is None else Path(value)
     if path is not None and not (path.exists() and os.access(path, os.R_OK)):
         raise ConfigError(name, f"{path} does not exist or is not readable")
-    return path
 
 
-def _readable_file(name: str, value: object) -> Path | None:
-    path = _as_path(name, value)
+def _check_readable_file(name: str, value: StrPath | None) -> None:
+    path = None if value is None else Path(value)
     if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
         raise ConfigError(name, f"{path} is not a readable file")
-    return path
+
+
+def _policy_oids(value: object) -> tuple[str, ...]:
+    oids = (value,) if isinstance(value, str) else value
+    if not isinstance(oids, tuple | list) or not oids:
+        raise ConfigError("initial_policies", "must be a non-empty list of policy OIDs")
+    for oid in oids:
+        parts = oid.split(".") if isinstance(oid, str) else []
+        if len(parts) < 2 or not all(part.isdigit() for part in parts):
+            raise ConfigError("initial_policies", f"{oid!r} is not a dotted OID")
+    return tuple(oids)
 
 
 def _cipher(value: object) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "KeyLoadError",
     "MalformedCMSError",
     "MalformedMessageError",
+    "MissingPassphraseError",
     "NoMatchingRecipientError",
     "NoUsableRecipientError",
     "NotProtectedError",
@@ -134,6 +135,10 @@ class PassphraseError(KeyLoadError):
     """The private key is encrypted and the passphrase is missing or wrong."""
 
 
+class MissingPassphraseError(PassphraseError):
+    """The private key is encrypted and no passphrase is configured for it."""
+
+
 class DecryptionError(SmimeError):
     """Decryption failed: wrong key, tampered data, bad padding or tag.
 
@@ -156,6 +161,17 @@ class NoUsableRecipientError(NoMatchingRecipientError):
 class RecipientError(SmimeError, LookupError):
     """One or more recipients cannot be encrypted to (no certificate, or an expired one).
 
-    Nothing is encrypted for the others either; ``statuses`` has one
-    ``RecipientsCheck`` record per unusable recipient.
+    Nothing is encrypted for the others either; ``unusable`` lists each
+    unusable recipient with RT's reason (``"Key not found"``, ``"Key expired"``),
+    and ``statuses`` has one ``RecipientsCheck`` record for each.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        statuses: Sequence[StatusRecord] = (),
+        unusable: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message, statuses=statuses)
+        self.unusable: tuple[tuple[str, str], ...] = tuple(unusable)

@@ -349,9 +349,19 @@ class TestSignerAndSender:
         assert record["Status"] == "DONE"
         assert record["SignerMatchesSender"] is False
 
-    def test_sender_field_counts(self, smime: SMIME) -> None:
-        """A secretary's signature matches through the Sender field."""
+    def test_sender_field_never_stands_in_for_a_from_that_does_not_match(
+        self, smime: SMIME
+    ) -> None:
+        """An added Sender: naming the signer does not make it the From address (issue 10)."""
         message = b"Sender: p256@test.example\n" + SAMPLE_MESSAGE
+        (record,) = smime.verify(smime.sign(message, signer="p256@test.example").data).statuses
+        assert record["SignerMatchesSender"] is False
+
+    def test_sender_field_counts_when_there_is_no_from(self, smime: SMIME) -> None:
+        """Without any From:, the Sender: address is the sender (Thunderbird's rule)."""
+        message = b"Sender: p256@test.example\n" + SAMPLE_MESSAGE.replace(
+            b"From: Alice <rsa2048@test.example>\n", b""
+        )
         (record,) = smime.verify(smime.sign(message, signer="p256@test.example").data).statuses
         assert record["SignerMatchesSender"] is True
 

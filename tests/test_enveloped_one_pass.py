@@ -36,7 +36,7 @@ from smimecore.cms.enveloped import (
     parse_enveloped,
 )
 from smimecore.demo.pki import DemoIdentity, DemoPKI
-from smimecore.engine.envelope import decrypt_with_keyring
+from smimecore.engine import records
 from smimecore.errors import DecryptionError, SecretKeyNotFoundError, SmimeError
 from smimecore.keyring import directory
 from smimecore.mime.enveloped import parse_encrypted
@@ -239,19 +239,18 @@ def test_fallback_addresses_are_read_only_when_needed(
         return ["nobody@test.example"]
 
     mine = build_enveloped(CONTENT, [EncryptionRecipient(identities["p256"].certificate)])
-    result, record = decrypt_with_keyring(smime.keyring, parse_enveloped(mine), candidates)
-    assert result.content == CONTENT and record["Status"] == "DONE"
+    outcome = smime.context.decrypt(parse_enveloped(mine), candidates)
+    assert outcome.content is not None and outcome.content.content == CONTENT
+    assert records.decryption(outcome)["Status"] == "DONE"
     assert asked == []
     other = build_enveloped(CONTENT, [EncryptionRecipient(people["x25519"].certificate)])
-    with pytest.raises(SecretKeyNotFoundError) as raised:
-        decrypt_with_keyring(smime.keyring, parse_enveloped(other), candidates)
+    outcome = smime.context.decrypt(parse_enveloped(other), candidates)
     assert asked == [1]
-    assert "nobody@test.example" in str(raised.value)
-    assert [dict(r) for r in raised.value.statuses] == [
-        {
-            "Operation": "KeyCheck",
-            "Status": "MISSING",
-            "Message": "Secret key is not available",
-            "KeyType": "secret",
-        }
-    ]
+    assert outcome.stage == "no-key" and isinstance(outcome.error, SecretKeyNotFoundError)
+    assert "nobody@test.example" in str(outcome.error)
+    assert dict(records.decryption(outcome)) == {
+        "Operation": "KeyCheck",
+        "Status": "MISSING",
+        "Message": "Secret key is not available",
+        "KeyType": "secret",
+    }

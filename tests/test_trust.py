@@ -90,7 +90,7 @@ ISSUER = "Trust Test Intermediate"
         ("allow_weak_algorithms", "yes"),
         ("allow_fetching", 1),
         ("ca_path", 42),
-        ("crl_path", ""),
+        ("crl_path", b"crls.pem"),
     ],
 )
 def test_bad_policy_values_are_config_errors(option: str, value: object) -> None:
@@ -99,8 +99,12 @@ def test_bad_policy_values_are_config_errors(option: str, value: object) -> None
     assert caught.value.option == option
 
 
+def test_an_empty_path_means_unset_as_in_config() -> None:
+    assert TrustPolicy(crl_path="").crl_path is None
+
+
 def test_policy_defaults_match_rt() -> None:
-    policy = TrustPolicy(ca_path="ca.pem")  # type: ignore[arg-type]
+    policy = TrustPolicy(ca_path="ca.pem")
     assert policy.ca_path == Path("ca.pem")
     assert policy.validation_time == "now"
     assert policy.revocation_mode == "off"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+
+from smimecore.config import StrPath
 
 __all__ = ["OpenSSLOpinion", "ask_openssl"]
 
@@ -25,7 +26,7 @@ class OpenSSLOpinion:
     detail: str
 
 
-def ask_openssl(binary: str, message: bytes, ca_path: Path | None) -> OpenSSLOpinion:
+def ask_openssl(binary: str, message: bytes, ca_path: StrPath | None) -> OpenSSLOpinion:
     """Run ``openssl cms -verify`` on ``message`` (only the signature without ``ca_path``)."""
     import subprocess  # kept out of the default path on purpose
 
@@ -34,7 +35,7 @@ def ask_openssl(binary: str, message: bytes, ca_path: Path | None) -> OpenSSLOpi
         arguments.append("-noverify")
     else:
         arguments += ["-no-CAfile", "-no-CApath", "-no-CAstore"]
-        arguments += ["-CApath" if ca_path.is_dir() else "-CAfile", str(ca_path)]
+        arguments += ["-CApath" if os.path.isdir(ca_path) else "-CAfile", os.fspath(ca_path)]
     try:
         done = subprocess.run(
             arguments, input=message, capture_output=True, timeout=_TIMEOUT_SECONDS, check=False

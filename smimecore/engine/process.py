@@ -17,7 +17,8 @@ from cryptography import x509
 
 from smimecore.cms.compressed import decompress
 from smimecore.cms.signed import parse_signed_data
-from smimecore.engine.status import DONE, ERROR, Result, StatusRecord, format_status
+from smimecore.engine import records
+from smimecore.engine.status import Result, StatusRecord, format_status
 from smimecore.errors import MalformedCMSError, SmimeError
 from smimecore.mime.entity import split_entity
 from smimecore.mime.protected import CRLF, decode_body, reinsert
@@ -66,13 +67,7 @@ class Unwrapper:
             if failed or not changed:
                 return self._result(raw)
         if find_protected_parts(raw):
-            self.statuses.append(
-                StatusRecord(
-                    "VerifyDecrypt",
-                    ERROR,
-                    f"Protected parts are nested deeper than {self.max_depth} layers",
-                )
-            )
+            self.statuses.append(records.nested_too_deeply(self.max_depth))
         return self._result(raw)
 
     def _result(self, raw: bytes) -> Result:
@@ -111,30 +106,22 @@ class Unwrapper:
             if kind == "certificates":
                 return self._certificates_only(data)
         except SmimeError as exc:
-            return _Outcome(None, exc.statuses or (_error(str(exc)),), True)
-        return _Outcome(
-            None, (_error(f"Unknown smime-type '{part.smime_type}' of a protected part"),), True
-        )
+            return _Outcome(None, exc.statuses or (records.unwrap_failed(str(exc)),), True)
+        return _Outcome(None, (records.unknown_smime_type(part.smime_type),), True)
 
     def _decompress(self, data: bytes) -> _Outcome:
         entity = split_entity(data)
         content = decompress(
             decode_body(entity, "the compressed part"), limit=self.decompressed_limit
         )
-        record = StatusRecord("Decompress", DONE, "Decompressed message", Size=str(len(content)))
-        return _Outcome(reinsert(entity, content), (record,), False)
+        return _Outcome(reinsert(entity, content), (records.decompressed(len(content)),), False)
 
     def _certificates_only(self, data: bytes) -> _Outcome:
         signed = parse_signed_data(decode_body(split_entity(data), "the certificates part"))
         if not signed.certificates:
             raise MalformedCMSError("the certificates-only part holds no certificate")
         self.store_certificates(signed.certificates)
-        record = StatusRecord(
-            "Certificates",
-            DONE,
-            f"Certificates-only part with {len(signed.certificates)} certificate(s)",
-            Count=str(len(signed.certificates)),
-        )
+        record = records.certificates_only(len(signed.certificates))
         return _Outcome(None, (record,), False, signed.certificates)
 
 
@@ -157,10 +144,6 @@ def _kind_from_cms(der: bytes) -> str:
         if oid in head:
             return kind
     raise MalformedCMSError("the .p7m part is not signed, encrypted or compressed CMS data")
-
-
-def _error(message: str) -> StatusRecord:
-    return StatusRecord("VerifyDecrypt", ERROR, message)
 
 
 def with_status_header(raw: bytes, name: str, statuses: Sequence[StatusRecord]) -> bytes:

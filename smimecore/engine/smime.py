@@ -5,41 +5,31 @@ a :class:`Result` whose status records carry RT's exact wording.  Failures
 that leave no verdict to report (no key, a wrong passphrase, malformed
 input) raise a :class:`~smimecore.errors.SmimeError` that carries the same
 records in ``statuses``; the caller's message is never modified.
+
+This module joins the pieces: MIME in and out (:mod:`smimecore.mime`), the
+context's outcomes (:mod:`smimecore.engine.context`) and RT's records made
+from them (:mod:`smimecore.engine.records`).
 """
 
 from __future__ import annotations
 
-import email.utils
-import functools
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 from cryptography import x509
 
+from smimecore.algorithms.ciphers import content_cipher_by_name
 from smimecore.algorithms.digests import SIGNING_DIGESTS, digest_by_name
 from smimecore.algorithms.signatures import scheme_for_key
-from smimecore.cms.enveloped import parse_enveloped
-from smimecore.cms.signed import (
-    SignedData,
-    SignerCheck,
-    SigningIdentity,
-    build_signed_data,
-    parse_signed_data,
-)
+from smimecore.cms.enveloped import EncryptionRecipient, enveloped_pieces, parse_enveloped
+from smimecore.cms.signed import SigningIdentity, build_signed_data, parse_signed_data
 from smimecore.config import CIPHERS, Config
+from smimecore.engine import records
+from smimecore.engine.context import SmimeContext, distinct_addresses
 from smimecore.engine.crosscheck import ask_openssl
-from smimecore.engine.envelope import (
-    RecipientFinder,
-    decrypt_with_keyring,
-    distinct_addresses,
-    encrypt_entity,
-    header_addresses,
-    readable_encryption_certificate,
-    unusable_recipient,
-)
+from smimecore.engine.outcomes import Refusal, SignatureOutcome
 from smimecore.engine.process import Unwrapper, with_status_header
-from smimecore.engine.status import BAD, DONE, ERROR, MISSING, Result, StatusRecord
+from smimecore.engine.status import Result, StatusRecord
 from smimecore.errors import (
     CertificateNotFoundError,
     ConfigError,
@@ -47,26 +37,31 @@ from smimecore.errors import (
     KeyLoadError,
     MalformedCMSError,
     NotProtectedError,
-    PassphraseError,
+    RecipientError,
     SecretKeyNotFoundError,
     SmimeError,
     UnsupportedAlgorithmError,
 )
+from smimecore.keyring.base import Keyring
 from smimecore.keyring.directory import DirectoryKeyring
 from smimecore.keyring.store import (
     CertificateStore,
     DirectoryCertificateStore,
     MemoryCertificateStore,
-    best_for_encryption,
 )
-from smimecore.mime.entity import MessageInput, RawEntity, message_bytes, split_entity
+from smimecore.mime.addresses import header_addresses, sender_addresses
+from smimecore.mime.entity import MessageInput, message_bytes, split_entity
 from smimecore.mime.enveloped import parse_encrypted
-from smimecore.mime.protected import build_pkcs7_mime, protected_entity_pieces, reinsert
+from smimecore.mime.protected import (
+    build_pkcs7_mime,
+    build_pkcs7_mime_pieces,
+    protected_entity_pieces,
+    reinsert,
+    split_protected_parts,
+)
 from smimecore.mime.signed import build_detached, parse_signed
-from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import identity_of, load_certificates
-from smimecore.pki.files import CertificateFile
-from smimecore.trust.base import TrustEvaluator, TrustVerdict
+from smimecore.trust.base import TrustEvaluator
 from smimecore.trust.capath import build_trust_evaluator
 from smimecore.trust.policy import TrustPolicy
 
@@ -76,30 +71,53 @@ __all__ = ["SMIME"]
 class SMIME:
     """An S/MIME engine bound to one :class:`Config` (RT's ``%SMIME``).
 
-    ``trust`` replaces the trust evaluator derived from the configuration.
-    An instance is safe to share between threads and caches loaded keys.
+    ``keyring`` replaces the keyring directory of the configuration (for
+    example a :class:`~smimecore.keyring.MemoryKeyring`); ``store`` (also
+    accepted as ``certificate_store``) the users' certificate store, and
+    ``trust`` the trust evaluator derived from the configuration.  An
+    instance is safe to share between threads and caches loaded keys.
     """
 
     def __init__(
         self,
         config: Config | None = None,
+        keyring: Keyring | None = None,
+        store: CertificateStore | None = None,
         *,
         trust: TrustEvaluator | None = None,
         certificate_store: CertificateStore | None = None,
     ) -> None:
+        if store is not None and certificate_store is not None:
+            raise ConfigError(
+                "certificate_store", "is given twice (as store and certificate_store)"
+            )
         self.config = config if config is not None else Config()
-        self.keyring = DirectoryKeyring(self.config.keyring, self.config.passphrase)
-        self.trust: TrustEvaluator = trust if trust is not None else _trust_for(self.config)
-        self.certificate_store: CertificateStore = (
-            certificate_store if certificate_store is not None else _store_for(self.config)
-        )
-        other = self.config.other_certificates_to_send
-        self._other_certificates = (
-            CertificateFile(other, "other_certificates_to_send") if other is not None else None
+        self.context = SmimeContext(
+            self.config,
+            keyring if keyring is not None else _keyring_for(self.config),
+            trust
+            if trust is not None
+            else build_trust_evaluator(TrustPolicy.from_config(self.config)),
+            store or certificate_store or _store_for(self.config),
         )
 
     def __repr__(self) -> str:
         return f"SMIME({self.config!r})"
+
+    @property
+    def keyring(self) -> Keyring:
+        """Where keys and certificates come from."""
+        return self.context.keyring
+
+    @property
+    def trust(self) -> TrustEvaluator:
+        """The trust evaluator."""
+        return self.context.trust
+
+    @property
+    def certificate_store(self) -> CertificateStore:
+        """The users' certificate store."""
+        return self.context.store
 
     # -- signing ---------------------------------------------------------
 
@@ -137,61 +155,22 @@ class SMIME:
                 detached=not opaque,
                 pss=pss,
                 use_subject_key_identifier=use_subject_key_identifier,
-                extra_certificates=self._certificates_to_send(),
+                extra_certificates=self.context.certificates_to_send(),
             )
         except SmimeError as exc:
-            statuses = [StatusRecord("Sign", ERROR, f"There was an error signing: {exc}")]
-            raise exc.with_statuses(statuses) from None
+            raise exc.with_statuses([records.sign_failed(exc)]) from None
         if opaque:
             output = build_pkcs7_mime(outer_headers, signed_data, "signed-data")
         else:
             micalg = scheme_for_key(identity.key, digest_algorithm, pss=pss).digest.micalg
             output = build_detached(outer_headers, entity, signed_data, micalg)
-        return Result(output, (StatusRecord("Sign", DONE, "Signed message"),))
+        return Result(output, (records.signed(),))
 
     def _signing_identity(self, signer: str) -> SigningIdentity:
         try:
-            return self.keyring.signing_identity(signer)
-        except SecretKeyNotFoundError as exc:
-            raise exc.with_statuses(
-                [
-                    StatusRecord(
-                        "KeyCheck",
-                        MISSING,
-                        f"Secret key for {signer} is not available",
-                        Key=signer,
-                        KeyType="secret",
-                    )
-                ]
-            ) from None
-        except PassphraseError as exc:
-            raise exc.with_statuses(
-                [
-                    StatusRecord(
-                        "KeyCheck",
-                        ERROR,
-                        f"Bad passphrase for the secret key of {signer}",
-                        Key=signer,
-                        KeyType="secret",
-                        Reason="bad passphrase",
-                    )
-                ]
-            ) from None
-        except (KeyLoadError, UnsupportedAlgorithmError) as exc:
-            raise exc.with_statuses(
-                [
-                    StatusRecord(
-                        "KeyCheck",
-                        ERROR,
-                        f"Secret key for {signer} cannot be used: {exc}",
-                        Key=signer,
-                        KeyType="secret",
-                    )
-                ]
-            ) from None
-
-    def _certificates_to_send(self) -> tuple[x509.Certificate, ...]:
-        return self._other_certificates.certificates() if self._other_certificates else ()
+            return self.context.signing_identity(signer)
+        except (SecretKeyNotFoundError, KeyLoadError, UnsupportedAlgorithmError) as exc:
+            raise exc.with_statuses([records.key_check(signer, exc)]) from None
 
     # -- verifying -------------------------------------------------------
 
@@ -202,10 +181,14 @@ class SMIME:
         back under the outer header fields (RT's re-insertion); otherwise
         it is the message unchanged.  A signature that does not verify, or
         a signer that is not trusted, is a ``BAD`` record; a message that
-        cannot be checked at all raises.
+        cannot be checked at all raises.  The signer is matched against the
+        message's own ``From:`` addresses.
         """
         self._require_enabled()
-        raw = message_bytes(message)
+        return self._verify(message_bytes(message), None)
+
+    def _verify(self, raw: bytes, senders: tuple[str, ...] | None) -> Result:
+        """:meth:`verify`; ``senders`` come from the top-level message when ``raw`` is a part."""
         try:
             signed_message = parse_signed(raw)
             signed_data = parse_signed_data(signed_message.signature)
@@ -218,32 +201,30 @@ class SMIME:
             _raise_verify_error(
                 MalformedCMSError("the signed-data carries no content and none is attached")
             )
-        checks = signed_data.check_signers(_ContentCandidates(content), self._known_certificates)
-        senders = _sender_addresses(signed_message.outer)
-        statuses = tuple(self._verify_record(check, signed_data, senders) for check in checks)
+        if senders is None:
+            senders = sender_addresses(signed_message.outer)
+        outcomes = self.context.judge_signatures(signed_data, content, senders)
+        statuses = tuple(records.signature(outcome) for outcome in outcomes)
         if self.config.cross_check and self.config.openssl:
-            statuses = self._with_cross_check(str(self.config.openssl), raw, statuses)
-        errors = [check.error for check in checks if check.error is not None]
+            statuses = self._with_cross_check(str(self.config.openssl), raw, outcomes, statuses)
+        errors = [outcome.error for outcome in outcomes if outcome.error is not None]
         if errors:
             raise errors[0].with_statuses(statuses)
-        if all(record.status == DONE for record in statuses):
+        self.context.remember_signers(outcomes)
+        if all(outcome.accepted for outcome in outcomes):
             return Result(reinsert(signed_message.outer, content), statuses)
         return Result(raw, statuses)
 
-    def _intermediates(
-        self, carried: Sequence[x509.Certificate], address: str | None
-    ) -> list[x509.Certificate]:
-        """Chain candidates: the message's, the keyring's and the address's stored certificates."""
-        stored = (
-            [entry.certificate for entry in self.certificate_store.get(address)] if address else []
-        )
-        return [*carried, *self.keyring.certificates(), *stored]
-
     def _with_cross_check(
-        self, binary: str, raw: bytes, statuses: tuple[StatusRecord, ...]
+        self,
+        binary: str,
+        raw: bytes,
+        outcomes: Sequence[SignatureOutcome],
+        statuses: tuple[StatusRecord, ...],
     ) -> tuple[StatusRecord, ...]:
         opinion = ask_openssl(binary, raw, self.config.ca_path)
-        ours = all(_accepted_by_us(record, self.config.ca_path is not None) for record in statuses)
+        judged_trust = self.config.ca_path is not None
+        ours = all(_accepted_by_openssl_rules(outcome, judged_trust) for outcome in outcomes)
         if opinion.accepted is None:
             verdict = f"UNAVAILABLE ({opinion.detail})"
         elif opinion.accepted == ours:
@@ -252,75 +233,6 @@ class SMIME:
             said = "accepted" if opinion.accepted else "refused"
             verdict = f"DISAGREE (openssl {said}: {opinion.detail})"
         return tuple(record.with_fields(CrossCheck=verdict) for record in statuses)
-
-    def _known_certificates(self) -> Iterable[x509.Certificate]:
-        return self.keyring.certificates()
-
-    def _verify_record(
-        self, check: SignerCheck, signed_data: SignedData, senders: frozenset[str]
-    ) -> StatusRecord:
-        if check.error is not None:
-            return StatusRecord("Verify", ERROR, f"There was an error verifying: {check.error}")
-        algorithms = _algorithm_fields(check)
-        if not check.ok:
-            return StatusRecord("Verify", BAD, "The signature did not verify", **algorithms)
-        if (
-            check.certificate is None
-        ):  # a verified signer always has one; keep mypy and readers sure
-            return StatusRecord(
-                "Verify", ERROR, "There was an error verifying: no signer certificate"
-            )
-        identity = identity_of(check.certificate)
-        verdict = self.trust.evaluate(
-            check.certificate,
-            self._intermediates(signed_data.certificates, identity.email),
-            purpose="signing",
-            signing_time=check.signing_time,
-            crls=signed_data.crls,
-        )
-        signer_matches_sender = bool(senders & identity.addresses)
-        certificate_fields = {
-            "Serial": identity.serial,
-            "UserString": identity.user_string,
-            "ExpireTimestamp": identity.expire_timestamp,
-            "CreatedTimestamp": identity.created_timestamp,
-            "SignerMatchesSender": signer_matches_sender,
-        }
-        if not verdict.trusted and not self.config.accept_untrusted_cas:
-            return StatusRecord(
-                "Verify",
-                BAD,
-                "The signing CA was not trusted",
-                **certificate_fields,
-                Trust="NONE",
-                **_trust_reason(verdict),
-                **algorithms,
-            )
-        if self.config.require_sender_match and not signer_matches_sender:
-            return StatusRecord(
-                "Verify",
-                BAD,
-                f"The signer {identity.user_string} is not the sender "
-                f"({', '.join(sorted(senders)) or 'no From address'})",
-                **certificate_fields,
-                Trust=verdict.trust_field,
-                Issuer=identity.issuer_string,
-                **_trust_reason(verdict),
-                **algorithms,
-            )
-        if identity.email:
-            self.certificate_store.put(identity.email, check.certificate, verdict.trusted)
-        return StatusRecord(
-            "Verify",
-            DONE,
-            f"The signature is good, signed by {identity.user_string}, "
-            f"assured by {identity.issuer_string}, trust is {verdict.terse}",
-            **certificate_fields,
-            Trust=verdict.trust_field,
-            Issuer=identity.issuer_string,
-            **_trust_reason(verdict),
-            **algorithms,
-        )
 
     # -- encrypting and decrypting -----------------------------------------
 
@@ -333,25 +245,28 @@ class SMIME:
         certificates: Sequence[x509.Certificate | bytes] = (),
         oaep: bool = False,
     ) -> Result:
-        """Encrypt ``message`` to every recipient's keyring certificate (and ``certificates``).
+        """Encrypt ``message`` to every recipient's certificate (and ``certificates``).
 
-        The result is ``application/pkcs7-mime; smime-type=enveloped-data``
-        (``authEnveloped-data`` for AES-GCM and ChaCha20-Poly1305); outer
-        fields such as From, To and Subject stay readable.  A recipient
-        without a usable certificate raises :class:`RecipientError` and
-        nothing is encrypted.  ``oaep`` uses RSA-OAEP (SHA-256) key transport.
+        A recipient's certificate is its keyring file's, else the best one
+        in the certificate store.  The result is ``application/pkcs7-mime;
+        smime-type=enveloped-data`` (``authEnveloped-data`` for AES-GCM and
+        ChaCha20-Poly1305); outer fields such as From, To and Subject stay
+        readable.  A recipient without a usable certificate raises
+        :class:`RecipientError` and nothing is encrypted.  ``oaep`` uses
+        RSA-OAEP (SHA-256) key transport.
         """
         self._require_enabled()
         raw = message_bytes(message)
-        to_self = _first_address(split_entity(raw), "From") if self.config.encrypt_to_self else None
-        addresses = [*recipients, *filter(None, [to_self])]
+        to_self = (
+            header_addresses(split_entity(raw), "From")[:1] if self.config.encrypt_to_self else []
+        )
 
         def chosen() -> list[x509.Certificate]:
             # Looked up once the message has split: a malformed message is reported first.
-            return self._recipient_certificates(addresses, certificates)
+            return self._recipient_certificates([*recipients, *to_self], certificates)
 
         output = encrypt_entity(raw, chosen, cipher=self._cipher(cipher), oaep=oaep)
-        return Result(output, (StatusRecord("Encrypt", DONE, "Data has been encrypted"),))
+        return Result(output, (records.encrypted(),))
 
     def sign_encrypt(
         self,
@@ -375,8 +290,7 @@ class SMIME:
         chosen = self._recipient_certificates([*recipients, *extra], certificates)
         signed = self.sign(message, signer=signer, digest=digest, opaque=opaque)
         output = encrypt_entity(signed.data, chosen, cipher=self._cipher(cipher), oaep=oaep)
-        encrypted = StatusRecord("Encrypt", DONE, "Data has been encrypted")
-        return Result(output, (*signed.statuses, encrypted))
+        return Result(output, (*signed.statuses, records.encrypted()))
 
     def decrypt(self, message: MessageInput, *, recipients: Sequence[str] = ()) -> Result:
         """Decrypt with the keyring: RT's ``Decrypt`` record, the plaintext under the outer fields.
@@ -391,36 +305,32 @@ class SMIME:
             encrypted = parse_encrypted(raw)
             enveloped = parse_enveloped(encrypted.cms)
         except SmimeError as exc:
-            raise exc.with_statuses(
-                [StatusRecord("Decrypt", ERROR, f"Decryption failed: {exc}")]
-            ) from None
+            raise exc.with_statuses([records.decryption_failed(exc)]) from None
         outer = encrypted.outer
 
         def candidates() -> list[str]:
             # Only needed when no keyring certificate is named by a RecipientInfo.
             return [*recipients, *header_addresses(outer, "To", "Cc")]
 
-        decrypted, record = decrypt_with_keyring(self.keyring, enveloped, candidates)
+        outcome = self.context.decrypt(enveloped, candidates)
+        record = records.decryption(outcome)
+        if outcome.content is None:
+            error = outcome.error or SmimeError("decryption failed")
+            raise error.with_statuses([record]) from None
+        plaintext = outcome.content.plaintext
         # The DER (and the ciphertext viewed in it) is not needed any more: free it
         # before the result is made, so the two do not coexist.
-        del encrypted, enveloped
-        return Result(reinsert(outer, decrypted.plaintext), (record,))
+        del encrypted, enveloped, outcome
+        return Result(reinsert(outer, plaintext), (record,))
 
     def _recipient_certificates(
         self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes]
     ) -> list[x509.Certificate]:
         loaded = [c if isinstance(c, x509.Certificate) else _first_certificate(c) for c in given]
-        from_keyring: list[str] = []
-        with self.keyring.one_look():
-            for address in addresses:
-                stored = None
-                if self.keyring.find_file(address, "encryption") is None:
-                    stored = best_for_encryption(self.certificate_store.get(address))
-                if stored is None:
-                    from_keyring.append(address)
-                else:
-                    loaded.append(stored)
-            return RecipientFinder(self.keyring).certificates(from_keyring, loaded)
+        try:
+            return self.context.recipient_certificates(addresses, loaded)
+        except RecipientError as exc:
+            raise exc.with_statuses(records.unusable_recipients(exc.unusable)) from None
 
     def _cipher(self, cipher: str | None) -> str:
         if cipher is None:
@@ -439,16 +349,20 @@ class SMIME:
         outer fields; certificates-only parts give their certificates
         (``Result.certificates``, also stored as untrusted) and compressed
         parts are decompressed.  A failure stops the recursion, as in RT.
-        The records of every layer come back in order; with
-        ``status_header`` set they are also written into that header field.
-        A message with nothing protected gives no records.
+        Signers are matched against the top-level ``From:`` addresses and
+        keys tried for its To and Cc.  The records of every layer come back
+        in order; with ``status_header`` set they are also written into that
+        header field.  A message with nothing protected gives no records.
         """
         self._require_enabled()
         raw = message_bytes(message)
+        top = split_entity(raw)
+        senders = sender_addresses(top)
+        top_recipients = header_addresses(top, "To", "Cc")
         unwrapper = Unwrapper(
-            verify=self.verify,
-            decrypt=lambda data: self.decrypt(data, recipients=_top_recipients(raw)),
-            store_certificates=self._store_untrusted,
+            verify=lambda data: self._verify(data, senders),
+            decrypt=lambda data: self.decrypt(data, recipients=top_recipients),
+            store_certificates=self.context.remember_certificates,
             max_depth=self.config.max_depth,
             decompressed_limit=self.config.max_decompressed_size,
         )
@@ -457,12 +371,6 @@ class SMIME:
             data = with_status_header(result.data, self.config.status_header, result.statuses)
             return Result(data, result.statuses, result.certificates)
         return result
-
-    def _store_untrusted(self, certificates: Sequence[x509.Certificate]) -> None:
-        for certificate in certificates:
-            address = identity_of(certificate).email
-            if address:
-                self.certificate_store.put(address, certificate, False)
 
     # -- keys ------------------------------------------------------------
 
@@ -474,7 +382,7 @@ class SMIME:
         """
         self._require_enabled()
         try:
-            identity = self.keyring.signing_identity(address)
+            identity = self.context.signing_identity(address)
         except (SecretKeyNotFoundError, KeyLoadError, UnsupportedAlgorithmError):
             return []
         return [self.certificate_info(identity.certificate)]
@@ -483,22 +391,16 @@ class SMIME:
         """RT's ``GetKeysForEncryption``: usable certificates of ``address``, expired ones dropped.
 
         The keyring file wins over the certificate store (RT section 5);
-        from the store, every unexpired certificate is listed, the one
-        encryption would pick (latest notAfter) first.
+        from the store, every usable certificate is listed, the one
+        encryption would pick first.
         """
         self._require_enabled()
-        now = datetime.now(UTC)
-        from_keyring = readable_encryption_certificate(self.keyring, address)
-        if from_keyring is not None:
-            candidates = [from_keyring]
+        choice = self.context.choose_recipient(address)
+        if choice.source == "keyring":
+            candidates = [] if choice.problem else [choice.certificate]
         else:
-            stored = [entry.certificate for entry in self.certificate_store.get(address)]
-            candidates = sorted(stored, key=lambda c: c.not_valid_after_utc, reverse=True)
-        return [
-            self.certificate_info(certificate)
-            for certificate in candidates
-            if certificate.not_valid_after_utc >= now
-        ]
+            candidates = list(self.context.stored_for_encryption(address))
+        return [self.certificate_info(certificate) for certificate in candidates if certificate]
 
     # -- certificate information -----------------------------------------
 
@@ -512,14 +414,9 @@ class SMIME:
         ``TrustTerse``, ``TrustLevel``, ``TrustReason`` and ``Formatted``.
         """
         if not isinstance(certificate, x509.Certificate):
-            found = load_certificates(certificate)
-            if not found:
-                raise MalformedCMSError("no certificate found in the data given")
-            certificate = found[0]
+            certificate = _first_certificate(certificate)
         identity = identity_of(certificate)
-        verdict = self.trust.evaluate(
-            certificate, list(self.keyring.certificates()), purpose="signing"
-        )
+        verdict = self.context.trust_of(certificate, "signing")
         return {
             "Content": identity.pem(),
             "Fingerprint": identity.fingerprint,
@@ -552,33 +449,16 @@ class SMIME:
     def check_recipients(self, addresses: Iterable[str]) -> list[StatusRecord]:
         """RT's ``CheckRecipients``: one ``RecipientsCheck`` record per distinct address.
 
-        A recipient is usable with a keyring certificate that has not
-        expired and is trusted for encryption (or any trust under
-        ``accept_untrusted_cas``).  Addresses are de-duplicated
+        A recipient is usable with a certificate (the one encryption would
+        use) that has not expired and is trusted for encryption (or any
+        trust under ``accept_untrusted_cas``).  Addresses are de-duplicated
         case-insensitively, keeping the first spelling.
         """
         self._require_enabled()
-        return [self._recipient_record(address) for address in distinct_addresses(addresses)]
-
-    def _recipient_record(self, address: str) -> StatusRecord:
-        certificate = readable_encryption_certificate(self.keyring, address)
-        if certificate is None:
-            return unusable_recipient(address, "Key not found")
-        if certificate.not_valid_after_utc < datetime.now(UTC):
-            return unusable_recipient(address, "Key expired")
-        verdict = self.trust.evaluate(
-            certificate, list(self.keyring.certificates()), purpose="encryption"
-        )
-        if not verdict.trusted and not self.config.accept_untrusted_cas:
-            return unusable_recipient(address, "Key not trusted", **_trust_reason(verdict))
-        return StatusRecord(
-            "RecipientsCheck",
-            DONE,
-            f"Recipient '{address}' is usable",
-            Recipient=address,
-            Trust=verdict.trust_field,
-            **_trust_reason(verdict),
-        )
+        return [
+            records.recipient(self.context.judge_recipient(address))
+            for address in distinct_addresses(addresses)
+        ]
 
     # -- common ----------------------------------------------------------
 
@@ -587,15 +467,10 @@ class SMIME:
             raise DisabledError("S/MIME is disabled in the configuration (enable = false)")
 
 
-def _trust_for(config: Config) -> TrustEvaluator:
-    return build_trust_evaluator(TrustPolicy.from_config(config))
-
-
-def _accepted_by_us(record: StatusRecord, judged_trust: bool) -> bool:
-    """Our answer to openssl's question: a good signature, and a trusted chain if judged."""
-    if record.status == ERROR or record.message == "The signature did not verify":
-        return False
-    return record.get("Trust") == "FULL" if judged_trust else True
+def _keyring_for(config: Config) -> Keyring:
+    return DirectoryKeyring(
+        config.keyring, config.passphrase, follow_links=config.follow_keyring_links
+    )
 
 
 def _store_for(config: Config) -> CertificateStore:
@@ -604,70 +479,45 @@ def _store_for(config: Config) -> CertificateStore:
     return MemoryCertificateStore()
 
 
-def _top_recipients(raw: bytes) -> list[str]:
-    """The top-level To and Cc addresses: RT's candidates for nested encrypted parts too."""
-    return header_addresses(split_entity(raw), "To", "Cc")
+def _accepted_by_openssl_rules(outcome: SignatureOutcome, judged_trust: bool) -> bool:
+    """Our answer to openssl's question: a good signature, and a trusted chain if judged."""
+    if outcome.refusal in (Refusal.ERROR, Refusal.NOT_VALID):
+        return False
+    return outcome.trusted if judged_trust else True
+
+
+def encrypt_entity(
+    message: bytes,
+    certificates: Sequence[x509.Certificate] | Callable[[], Sequence[x509.Certificate]],
+    *,
+    cipher: str,
+    oaep: bool = False,
+) -> bytes:
+    """The ``application/pkcs7-mime`` message encrypting ``message`` for ``certificates``.
+
+    ``certificates`` may be a function giving them, called once the message
+    has been split (so that a malformed message is reported before any
+    recipient problem).  The protected entity (``Content-*`` fields and
+    canonical body) is encrypted in its two parts, one after the other, and
+    the ciphertext is base64-encoded a step at a time as it is made,
+    straight into the result; the outer fields stay readable.
+    """
+    outer_headers, entity_length, entity = split_protected_parts(message)
+    if callable(certificates):
+        certificates = certificates()
+    recipients = [EncryptionRecipient(certificate, rsa_oaep=oaep) for certificate in certificates]
+    chosen = content_cipher_by_name(cipher, for_encryption=True)
+    length, pieces = enveloped_pieces(entity, entity_length, recipients, cipher=chosen.name)
+    smime_type = "authEnveloped-data" if chosen.authenticated else "enveloped-data"
+    return build_pkcs7_mime_pieces(outer_headers, pieces, length, smime_type)
 
 
 def _first_certificate(data: bytes) -> x509.Certificate:
     found = load_certificates(data)
     if not found:
-        raise MalformedCMSError("no certificate found in the recipient certificate given")
+        raise MalformedCMSError("no certificate found in the data given")
     return found[0]
 
 
-def _first_address(entity: RawEntity, name: str) -> str | None:
-    addresses = header_addresses(entity, name)
-    return addresses[0] if addresses else None
-
-
-def _sender_addresses(outer: RawEntity) -> frozenset[str]:
-    """The lowercased addresses of the From and Sender fields."""
-    return _addresses_in((*outer.fields("From"), *outer.fields("Sender")))
-
-
-@functools.lru_cache(maxsize=256)
-def _addresses_in(fields: tuple[str, ...]) -> frozenset[str]:
-    """The lowercased addresses in address fields (the same senders write again and again)."""
-    return frozenset(
-        address.lower() for _, address in email.utils.getaddresses(list(fields)) if address
-    )
-
-
-class _ContentCandidates:
-    """The content as received, then (only if asked for, and if different) in canonical CRLF."""
-
-    def __init__(self, content: bytes | memoryview) -> None:
-        self._content = content
-        self._canonical: bytes | None = None
-
-    def __call__(self, index: int) -> bytes | memoryview | None:
-        if index == 0:
-            return self._content
-        if index == 1:
-            if self._canonical is None:
-                self._canonical = canonical_crlf(bytes(self._content))
-            return None if self._canonical == self._content else self._canonical
-        return None
-
-
-def _algorithm_fields(check: SignerCheck) -> dict[str, str]:
-    fields = {}
-    if check.digest is not None:
-        fields["DigestAlgorithm"] = check.digest.name
-    if check.scheme is not None:
-        fields["SignatureAlgorithm"] = check.scheme.name
-    if check.weak_algorithms:
-        fields["WeakAlgorithms"] = ", ".join(check.weak_algorithms)
-    return fields
-
-
-def _trust_reason(verdict: TrustVerdict) -> dict[str, str]:
-    fields = {"TrustReason": verdict.reason} if verdict.reason else {}
-    if verdict.reason and verdict.detail:
-        fields["TrustDetail"] = verdict.detail
-    return fields
-
-
 def _raise_verify_error(exc: SmimeError) -> NoReturn:
-    raise exc.with_statuses([StatusRecord("Verify", ERROR, f"There was an error verifying: {exc}")])
+    raise exc.with_statuses([records.verify_failed(exc)])

@@ -17,28 +17,25 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
-from smimecore.algorithms.signatures import SigningKey
 from smimecore.cms.signed import SigningIdentity
 from smimecore.config import PassphraseSpec, Purpose
-from smimecore.errors import (
-    KeyLoadError,
-    MalformedCMSError,
-    PassphraseError,
-    SecretKeyNotFoundError,
-    UnsupportedAlgorithmError,
+from smimecore.errors import KeyLoadError, MalformedCMSError, SecretKeyNotFoundError
+from smimecore.keyring.base import DecryptionIdentity, signing_identity_of
+from smimecore.keyring.loading import (
+    KeyMaterial,
+    load_pem_material,
+    load_pkcs12_material,
+    pick_certificate,
 )
 from smimecore.keyring.passphrase import resolve_passphrase
-from smimecore.pki.certificate import CertificateIdentity, load_certificates
-from smimecore.pki.pem import PemBlock, find_pem_blocks
+from smimecore.pki.certificate import load_certificates
 
 __all__ = ["DirectoryKeyring", "KeyFile"]
 
@@ -73,6 +70,11 @@ class KeyFile:
     def __repr__(self) -> str:
         return f"KeyFile(path={str(self.path)!r}, has_private_key={self.private_key is not None})"
 
+    @classmethod
+    def of(cls, path: Path, material: KeyMaterial) -> KeyFile:
+        """The key file at ``path`` holding ``material``."""
+        return cls(path, material.private_key, material.certificate, material.chain)
+
 
 _FileSignature = tuple[int, int, int]
 
@@ -82,11 +84,23 @@ def _signature(stat: os.stat_result) -> _FileSignature:
 
 
 class DirectoryKeyring:
-    """An RT-style keyring directory (``Keyring`` in RT's ``%SMIME``)."""
+    """An RT-style keyring directory (``Keyring`` in RT's ``%SMIME``).
 
-    def __init__(self, directory: Path | None, passphrase: PassphraseSpec = None) -> None:
+    Symbolic links whose target lies outside the directory are ignored (and
+    logged) unless ``follow_links`` is true: a link planted in the keyring
+    must not make smimecore read, or hand out, files from elsewhere.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None,
+        passphrase: PassphraseSpec = None,
+        *,
+        follow_links: bool = False,
+    ) -> None:
         self.directory = directory
         self._passphrase = passphrase
+        self._follow_links = follow_links
         self._lock = threading.Lock()
         # The directory's names by their casefolded form, with the lookups made in it
         # (find_file's answers, the address lists), all valid while its mtime holds.
@@ -172,14 +186,50 @@ class DirectoryKeyring:
         cached = self._index
         if cached is not None and cached.modified == modified:
             return cached
-        names = {
-            name.casefold(): name
-            for name in os.listdir(self.directory)
-            if (self.directory / name).is_file()
-        }
+        names = {name.casefold(): name for name in self._usable_names(self.directory)}
         index = _Index(modified, names)
         self._index = index
         return index
+
+    def _usable_names(self, directory: Path) -> Iterator[str]:
+        """The names of the directory's regular files (links only when allowed, see the class)."""
+        try:
+            names = os.listdir(directory)
+        except OSError as exc:
+            log.warning("keyring directory %s cannot be listed: %s", directory, exc.strerror)
+            return
+        inside = os.path.realpath(directory)
+        for name in names:
+            path = directory / name
+            if not path.is_file():
+                continue
+            if path.is_symlink() and not self._follow_links:
+                target = os.path.realpath(path)
+                if os.path.dirname(target) != inside:
+                    log.warning(
+                        "keyring file %s is a link to %s, outside the keyring: ignored "
+                        "(follow_keyring_links allows it)",
+                        path,
+                        target,
+                    )
+                    continue
+            yield name
+
+    def _read(self, path: Path, seen: os.stat_result) -> tuple[os.stat_result, bytes]:
+        """The bytes of ``path`` as of one state of the file: read again if it changed meanwhile."""
+        for _ in range(2):
+            try:
+                with path.open("rb") as stream:
+                    data = stream.read()
+                    after = os.fstat(stream.fileno())
+            except FileNotFoundError:
+                raise KeyLoadError(str(path), "disappeared while being read") from None
+            except OSError as exc:
+                raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
+            if _signature(after) == _signature(seen) and len(data) == after.st_size:
+                return after, data
+            seen = after
+        raise KeyLoadError(str(path), "keeps changing while being read")
 
     # -- loading ---------------------------------------------------------
 
@@ -194,14 +244,11 @@ class DirectoryKeyring:
         cached = self._loaded.get(path)
         if cached is not None and cached[0] == _signature(stat) and cached[1] == tag:
             return cached[2]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise KeyLoadError(str(path), exc.strerror or "cannot be read") from None
-        if path.suffix.lower() in _PKCS12_SUFFIXES:
-            key_file = _load_pkcs12(path, data, passphrase)
-        else:
-            key_file = _load_pem(path, data, passphrase)
+        stat, data = self._read(path, stat)
+        load = (
+            load_pkcs12_material if path.suffix.lower() in _PKCS12_SUFFIXES else load_pem_material
+        )
+        key_file = KeyFile.of(path, load(str(path), data, passphrase))
         with self._lock:
             self._loaded[path] = (_signature(stat), tag, key_file)
         return key_file
@@ -214,11 +261,7 @@ class DirectoryKeyring:
         the key cannot be opened.
         """
         key_file, certificate = self._private_key_file(address, "signing")
-        if not isinstance(key_file.private_key, SigningKey):
-            raise UnsupportedAlgorithmError(
-                type(key_file.private_key).__name__.lstrip("_"), "keys cannot sign S/MIME"
-            )
-        return SigningIdentity(key_file.private_key, certificate, key_file.chain)
+        return signing_identity_of(key_file.private_key, certificate, key_file.chain)
 
     def certificate_for(self, address: str, purpose: Purpose | None) -> x509.Certificate | None:
         """The certificate ``address`` uses for ``purpose``, or ``None`` without a keyring file.
@@ -238,20 +281,38 @@ class DirectoryKeyring:
         if picked is not None and picked[0] is key_file:
             return picked[1]
         candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
-        certificate = _pick_certificate(candidates, address)
+        certificate = pick_certificate(candidates, address)
         with self._lock:
             if len(self._picked) >= _MAX_REMEMBERED:
                 self._picked.clear()
             self._picked[key] = (key_file, certificate)
         return certificate
 
-    def decryption_key(self, address: str) -> KeyFile:
-        """The key file ``address`` decrypts with (``.encryption`` file first, then the plain one).
+    def decryption_identity(self, address: str) -> DecryptionIdentity:
+        """The key ``address`` decrypts with (``.encryption`` file first, then the plain one).
 
         Raises :class:`SecretKeyNotFoundError` without one, and
         :class:`PassphraseError` when its key cannot be opened.
         """
-        return self._private_key_file(address, "encryption")[0]
+        key_file, certificate = self._private_key_file(address, "encryption")
+        return DecryptionIdentity(key_file.private_key, certificate)
+
+    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> list[str]:
+        """The addresses whose encryption certificate satisfies ``named`` (no key is opened).
+
+        Files that cannot be read are skipped (and logged at debug level):
+        one damaged file must not stop decryption by everyone else.
+        """
+        found = []
+        for address in self.addresses("encryption"):
+            try:
+                certificate = self.certificate_for(address, "encryption")
+            except (KeyLoadError, MalformedCMSError) as exc:
+                log.debug("keyring certificate of %s cannot be read: %s", address, exc)
+                continue
+            if certificate is not None and named(certificate):
+                found.append(address)
+        return found
 
     def _private_key_file(self, address: str, purpose: Purpose) -> tuple[KeyFile, x509.Certificate]:
         path = self.find_file(address, purpose)
@@ -327,7 +388,9 @@ class DirectoryKeyring:
         parsed = self._certificates_loaded.get(path)
         if parsed is not None and parsed[0] == signature:
             return parsed[1]
-        certificates = load_certificates(path.read_bytes())
+        stat, data = self._read(path, stat)
+        signature = _signature(stat)
+        certificates = load_certificates(data)
         if not certificates:
             key_file = KeyFile(path, None, None)
         else:
@@ -382,98 +445,3 @@ class _Index:
     names: dict[str, str]
     found: dict[tuple[str, Purpose | None], Path | None] = field(default_factory=dict)
     addresses: dict[Purpose, tuple[str, ...]] = field(default_factory=dict)
-
-
-def _pick_certificate(candidates: list[x509.Certificate], address: str) -> x509.Certificate | None:
-    wanted = address.casefold()
-    for certificate in candidates:
-        if wanted in CertificateIdentity(certificate).addresses:
-            return certificate
-    end_entities = [c for c in candidates if not _is_ca(c)]
-    preferred = end_entities or candidates
-    return preferred[0] if preferred else None
-
-
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-def _load_pem(path: Path, data: bytes, passphrase: str | None) -> KeyFile:
-    blocks = find_pem_blocks(data)
-    certificates = [
-        x509.load_der_x509_certificate(block.der())
-        for block in blocks
-        if block.label in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
-    ]
-    key_blocks = [block for block in blocks if block.is_private_key]
-    if not key_blocks:
-        if not certificates:
-            raise KeyLoadError(str(path), "holds neither a certificate nor a private key")
-        return KeyFile(path, None, certificates[0], tuple(certificates[1:]))
-    private_key = _load_pem_key(path, key_blocks[0], passphrase)
-    return _pair_key_with_certificate(path, private_key, certificates)
-
-
-def _load_pem_key(path: Path, block: PemBlock, passphrase: str | None) -> Any:
-    if block.is_encrypted and not passphrase:
-        raise PassphraseError(
-            str(path), "the private key is encrypted and no passphrase is configured"
-        )
-    password = passphrase.encode("utf-8") if block.is_encrypted and passphrase else None
-    try:
-        return serialization.load_pem_private_key(block.text, password)
-    except ValueError:
-        if block.is_encrypted:
-            raise PassphraseError(
-                str(path), "the passphrase does not open the private key"
-            ) from None
-        raise KeyLoadError(
-            str(path), "the private key is damaged or in an unknown format"
-        ) from None
-    except Exception as exc:  # cryptography raises TypeError or UnsupportedAlgorithm here
-        raise KeyLoadError(
-            str(path), f"the private key cannot be used ({type(exc).__name__})"
-        ) from None
-
-
-def _load_pkcs12(path: Path, data: bytes, passphrase: str | None) -> KeyFile:
-    attempts = [passphrase.encode("utf-8")] if passphrase else [None, b""]
-    for password in attempts:
-        try:
-            key, certificate, additional = pkcs12.load_key_and_certificates(data, password)
-        except ValueError:
-            continue
-        others = list(additional)
-        if key is None:
-            found = [certificate] if certificate is not None else []
-            found += others
-            return KeyFile(path, None, found[0] if found else None, tuple(found[1:]))
-        return _pair_key_with_certificate(path, key, [c for c in (certificate, *others) if c])
-    raise PassphraseError(
-        str(path), "the passphrase does not open the PKCS#12 file (or it is damaged)"
-    )
-
-
-def _pair_key_with_certificate(
-    path: Path, private_key: Any, certificates: list[x509.Certificate]
-) -> KeyFile:
-    public = _public_der(private_key.public_key())
-    for index, certificate in enumerate(certificates):
-        try:
-            if _public_der(certificate.public_key()) == public:
-                chain = tuple(certificates[:index] + certificates[index + 1 :])
-                return KeyFile(path, private_key, certificate, chain)
-        except ValueError:
-            continue
-    raise KeyLoadError(str(path), "no certificate in the file matches its private key")
-
-
-def _public_der(public_key: Any) -> bytes:
-    return bytes(
-        public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )

@@ -117,17 +117,21 @@ class RawEntity:
         return found[0] if found else None
 
     def fields(self, name: str) -> list[str]:
-        """Every value of the header field ``name``, unfolded, as text (8-bit bytes as UTF-8)."""
-        prefix = name.lower().encode("ascii") + b":"
-        return [
-            line[len(prefix) :]
-            .replace(b"\r\n", b"")
-            .replace(b"\n", b"")
-            .strip()
-            .decode("utf-8", "replace")
-            for line in self.header_lines()
-            if line[: len(prefix)].lower() == prefix
-        ]
+        """Every value of the header field ``name``, unfolded, as text (8-bit bytes as UTF-8).
+
+        White space between the name and the colon is allowed (RFC 5322's
+        obsolete syntax, which mail readers still honour).
+        """
+        wanted = name.lower().encode("ascii")
+        found = []
+        for line in self.header_lines():
+            if line[: len(wanted)].lower() != wanted:
+                continue
+            rest = line[len(wanted) :].lstrip(b" \t")
+            if rest[:1] == b":":
+                unfolded = rest[1:].replace(b"\r\n", b"").replace(b"\n", b"")
+                found.append(unfolded.strip().decode("utf-8", "replace"))
+        return found
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""

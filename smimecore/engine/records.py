@@ -1,0 +1,282 @@
+"""RT's status records, made from outcomes: every ``Operation``/``Status``/``Message`` wording.
+
+Pure functions, no I/O: an outcome (or an error, and what it concerns) in,
+a :class:`~smimecore.engine.status.StatusRecord` out.  The field names and
+message texts are RT's (RT::Crypt::SMIME), and a contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from smimecore.cms.signed import SignerCheck
+from smimecore.engine.outcomes import (
+    DecryptionOutcome,
+    RecipientOutcome,
+    Refusal,
+    SignatureOutcome,
+)
+from smimecore.engine.status import BAD, DONE, ERROR, MISSING, StatusRecord
+from smimecore.errors import (
+    DecryptionError,
+    MissingPassphraseError,
+    PassphraseError,
+    SecretKeyNotFoundError,
+    SmimeError,
+)
+from smimecore.trust.base import TrustVerdict
+
+__all__ = [
+    "certificates_only",
+    "decompressed",
+    "decryption",
+    "decryption_failed",
+    "encrypted",
+    "key_check",
+    "nested_too_deeply",
+    "recipient",
+    "sign_failed",
+    "signature",
+    "signed",
+    "unknown_smime_type",
+    "unusable_recipient",
+    "unwrap_failed",
+    "verify_failed",
+]
+
+
+# -- signing and encrypting ---------------------------------------------------
+
+
+def signed() -> StatusRecord:
+    """``Sign``/``DONE``."""
+    return StatusRecord("Sign", DONE, "Signed message")
+
+
+def sign_failed(error: SmimeError) -> StatusRecord:
+    """``Sign``/``ERROR``: the signature could not be made."""
+    return StatusRecord("Sign", ERROR, f"There was an error signing: {error}")
+
+
+def encrypted() -> StatusRecord:
+    """``Encrypt``/``DONE``."""
+    return StatusRecord("Encrypt", DONE, "Data has been encrypted")
+
+
+def key_check(address: str, error: SmimeError) -> StatusRecord:
+    """``KeyCheck``: why ``address``'s secret key cannot be used."""
+    fields = {"Key": address, "KeyType": "secret"}
+    if isinstance(error, SecretKeyNotFoundError):
+        return StatusRecord(
+            "KeyCheck", MISSING, f"Secret key for {address} is not available", **fields
+        )
+    if isinstance(error, MissingPassphraseError):
+        return StatusRecord(
+            "KeyCheck",
+            ERROR,
+            f"No passphrase for the secret key of {address}",
+            Reason="no passphrase",
+            **fields,
+        )
+    if isinstance(error, PassphraseError):
+        return StatusRecord(
+            "KeyCheck",
+            ERROR,
+            f"Bad passphrase for the secret key of {address}",
+            Reason="bad passphrase",
+            **fields,
+        )
+    return StatusRecord(
+        "KeyCheck", ERROR, f"Secret key for {address} cannot be used: {error}", **fields
+    )
+
+
+# -- verifying ----------------------------------------------------------------
+
+
+def verify_failed(error: SmimeError) -> StatusRecord:
+    """``Verify``/``ERROR``: the message or a signer could not be checked at all."""
+    return StatusRecord("Verify", ERROR, f"There was an error verifying: {error}")
+
+
+def signature(outcome: SignatureOutcome) -> StatusRecord:
+    """RT's ``Verify`` record for one judged SignerInfo."""
+    if outcome.refusal is Refusal.ERROR:
+        return verify_failed(outcome.error or SmimeError("the signer could not be checked"))
+    algorithms = _algorithm_fields(outcome.check)
+    identity, verdict = outcome.identity, outcome.verdict
+    if outcome.refusal is Refusal.NOT_VALID or identity is None or verdict is None:
+        return StatusRecord("Verify", BAD, "The signature did not verify", **algorithms)
+    certificate_fields = {
+        "Serial": identity.serial,
+        "UserString": identity.user_string,
+        "ExpireTimestamp": identity.expire_timestamp,
+        "CreatedTimestamp": identity.created_timestamp,
+        "SignerMatchesSender": outcome.sender.matches,
+    }
+    if outcome.refusal is Refusal.UNTRUSTED:
+        return StatusRecord(
+            "Verify",
+            BAD,
+            "The signing CA was not trusted",
+            **certificate_fields,
+            Trust="NONE",
+            **trust_reason(verdict),
+            **algorithms,
+        )
+    trust_fields = {
+        "Trust": verdict.trust_field,
+        "Issuer": identity.issuer_string,
+        **trust_reason(verdict),
+        **algorithms,
+    }
+    if outcome.refusal is Refusal.SENDER_MISMATCH:
+        unmatched = ", ".join(outcome.sender.unmatched) or "no From address"
+        return StatusRecord(
+            "Verify",
+            BAD,
+            f"The signer {identity.user_string} is not the sender ({unmatched})",
+            **certificate_fields,
+            **trust_fields,
+        )
+    return StatusRecord(
+        "Verify",
+        DONE,
+        f"The signature is good, signed by {identity.user_string}, "
+        f"assured by {identity.issuer_string}, trust is {verdict.terse}",
+        **certificate_fields,
+        **trust_fields,
+    )
+
+
+def _algorithm_fields(check: SignerCheck) -> dict[str, str]:
+    fields = {}
+    if check.digest is not None:
+        fields["DigestAlgorithm"] = check.digest.name
+    if check.scheme is not None:
+        fields["SignatureAlgorithm"] = check.scheme.name
+    if check.weak_algorithms:
+        fields["WeakAlgorithms"] = ", ".join(check.weak_algorithms)
+    return fields
+
+
+def trust_reason(verdict: TrustVerdict) -> dict[str, str]:
+    """``TrustReason`` (and ``TrustDetail``) when a certificate is not fully trusted."""
+    fields = {"TrustReason": verdict.reason} if verdict.reason else {}
+    if verdict.reason and verdict.detail:
+        fields["TrustDetail"] = verdict.detail
+    return fields
+
+
+# -- decrypting ---------------------------------------------------------------
+
+
+def decryption(outcome: DecryptionOutcome) -> StatusRecord:
+    """RT's record for how decryption went: ``Decrypt`` (DONE or ERROR) or ``KeyCheck``."""
+    content, address, error = outcome.content, outcome.address, outcome.error
+    if outcome.stage == "done" and content is not None and address is not None:
+        fields: dict[str, object] = {
+            "EncryptedTo": _encrypted_to(address),
+            "Cipher": content.cipher,
+            "KeyEncryption": content.key_encryption,
+        }
+        if content.weak:
+            fields["WeakAlgorithms"] = content.cipher
+        return StatusRecord("Decrypt", DONE, "Decryption process succeeded", **fields)
+    problem = error or SmimeError("decryption failed")
+    if outcome.stage == "no-key":
+        return StatusRecord("KeyCheck", MISSING, "Secret key is not available", KeyType="secret")
+    if outcome.stage == "key" and address is not None:
+        if isinstance(problem, PassphraseError):
+            return key_check(address, problem)
+        return StatusRecord(
+            "KeyCheck",
+            ERROR,
+            f"Secret key for {address} cannot be used: {problem}",
+            Key=address,
+            KeyType="secret",
+        )
+    return decryption_failed(problem, address)
+
+
+def decryption_failed(error: SmimeError, address: str | None = None) -> StatusRecord:
+    """``Decrypt``/``ERROR``; after a key was used, only ever the uniform "Decryption failed"."""
+    message = (
+        "Decryption failed" if isinstance(error, DecryptionError) else f"Decryption failed: {error}"
+    )
+    encrypted_to = _encrypted_to(address) if address else None
+    return StatusRecord("Decrypt", ERROR, message, EncryptedTo=encrypted_to)
+
+
+def _encrypted_to(address: str) -> list[dict[str, str]]:
+    return [{"EmailAddress": address}]
+
+
+# -- recipients ---------------------------------------------------------------
+
+
+def unusable_recipient(address: str, reason: str, **fields: str) -> StatusRecord:
+    """RT's ``RecipientsCheck``/``ERROR`` record for a recipient that cannot be used."""
+    return StatusRecord(
+        "RecipientsCheck",
+        ERROR,
+        f"Recipient '{address}' is unusable, the reason is '{reason}'",
+        Recipient=address,
+        Reason=reason,
+        **fields,
+    )
+
+
+def unusable_recipients(unusable: Sequence[tuple[str, str]]) -> list[StatusRecord]:
+    """One ``RecipientsCheck``/``ERROR`` record per ``(address, reason)``."""
+    return [unusable_recipient(address, reason) for address, reason in unusable]
+
+
+def recipient(outcome: RecipientOutcome) -> StatusRecord:
+    """RT's ``RecipientsCheck`` record for one judged recipient."""
+    address = outcome.choice.address
+    verdict = outcome.verdict
+    reasons = trust_reason(verdict) if verdict is not None else {}
+    if outcome.problem is not None:
+        return unusable_recipient(address, outcome.problem, **reasons)
+    return StatusRecord(
+        "RecipientsCheck",
+        DONE,
+        f"Recipient '{address}' is usable",
+        Recipient=address,
+        Trust=verdict.trust_field if verdict is not None else None,
+        **reasons,
+    )
+
+
+# -- whole messages -----------------------------------------------------------
+
+
+def unwrap_failed(message: str) -> StatusRecord:
+    """``VerifyDecrypt``/``ERROR``: a protected part could not be unwrapped."""
+    return StatusRecord("VerifyDecrypt", ERROR, message)
+
+
+def unknown_smime_type(smime_type: str | None) -> StatusRecord:
+    """``VerifyDecrypt``/``ERROR`` for a protected part of a kind we do not know."""
+    return unwrap_failed(f"Unknown smime-type '{smime_type}' of a protected part")
+
+
+def nested_too_deeply(max_depth: int) -> StatusRecord:
+    """``VerifyDecrypt``/``ERROR`` when protected parts nest deeper than ``max_depth``."""
+    return unwrap_failed(f"Protected parts are nested deeper than {max_depth} layers")
+
+
+def decompressed(size: int) -> StatusRecord:
+    """``Decompress``/``DONE`` for an RFC 3274 compressed part."""
+    return StatusRecord("Decompress", DONE, "Decompressed message", Size=str(size))
+
+
+def certificates_only(count: int) -> StatusRecord:
+    """``Certificates``/``DONE`` for a certificates-only part."""
+    return StatusRecord(
+        "Certificates",
+        DONE,
+        f"Certificates-only part with {count} certificate(s)",
+        Count=str(count),
+    )

@@ -1,0 +1,136 @@
+"""Reading key material from bytes: PEM files with keys and certificates, PKCS#12 files.
+
+Shared by every keyring.  ``source`` names where the bytes came from (a
+file's path, or a label the application chose) in error messages; nothing
+secret is ever put in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
+from smimecore.pki.certificate import CertificateIdentity
+from smimecore.pki.pem import PemBlock, find_pem_blocks
+
+__all__ = ["KeyMaterial", "load_pem_material", "load_pkcs12_material", "pick_certificate"]
+
+_CERTIFICATE_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """What one file holds: maybe a private key, its certificate, and other certificates."""
+
+    private_key: Any = field(repr=False)
+    certificate: x509.Certificate | None
+    chain: tuple[x509.Certificate, ...] = ()
+
+
+def load_pem_material(source: str, data: bytes, passphrase: str | None) -> KeyMaterial:
+    """The key (opened with ``passphrase``) and certificates of PEM text.
+
+    Raises :class:`KeyLoadError` when there is neither, or the key is damaged
+    or matches none of the certificates, and :class:`PassphraseError` when an
+    encrypted key has no passphrase or the wrong one.
+    """
+    blocks = find_pem_blocks(data)
+    certificates = [
+        x509.load_der_x509_certificate(block.der())
+        for block in blocks
+        if block.label in _CERTIFICATE_LABELS
+    ]
+    key_blocks = [block for block in blocks if block.is_private_key]
+    if not key_blocks:
+        if not certificates:
+            raise KeyLoadError(source, "holds neither a certificate nor a private key")
+        return KeyMaterial(None, certificates[0], tuple(certificates[1:]))
+    private_key = _load_pem_key(source, key_blocks[0], passphrase)
+    return _pair_key_with_certificate(source, private_key, certificates)
+
+
+def _load_pem_key(source: str, block: PemBlock, passphrase: str | None) -> Any:
+    if block.is_encrypted and not passphrase:
+        raise MissingPassphraseError(
+            source, "the private key is encrypted and no passphrase is configured"
+        )
+    password = passphrase.encode("utf-8") if block.is_encrypted and passphrase else None
+    try:
+        return serialization.load_pem_private_key(block.text, password)
+    except ValueError:
+        if block.is_encrypted:
+            raise PassphraseError(source, "the passphrase does not open the private key") from None
+        raise KeyLoadError(source, "the private key is damaged or in an unknown format") from None
+    except Exception as exc:  # cryptography raises TypeError or UnsupportedAlgorithm here
+        raise KeyLoadError(
+            source, f"the private key cannot be used ({type(exc).__name__})"
+        ) from None
+
+
+def load_pkcs12_material(source: str, data: bytes, passphrase: str | None) -> KeyMaterial:
+    """The key and certificates of a PKCS#12 file (without a passphrase: none, then empty)."""
+    attempts = [passphrase.encode("utf-8")] if passphrase else [None, b""]
+    for password in attempts:
+        try:
+            key, certificate, additional = pkcs12.load_key_and_certificates(data, password)
+        except ValueError:
+            continue
+        found = [c for c in (certificate, *additional) if c is not None]
+        if key is None:
+            return KeyMaterial(None, found[0] if found else None, tuple(found[1:]))
+        return _pair_key_with_certificate(source, key, found)
+    if not passphrase:
+        raise MissingPassphraseError(
+            source, "the PKCS#12 file is encrypted (or damaged) and no passphrase is configured"
+        )
+    raise PassphraseError(
+        source, "the passphrase does not open the PKCS#12 file (or it is damaged)"
+    )
+
+
+def _pair_key_with_certificate(
+    source: str, private_key: Any, certificates: Sequence[x509.Certificate]
+) -> KeyMaterial:
+    public = _public_der(private_key.public_key())
+    for index, certificate in enumerate(certificates):
+        try:
+            if _public_der(certificate.public_key()) == public:
+                chain = (*certificates[:index], *certificates[index + 1 :])
+                return KeyMaterial(private_key, certificate, chain)
+        except ValueError:
+            continue
+    raise KeyLoadError(source, "no certificate in the file matches its private key")
+
+
+def _public_der(public_key: Any) -> bytes:
+    return bytes(
+        public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def pick_certificate(
+    candidates: Sequence[x509.Certificate], address: str
+) -> x509.Certificate | None:
+    """Of several certificates, the one naming ``address``, else the first end-entity one."""
+    wanted = address.casefold()
+    for certificate in candidates:
+        if wanted in CertificateIdentity(certificate).addresses:
+            return certificate
+    end_entities = [c for c in candidates if not _is_ca(c)]
+    preferred = end_entities or list(candidates)
+    return preferred[0] if preferred else None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
