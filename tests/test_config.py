@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from smimecore import Config, ConfigError
 from smimecore.keyring.passphrase import resolve_passphrase
+from smimecore.trust.policy import TrustPolicy
 
 
 class TestConfig:
@@ -245,3 +249,65 @@ class TestTrustOptions:
         """A TOML offset datetime is an aware validation time."""
         (tmp_path / "c.toml").write_text("[smime]\nvalidation_time = 2026-01-01T00:00:00Z\n")
         assert Config.from_toml(tmp_path / "c.toml").validation_time.year == 2026  # type: ignore[union-attr]
+
+
+class TestPathOptions:
+    """Every path option takes str or os.PathLike and reads back as a Path (issue 12)."""
+
+    @pytest.mark.parametrize("kind", [str, Path, lambda p: _PathLike(str(p))])
+    def test_every_path_option_accepts_str_and_pathlike(
+        self, tmp_path: Path, kind: Callable[[Path], object]
+    ) -> None:
+        bundle = tmp_path / "ca.pem"
+        bundle.write_text("")
+        config = Config(
+            keyring=kind(tmp_path),  # type: ignore[arg-type]
+            ca_path=kind(bundle),  # type: ignore[arg-type]
+            crl_path=kind(tmp_path),  # type: ignore[arg-type]
+            other_certificates_to_send=kind(bundle),  # type: ignore[arg-type]
+            certificate_store=kind(tmp_path),  # type: ignore[arg-type]
+        )
+        assert config.keyring == tmp_path and config.ca_path == bundle
+        assert config.crl_path == tmp_path and config.certificate_store == tmp_path
+        assert config.other_certificates_to_send == bundle
+
+    def test_a_path_option_of_the_wrong_type_names_the_option(self) -> None:
+        with pytest.raises(ConfigError) as raised:
+            Config(keyring=42)  # type: ignore[arg-type]
+        assert raised.value.option == "keyring"
+
+    def test_the_trust_policy_is_the_configs_own(self, tmp_path: Path) -> None:
+        """TrustPolicy is Config's base: its fields are read off a Config, never restated."""
+        bundle = tmp_path / "ca.pem"
+        bundle.write_text("")
+        config = Config(ca_path=str(bundle), allow_weak_algorithms=True, revocation_timeout=5)
+        policy = TrustPolicy.from_config(config)
+        assert isinstance(config, TrustPolicy) and type(policy) is TrustPolicy
+        assert policy.ca_path == bundle and policy.allow_weak_algorithms
+        assert policy.revocation_timeout == 5.0
+
+
+class _PathLike:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+def test_the_readme_python_example_passes_mypy_strict(tmp_path: Path) -> None:
+    """The README's Python blocks type-check as written (the names it leaves open are bytes)."""
+    from mypy import api
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    assert blocks
+    code = "\n".join(blocks)
+    free = sorted(set(re.findall(r"\b(\w+_bytes)\b", code)))
+    prelude = "".join(f'{name} = b""\n' for name in free)
+    example = tmp_path / "readme_example.py"
+    example.write_text(prelude + code, encoding="utf-8")
+    stdout, stderr, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", os.devnull, str(example)]
+    )
+    assert status == 0, stdout + stderr
