@@ -212,6 +212,11 @@ class Config(TrustPolicy):
     other_certificates_to_send: PathOption = PathOption()
     providers: tuple[str, ...] = ()
     require_sender_match: bool = False
+    accept_partial_protection: bool = False
+    require_authenticated_encryption: bool = False
+    max_clock_skew: float = 3600.0
+    max_signing_time_drift: float | None = 3600.0
+    max_stored_certificates_per_message: int = 16
     cross_check: bool = False
     encrypt_to_self: bool = False
     certificate_store: PathOption = PathOption()
@@ -234,10 +239,24 @@ class Config(TrustPolicy):
         for switch in (
             "follow_keyring_links",
             "require_sender_match",
+            "accept_partial_protection",
+            "require_authenticated_encryption",
             "cross_check",
             "encrypt_to_self",
         ):
             check_bool(switch, getattr(self, switch))
+        object.__setattr__(
+            self, "max_clock_skew", check_timeout("max_clock_skew", self.max_clock_skew)
+        )
+        if self.max_signing_time_drift is not None:
+            object.__setattr__(
+                self,
+                "max_signing_time_drift",
+                check_timeout("max_signing_time_drift", self.max_signing_time_drift),
+            )
+        _check_positive_int(
+            "max_stored_certificates_per_message", self.max_stored_certificates_per_message
+        )
         _check_header_name(self.status_header)
         _check_positive_int("max_depth", self.max_depth)
         _check_positive_int("max_decompressed_size", self.max_decompressed_size)

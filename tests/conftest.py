@@ -7,10 +7,12 @@ when ``SMIMECORE_REQUIRE_VECTORS=1`` (as in CI).
 
 from __future__ import annotations
 
+import email.utils
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -103,11 +105,13 @@ def smime(pki_dir: Path) -> SMIME:
     )
 
 
+# Written now: a signature's signingTime must agree with the Date field (max_signing_time_drift).
+SAMPLE_DATE = email.utils.format_datetime(datetime.now(UTC)).encode("ascii")
 SAMPLE_MESSAGE = (
     b"From: Alice <rsa2048@test.example>\n"
     b"To: Bob <p256@test.example>\n"
     b"Subject: a test\n"
-    b"Date: Tue, 24 Nov 2026 10:00:00 +0000\n"
+    b"Date: " + SAMPLE_DATE + b"\n"
     b"Message-ID: <test@test.example>\n"
     b"Content-Type: text/plain; charset=utf-8\n"
     b"\n"

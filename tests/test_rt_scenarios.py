@@ -97,10 +97,11 @@ def test_realmail_processed_like_rt(engine: SMIME, rt: Path, number: int) -> Non
 
 def _rt_text(record: dict[str, object]) -> dict[str, object]:
     """What RT's text format turns typed fields into."""
-    changed: dict[str, object] = {}
-    if "SignerMatchesSender" in record:
-        changed["SignerMatchesSender"] = "1" if record["SignerMatchesSender"] else "0"
-    return changed
+    return {
+        name: "1" if record[name] else "0"
+        for name in ("SignerMatchesSender", "Authenticated")
+        if name in record
+    }
 
 
 def _process(
@@ -209,6 +210,9 @@ def test_incoming_3des_and_opaque_signature_like_incoming_t(
         "Cipher": None,
         "KeyEncryption": None,
         "WeakAlgorithms": None,
+        "Authenticated": False,
+        "Coverage": "whole",
+        "Part": "",
     }
     assert decrypt["WeakAlgorithms"] == "des-ede3-cbc"
     assert verify["Message"] == (

@@ -10,9 +10,10 @@ enters the store) are taken here, each in one place.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
@@ -21,6 +22,7 @@ from smimecore.cms.signed import SignedData, SignerCheck, SigningIdentity
 from smimecore.config import Config, Purpose
 from smimecore.engine.outcomes import (
     DecryptionOutcome,
+    Origin,
     RecipientChoice,
     RecipientOutcome,
     Refusal,
@@ -37,13 +39,14 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.keyring.base import Keyring
+from smimecore.keyring.loading import is_ca
 from smimecore.keyring.store import CertificateStore, StoredCertificate
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import CertificateIdentity, identity_of
 from smimecore.pki.files import CertificateFile
 from smimecore.trust.base import TrustEvaluator, TrustVerdict
 
-__all__ = ["SmimeContext", "distinct_addresses"]
+__all__ = ["ID_DATA", "SmimeContext", "StoreBudget", "distinct_addresses"]
 
 log = logging.getLogger("smimecore.engine")
 
@@ -86,23 +89,19 @@ class SmimeContext:
     # -- verifying -------------------------------------------------------
 
     def judge_signatures(
-        self,
-        signed_data: SignedData,
-        content: bytes | memoryview,
-        senders: tuple[str, ...],
+        self, signed_data: SignedData, content: bytes | memoryview, origin: Origin
     ) -> list[SignatureOutcome]:
         """Check and judge every SignerInfo of ``signed_data`` over ``content``.
 
-        ``senders`` are the message's sender addresses (see
-        :func:`smimecore.mime.addresses.sender_addresses`).
+        ``origin`` is what the top-level header says (senders, date).
         """
         checks = signed_data.check_signers(_ContentCandidates(content), self.keyring.certificates)
-        return [self._judge(check, signed_data, senders) for check in checks]
+        return [self._judge(check, signed_data, origin) for check in checks]
 
     def _judge(
-        self, check: SignerCheck, signed_data: SignedData, senders: tuple[str, ...]
+        self, check: SignerCheck, signed_data: SignedData, origin: Origin
     ) -> SignatureOutcome:
-        nobody = SenderMatch(senders, senders)
+        nobody = SenderMatch(origin.senders, origin.senders)
         if check.error is not None:
             return SignatureOutcome(check, nobody, Refusal.ERROR, error=check.error)
         if not check.ok:
@@ -118,13 +117,31 @@ class SmimeContext:
             signing_time=check.signing_time,
             crls=signed_data.crls,
         )
-        sender = SenderMatch.of(senders, identity.addresses)
-        refusal = None
-        if not verdict.trusted and not self.config.accept_untrusted_cas:
+        sender = SenderMatch.of(origin.senders, identity.addresses)
+        refusal = self._refusal(signed_data, check.signing_time, origin)
+        if refusal is None and not verdict.trusted and not self.config.accept_untrusted_cas:
             refusal = Refusal.UNTRUSTED
-        elif self.config.require_sender_match and not sender.matches:
+        if refusal is None and self.config.require_sender_match and not sender.matches:
             refusal = Refusal.SENDER_MISMATCH
         return SignatureOutcome(check, sender, refusal, identity, verdict)
+
+    def _refusal(
+        self, signed_data: SignedData, signing_time: datetime | None, origin: Origin
+    ) -> Refusal | None:
+        """What refuses an intact, valid signature before trust: its content type, its time."""
+        if signed_data.content_type_oid != ID_DATA:
+            return Refusal.NOT_MAIL
+        if signing_time is None:
+            return None
+        if signing_time - datetime.now(UTC) > timedelta(seconds=self.config.max_clock_skew):
+            return Refusal.FUTURE_SIGNING_TIME
+        drift = self.config.max_signing_time_drift
+        if drift is None or origin.date is None:
+            return None
+        sent = _parse_date(origin.date)
+        if sent is None or abs(signing_time - sent) > timedelta(seconds=drift):
+            return Refusal.SIGNING_TIME_MISMATCH
+        return None
 
     def _intermediates(
         self, carried: Sequence[x509.Certificate], identity: CertificateIdentity
@@ -134,18 +151,62 @@ class SmimeContext:
         stored = [entry.certificate for entry in self.store.get(address)] if address else []
         return [*carried, *self.keyring.certificates(), *stored]
 
-    def remember_signers(self, outcomes: Iterable[SignatureOutcome]) -> None:
-        """Store the certificate of every accepted signer, under the addresses it names."""
-        for outcome in outcomes:
-            if outcome.accepted and outcome.signer is not None and outcome.identity is not None:
-                for address in _own_addresses(outcome.identity):
-                    self.store.put(address, outcome.signer, outcome.trusted)
+    def store_budget(self) -> StoreBudget:
+        """How many certificates one message may add to the store."""
+        return StoreBudget(self.config.max_stored_certificates_per_message)
 
-    def remember_certificates(self, certificates: Iterable[x509.Certificate]) -> None:
-        """Store certificates that came without a signature (certificates-only parts), untrusted."""
+    def remember_signers(
+        self,
+        outcomes: Sequence[SignatureOutcome],
+        carried: Sequence[x509.Certificate],
+        budget: StoreBudget,
+    ) -> None:
+        """Store what an accepted signature vouches for.
+
+        Each accepted signer's certificate, under the addresses it names
+        (trusted or not, as judged); the other end-entity certificates the
+        signature carried only when they are trusted on their own.
+        """
+        accepted = [o for o in outcomes if o.accepted and o.signer is not None]
+        for outcome in accepted:
+            if outcome.signer is not None and outcome.identity is not None:
+                self._store(outcome.identity, outcome.signer, outcome.trusted, budget)
+        signers = {outcome.signer for outcome in accepted}
+        if accepted:
+            self.remember_certificates([c for c in carried if c not in signers], budget)
+
+    def remember_certificates(
+        self, certificates: Iterable[x509.Certificate], budget: StoreBudget
+    ) -> None:
+        """Store the end-entity certificates that chain to ``ca_path`` (certificates-only parts).
+
+        Anyone can send a certificate: one that is not trusted is never
+        stored, so it can never be chosen to encrypt to.
+        """
         for certificate in certificates:
-            for address in _own_addresses(identity_of(certificate)):
-                self.store.put(address, certificate, False)
+            if is_ca(certificate):
+                continue
+            identity = identity_of(certificate)
+            if _own_addresses(identity) and self.trust_of(certificate, "encryption").trusted:
+                self._store(identity, certificate, True, budget)
+
+    def _store(
+        self,
+        identity: CertificateIdentity,
+        certificate: x509.Certificate,
+        trusted: bool,
+        budget: StoreBudget,
+    ) -> None:
+        for address in _own_addresses(identity):
+            if not budget.take():
+                log.warning(
+                    "certificate for %s not stored: the message's store budget is spent", address
+                )
+                return
+            try:
+                self.store.put(address, certificate, trusted)
+            except SmimeError as exc:
+                log.warning("certificate for %s not stored: %s", address, exc)
 
     # -- encrypting ------------------------------------------------------
 
@@ -280,6 +341,8 @@ class SmimeContext:
             return None
         except SmimeError as exc:
             return DecryptionOutcome("decrypt", address, error=exc)
+        if self.config.require_authenticated_encryption and not content.authenticated:
+            return DecryptionOutcome("unauthenticated", address, content)
         return DecryptionOutcome("done", address, content)
 
     # -- trust -----------------------------------------------------------
@@ -287,6 +350,19 @@ class SmimeContext:
     def trust_of(self, certificate: x509.Certificate, purpose: Purpose) -> TrustVerdict:
         """The trust verdict on ``certificate`` for ``purpose``, chained through the keyring."""
         return self.trust.evaluate(certificate, list(self.keyring.certificates()), purpose=purpose)
+
+
+ID_DATA = "1.2.840.113549.1.7.1"
+"""id-data: the eContentType of S/MIME content (RFC 8551 section 3.1)."""
+
+
+def _parse_date(value: str) -> datetime | None:
+    """A ``Date:`` field as an aware datetime (no zone: UTC); ``None`` when unreadable."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def distinct_addresses(addresses: Iterable[str]) -> list[str]:
@@ -308,6 +384,20 @@ def _own_addresses(identity: CertificateIdentity) -> list[str]:
 def _valid_at(entry: StoredCertificate, moment: datetime) -> bool:
     certificate = entry.certificate
     return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+
+class StoreBudget:
+    """How many more certificates one message may still add to the certificate store."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def take(self) -> bool:
+        """Use one place; ``False`` when none is left."""
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 class _ContentCandidates:

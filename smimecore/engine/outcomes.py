@@ -23,6 +23,7 @@ from smimecore.trust.base import TrustVerdict
 __all__ = [
     "DecryptionOutcome",
     "DecryptionStage",
+    "Origin",
     "RecipientChoice",
     "RecipientOutcome",
     "Refusal",
@@ -38,10 +39,30 @@ class Refusal(StrEnum):
     """The signer could not be checked at all (unknown algorithm, no certificate...)."""
     NOT_VALID = "not-valid"
     """The content is not what was signed, or the signature does not verify."""
+    NOT_MAIL = "not-mail"
+    """What was signed is not a mail message (its eContentType is not id-data)."""
+    FUTURE_SIGNING_TIME = "future-signing-time"
+    """The signingTime is further in the future than ``max_clock_skew``."""
+    SIGNING_TIME_MISMATCH = "signing-time-mismatch"
+    """The signingTime and the ``Date:`` header differ by more than ``max_signing_time_drift``
+    (or the ``Date:`` cannot be read)."""
     UNTRUSTED = "untrusted"
     """The signer's certificate is not trusted and untrusted CAs are not accepted."""
     SENDER_MISMATCH = "sender-mismatch"
     """The signer is not the sender and ``require_sender_match`` is set."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What the top-level header says about who sent a message, and when.
+
+    ``senders``: the lowercased ``From:`` addresses (``Sender:`` only when
+    there is no ``From:``); ``date``: the ``Date:`` field as written, if any.
+    A signed part's own header fields never count.
+    """
+
+    senders: tuple[str, ...] = ()
+    date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +131,12 @@ class SignatureOutcome:
         return self.check.signing_time
 
 
-DecryptionStage = Literal["done", "content", "key", "decrypt", "no-key"]
-"""Where decryption ended: ``done``; the ``content`` cannot be decrypted by
-anyone (absent, unknown cipher); a ``key`` could not be opened; decryption
-with a fitting key failed (``decrypt``); ``no-key`` in the keyring fits."""
+DecryptionStage = Literal["done", "unauthenticated", "content", "key", "decrypt", "no-key"]
+"""Where decryption ended: ``done``; decrypted but ``unauthenticated`` while
+``require_authenticated_encryption`` is set (the plaintext is not shown); the
+``content`` cannot be decrypted by anyone (absent, unknown cipher); a ``key``
+could not be opened; decryption with a fitting key failed (``decrypt``);
+``no-key`` in the keyring fits."""
 
 
 @dataclass(frozen=True)

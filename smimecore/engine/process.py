@@ -18,8 +18,8 @@ from cryptography import x509
 from smimecore.cms.compressed import decompress
 from smimecore.cms.signed import parse_signed_data
 from smimecore.engine import records
-from smimecore.engine.status import Result, StatusRecord, format_status
-from smimecore.errors import MalformedCMSError, SmimeError
+from smimecore.engine.status import DONE, Result, StatusRecord, format_status
+from smimecore.errors import MalformedCMSError, MalformedMessageError, SmimeError
 from smimecore.mime.entity import split_entity
 from smimecore.mime.protected import CRLF, decode_body, reinsert
 from smimecore.mime.walk import ProtectedPart, find_protected_parts, splice
@@ -55,23 +55,28 @@ class Unwrapper:
     certificates: list[x509.Certificate] = field(default_factory=list)
     _settled: set[bytes] = field(default_factory=set)
 
+    accepts_partial_protection: bool = False
+
     def run(self, raw: bytes) -> Result:
         """Unwrap every layer of ``raw``; the result holds every record in order."""
         for _ in range(self.max_depth):
-            parts = [
-                p for p in find_protected_parts(raw) if self._digest(raw, p) not in self._settled
-            ]
+            parts = [p for p in _protected_parts(raw) if self._digest(raw, p) not in self._settled]
             if not parts:
                 return self._result(raw)
             raw, failed, changed = self._pass(raw, parts)
             if failed or not changed:
                 return self._result(raw)
-        if find_protected_parts(raw):
+        if _protected_parts(raw):
             self.statuses.append(records.nested_too_deeply(self.max_depth))
         return self._result(raw)
 
     def _result(self, raw: bytes) -> Result:
-        return Result(raw, tuple(self.statuses), certificates=tuple(self.certificates))
+        return Result(
+            raw,
+            tuple(self.statuses),
+            certificates=tuple(self.certificates),
+            accepts_partial_protection=self.accepts_partial_protection,
+        )
 
     @staticmethod
     def _digest(raw: bytes, part: ProtectedPart) -> bytes:
@@ -98,9 +103,9 @@ class Unwrapper:
             if kind == "encrypted-or-signed":
                 kind = _kind_from_cms(decode_body(split_entity(data), "the .p7m part"))
             if kind == "signed":
-                return _from_result(self.verify, data)
+                return _from_result(self.verify, data, part.path)
             if kind == "encrypted":
-                return _from_result(self.decrypt, data)
+                return _from_result(self.decrypt, data, part.path)
             if kind == "compressed":
                 return self._decompress(data)
             if kind == "certificates":
@@ -125,11 +130,20 @@ class Unwrapper:
         return _Outcome(None, (record,), False, signed.certificates)
 
 
-def _from_result(operation: Operation, data: bytes) -> _Outcome:
+def _from_result(operation: Operation, data: bytes, path: str) -> _Outcome:
     result = operation(data)
-    if result.ok:
-        return _Outcome(result.data, result.statuses, False)
-    return _Outcome(None, result.statuses, True)
+    statuses = tuple(records.with_coverage(record, path) for record in result.statuses)
+    if all(record.status == DONE for record in result.statuses) and result.statuses:
+        return _Outcome(result.data, statuses, False)
+    return _Outcome(None, statuses, True)
+
+
+def _protected_parts(raw: bytes) -> list[ProtectedPart]:
+    """:func:`find_protected_parts`, its refusals carrying a record."""
+    try:
+        return find_protected_parts(raw)
+    except MalformedMessageError as exc:
+        raise exc.with_statuses([records.unwrap_failed(str(exc))]) from None
 
 
 def _kind_from_cms(der: bytes) -> str:

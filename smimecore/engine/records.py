@@ -8,6 +8,7 @@ message texts are RT's (RT::Crypt::SMIME), and a contract.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from smimecore.cms.signed import SignerCheck
 from smimecore.engine.outcomes import (
@@ -42,6 +43,7 @@ __all__ = [
     "unusable_recipient",
     "unwrap_failed",
     "verify_failed",
+    "with_coverage",
 ]
 
 
@@ -104,6 +106,8 @@ def signature(outcome: SignatureOutcome) -> StatusRecord:
     if outcome.refusal is Refusal.ERROR:
         return verify_failed(outcome.error or SmimeError("the signer could not be checked"))
     algorithms = _algorithm_fields(outcome.check)
+    if outcome.signing_time is not None:
+        algorithms["SigningTime"] = _iso_utc(outcome.signing_time)
     identity, verdict = outcome.identity, outcome.verdict
     if outcome.refusal is Refusal.NOT_VALID or identity is None or verdict is None:
         return StatusRecord("Verify", BAD, "The signature did not verify", **algorithms)
@@ -139,6 +143,9 @@ def signature(outcome: SignatureOutcome) -> StatusRecord:
             **certificate_fields,
             **trust_fields,
         )
+    refused = _REFUSALS.get(outcome.refusal) if outcome.refusal is not None else None
+    if refused is not None:
+        return StatusRecord("Verify", BAD, refused, **certificate_fields, **trust_fields)
     return StatusRecord(
         "Verify",
         DONE,
@@ -147,6 +154,17 @@ def signature(outcome: SignatureOutcome) -> StatusRecord:
         **certificate_fields,
         **trust_fields,
     )
+
+
+_REFUSALS = {
+    Refusal.NOT_MAIL: "The signed content is not a mail message",
+    Refusal.FUTURE_SIGNING_TIME: "The signing time is in the future",
+    Refusal.SIGNING_TIME_MISMATCH: "The signing time does not match the Date header",
+}
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _algorithm_fields(check: SignerCheck) -> dict[str, str]:
@@ -174,14 +192,17 @@ def trust_reason(verdict: TrustVerdict) -> dict[str, str]:
 def decryption(outcome: DecryptionOutcome) -> StatusRecord:
     """RT's record for how decryption went: ``Decrypt`` (DONE or ERROR) or ``KeyCheck``."""
     content, address, error = outcome.content, outcome.address, outcome.error
-    if outcome.stage == "done" and content is not None and address is not None:
+    if outcome.stage in ("done", "unauthenticated") and content is not None and address:
         fields: dict[str, object] = {
             "EncryptedTo": _encrypted_to(address),
             "Cipher": content.cipher,
             "KeyEncryption": content.key_encryption,
+            "Authenticated": content.authenticated,
         }
         if content.weak:
             fields["WeakAlgorithms"] = content.cipher
+        if outcome.stage == "unauthenticated":
+            return StatusRecord("Decrypt", BAD, "The content was not integrity-protected", **fields)
         return StatusRecord("Decrypt", DONE, "Decryption process succeeded", **fields)
     problem = error or SmimeError("decryption failed")
     if outcome.stage == "no-key":
@@ -250,6 +271,26 @@ def recipient(outcome: RecipientOutcome) -> StatusRecord:
 
 
 # -- whole messages -----------------------------------------------------------
+
+
+def with_coverage(record: StatusRecord, path: str) -> StatusRecord:
+    """A ``Verify`` or ``Decrypt`` record with what its protection covers.
+
+    ``Coverage`` is ``whole`` when the protected part is the whole message
+    (``path`` ``""``), else ``part``, with ``Part`` the MIME path; a good
+    partial signature or decryption says so in its message.  Other records
+    are returned as they are.
+    """
+    if record.operation not in ("Verify", "Decrypt"):
+        return record
+    coverage = "whole" if not path else "part"
+    message = record.message
+    if path and record.status == DONE:
+        message = f"{message}, covering part {path} only"
+    fields = {k: v for k, v in record.items() if k not in ("Operation", "Status", "Message")}
+    return StatusRecord(
+        record.operation, record.status, message, **fields, Coverage=coverage, Part=path
+    )
 
 
 def unwrap_failed(message: str) -> StatusRecord:

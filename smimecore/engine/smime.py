@@ -25,9 +25,9 @@ from smimecore.cms.enveloped import EncryptionRecipient, enveloped_pieces, parse
 from smimecore.cms.signed import SigningIdentity, build_signed_data, parse_signed_data
 from smimecore.config import CIPHERS, Config
 from smimecore.engine import records
-from smimecore.engine.context import SmimeContext, distinct_addresses
+from smimecore.engine.context import SmimeContext, StoreBudget, distinct_addresses
 from smimecore.engine.crosscheck import ask_openssl
-from smimecore.engine.outcomes import Refusal, SignatureOutcome
+from smimecore.engine.outcomes import Origin, Refusal, SignatureOutcome
 from smimecore.engine.process import Unwrapper, with_status_header
 from smimecore.engine.status import Result, StatusRecord
 from smimecore.errors import (
@@ -50,7 +50,7 @@ from smimecore.keyring.store import (
     MemoryCertificateStore,
 )
 from smimecore.mime.addresses import header_addresses, sender_addresses
-from smimecore.mime.entity import MessageInput, message_bytes, split_entity
+from smimecore.mime.entity import MessageInput, RawEntity, message_bytes, split_entity
 from smimecore.mime.enveloped import parse_encrypted
 from smimecore.mime.protected import (
     build_pkcs7_mime,
@@ -185,10 +185,10 @@ class SMIME:
         message's own ``From:`` addresses.
         """
         self._require_enabled()
-        return self._verify(message_bytes(message), None)
+        return self._verify(message_bytes(message), None, self.context.store_budget())
 
-    def _verify(self, raw: bytes, senders: tuple[str, ...] | None) -> Result:
-        """:meth:`verify`; ``senders`` come from the top-level message when ``raw`` is a part."""
+    def _verify(self, raw: bytes, origin: Origin | None, budget: StoreBudget) -> Result:
+        """:meth:`verify`; ``origin`` comes from the top-level message when ``raw`` is a part."""
         try:
             signed_message = parse_signed(raw)
             signed_data = parse_signed_data(signed_message.signature)
@@ -201,16 +201,16 @@ class SMIME:
             _raise_verify_error(
                 MalformedCMSError("the signed-data carries no content and none is attached")
             )
-        if senders is None:
-            senders = sender_addresses(signed_message.outer)
-        outcomes = self.context.judge_signatures(signed_data, content, senders)
+        if origin is None:
+            origin = _origin(signed_message.outer)
+        outcomes = self.context.judge_signatures(signed_data, content, origin)
         statuses = tuple(records.signature(outcome) for outcome in outcomes)
         if self.config.cross_check and self.config.openssl:
             statuses = self._with_cross_check(str(self.config.openssl), raw, outcomes, statuses)
         errors = [outcome.error for outcome in outcomes if outcome.error is not None]
         if errors:
             raise errors[0].with_statuses(statuses)
-        self.context.remember_signers(outcomes)
+        self.context.remember_signers(outcomes, signed_data.certificates, budget)
         if all(outcome.accepted for outcome in outcomes):
             return Result(reinsert(signed_message.outer, content), statuses)
         return Result(raw, statuses)
@@ -314,6 +314,8 @@ class SMIME:
 
         outcome = self.context.decrypt(enveloped, candidates)
         record = records.decryption(outcome)
+        if outcome.stage == "unauthenticated":
+            return Result(raw, (record,))  # a verdict: the plaintext is not shown
         if outcome.content is None:
             error = outcome.error or SmimeError("decryption failed")
             raise error.with_statuses([record]) from None
@@ -357,14 +359,16 @@ class SMIME:
         self._require_enabled()
         raw = message_bytes(message)
         top = split_entity(raw)
-        senders = sender_addresses(top)
+        origin = _origin(top)
         top_recipients = header_addresses(top, "To", "Cc")
+        budget = self.context.store_budget()
         unwrapper = Unwrapper(
-            verify=lambda data: self._verify(data, senders),
+            verify=lambda data: self._verify(data, origin, budget),
             decrypt=lambda data: self.decrypt(data, recipients=top_recipients),
-            store_certificates=self.context.remember_certificates,
+            store_certificates=lambda found: self.context.remember_certificates(found, budget),
             max_depth=self.config.max_depth,
             decompressed_limit=self.config.max_decompressed_size,
+            accepts_partial_protection=self.config.accept_partial_protection,
         )
         result = unwrapper.run(raw)
         if self.config.status_header and result.statuses:
@@ -510,6 +514,12 @@ def encrypt_entity(
     length, pieces = enveloped_pieces(entity, entity_length, recipients, cipher=chosen.name)
     smime_type = "authEnveloped-data" if chosen.authenticated else "enveloped-data"
     return build_pkcs7_mime_pieces(outer_headers, pieces, length, smime_type)
+
+
+def _origin(entity: RawEntity) -> Origin:
+    """What a message's own header says about who sent it, and when."""
+    dates = entity.fields("Date")
+    return Origin(sender_addresses(entity), dates[0] if dates else None)
 
 
 def _first_certificate(data: bytes) -> x509.Certificate:

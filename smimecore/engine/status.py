@@ -81,17 +81,33 @@ class Result:
 
     ``data`` is the resulting message as bytes (for a failed verification,
     the message as it came in); ``message`` is the same parsed as an
-    ``email.message.EmailMessage``.  ``ok`` holds when every record is ``DONE``.
+    ``email.message.EmailMessage``.  ``ok`` holds when every record is
+    ``DONE`` and, unless ``accepts_partial_protection``, no protection covers
+    only part of the message.
     """
 
     data: bytes
     statuses: tuple[StatusRecord, ...]
     certificates: tuple[x509.Certificate, ...] = ()
+    accepts_partial_protection: bool = False
 
     @property
     def ok(self) -> bool:
-        """Whether there is at least one record and every record is ``DONE``."""
-        return bool(self.statuses) and all(record.status == DONE for record in self.statuses)
+        """Whether there is a record, every record is ``DONE`` and each covers the whole message."""
+        return (
+            bool(self.statuses)
+            and all(record.status == DONE for record in self.statuses)
+            and (self.accepts_partial_protection or not self.partial_parts)
+        )
+
+    @property
+    def partial_parts(self) -> tuple[str, ...]:
+        """The MIME paths of the parts whose protection covers only them (``Coverage: part``)."""
+        return tuple(
+            str(record.get("Part", ""))
+            for record in self.statuses
+            if record.get("Coverage") == "part"
+        )
 
     @cached_property
     def message(self) -> email.message.EmailMessage:

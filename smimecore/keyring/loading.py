@@ -19,7 +19,13 @@ from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseErr
 from smimecore.pki.certificate import CertificateIdentity
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
-__all__ = ["KeyMaterial", "load_pem_material", "load_pkcs12_material", "pick_certificate"]
+__all__ = [
+    "KeyMaterial",
+    "is_ca",
+    "load_pem_material",
+    "load_pkcs12_material",
+    "pick_certificate",
+]
 
 _CERTIFICATE_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 
@@ -124,12 +130,13 @@ def pick_certificate(
     for certificate in candidates:
         if wanted in CertificateIdentity(certificate).addresses:
             return certificate
-    end_entities = [c for c in candidates if not _is_ca(c)]
+    end_entities = [c for c in candidates if not is_ca(c)]
     preferred = end_entities or list(candidates)
     return preferred[0] if preferred else None
 
 
-def _is_ca(certificate: x509.Certificate) -> bool:
+def is_ca(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` is a CA's (basicConstraints cA)."""
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except (x509.ExtensionNotFound, ValueError):

@@ -52,21 +52,24 @@ class ProtectedPart:
     ``kind`` is ``signed``, ``encrypted``, ``encrypted-or-signed`` (a
     ``.p7m`` without ``smime-type``: the CMS decides), ``certificates``,
     ``compressed``, or ``unknown`` (``smime_type`` then holds the value).
-    ``start``/``end`` delimit the part's bytes in the message.
+    ``start``/``end`` delimit the part's bytes in the message; ``path`` is
+    its MIME path (``""`` for the whole message, ``"2"`` for the second part
+    of the top multipart, ``"1.2"``...).
     """
 
     kind: str
     start: int
     end: int
     smime_type: str | None = None
+    path: str = ""
 
 
 def find_protected_parts(raw: bytes) -> list[ProtectedPart]:
     """Every protected part of ``raw``, outermost first, in message order."""
-    return list(_walk(raw, 0, len(raw), 0))
+    return list(_walk(raw, 0, len(raw), 0, ""))
 
 
-def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPart]:
+def _walk(raw: bytes, start: int, end: int, depth: int, path: str) -> Iterator[ProtectedPart]:
     if depth > MAX_MULTIPART_DEPTH:
         raise MalformedMessageError(f"multiparts are nested deeper than {MAX_MULTIPART_DEPTH}")
     try:
@@ -77,7 +80,7 @@ def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPar
         return  # a headerless part is plain text, not a protected one
     kind, smime_type = classify(entity)
     if kind is not None:
-        yield ProtectedPart(kind, start, end, smime_type)
+        yield ProtectedPart(kind, start, end, smime_type, path)
         return
     content_type = entity.content_type
     if not content_type.startswith("multipart/") or content_type in (
@@ -94,8 +97,9 @@ def _walk(raw: bytes, start: int, end: int, depth: int) -> Iterator[ProtectedPar
         )
     except MalformedMessageError:
         return  # an unterminated multipart holds nothing we can safely rewrite
-    for part_start, part_end in spans:
-        yield from _walk(raw, part_start, part_end, depth + 1)
+    for number, (part_start, part_end) in enumerate(spans, start=1):
+        child = f"{path}.{number}" if path else str(number)
+        yield from _walk(raw, part_start, part_end, depth + 1, child)
 
 
 def classify(entity: RawEntity) -> tuple[str | None, str | None]:
