@@ -77,6 +77,18 @@ def _add_trust_options(parser: argparse.ArgumentParser) -> None:
         "--validation-time", metavar="now|signing|ISO-8601", help="when chains must be valid"
     )
     parser.add_argument("--require-sender-match", action="store_true", default=None)
+    parser.add_argument(
+        "--accept-partial-protection",
+        action="store_true",
+        default=None,
+        help="accept a message of which only some parts are signed or encrypted",
+    )
+    parser.add_argument(
+        "--require-authenticated-encryption",
+        action="store_true",
+        default=None,
+        help="refuse encrypted content without integrity protection (CBC)",
+    )
     parser.add_argument("--allow-weak-algorithms", action="store_true", default=None)
     parser.add_argument(
         "--initial-policy",
@@ -98,6 +110,8 @@ _TRUST_OPTIONS = (
     "crl_path",
     "revocation_mode",
     "require_sender_match",
+    "accept_partial_protection",
+    "require_authenticated_encryption",
     "allow_weak_algorithms",
     "initial_policies",
     "require_explicit_policy",
@@ -355,6 +369,20 @@ def _first_failure(statuses: Sequence[StatusRecord]) -> StatusRecord | None:
     return next((record for record in statuses if record.status != DONE), None)
 
 
+def _partial_summary(result: Result) -> str:
+    """Which parts are protected, in words: the rest of the message is not."""
+    kinds = {"Verify": "signed", "Decrypt": "encrypted"}
+    covered = [
+        f"part {record['Part']} is {kinds.get(record.operation, 'protected')}"
+        for record in result.statuses
+        if record.get("Coverage") == "part"
+    ]
+    return (
+        f"{'; '.join(covered)}; the rest of the message is not protected "
+        "(--accept-partial-protection accepts it)"
+    )
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -386,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"smimecore: {failure.operation} {failure.status}: {_one_line(failure.message)}",
                 file=sys.stderr,
             )
+            return EXIT_FAILED
+        if not result.ok and result.partial_parts:
+            print(f"smimecore: {_partial_summary(result)}", file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK
     except ConfigError as exc:
