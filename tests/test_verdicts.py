@@ -33,6 +33,7 @@ from smimecore.keyring import MemoryKeyring
 from smimecore.keyring.store import MemoryCertificateStore
 from smimecore.mime.protected import protected_entity_pieces
 from smimecore.mime.signed import build_detached
+from smimecore.pki.certificate import identity_of
 from tests.conftest import PASSPHRASE, SAMPLE_DATE
 
 OpenSSL = Callable[..., CompletedProcess[bytes]]
@@ -322,7 +323,7 @@ def test_a_trusted_certificate_wins_over_an_untrusted_one(pki: DemoPKI, pki_dir:
         # The forged one expires later, yet the trusted one is chosen, by every operation.
         assert engine.context.choose_recipient("carol@example.com").certificate == carol.certificate
         (first, *_) = engine.keys_for_encryption("carol@example.com")
-        assert first["Fingerprint"] == carol.certificate.fingerprint(hashes.SHA1()).hex()
+        assert first["Fingerprint"] == identity_of(carol.certificate).fingerprint
 
 
 def test_the_store_budget_per_message(pki: DemoPKI, pki_dir: Path) -> None:
