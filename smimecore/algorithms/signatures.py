@@ -1,8 +1,10 @@
 """Signature schemes: choosing one for a key, producing and checking signatures.
 
 Supported: RSA PKCS#1 v1.5 and RSASSA-PSS, ECDSA (P-256/384/521), Ed25519
-and Ed448 (RFC 8419, "pure" mode over the signed attributes), and DSA for
-verification only (old messages and the PKITS suite use it).
+and Ed448 (RFC 8419, "pure" mode over the signed attributes), ML-DSA-44/65/87
+(RFC 9882: pure ML-DSA with an empty context string, SHA-512 when signing),
+and DSA for verification only (old messages and the PKITS suite use it).
+HashML-DSA and SLH-DSA are refused by name.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from asn1crypto import core
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, mldsa, padding, rsa
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
-from smimecore.errors import UnsupportedAlgorithmError
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
 
 __all__ = [
+    "ML_DSA_OIDS",
     "SignatureScheme",
     "SigningKey",
+    "post_quantum_scheme",
     "scheme_for_key",
     "scheme_from_algorithm_identifier",
 ]
@@ -29,8 +34,28 @@ SigningKey = (
     | ec.EllipticCurvePrivateKey
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
+    | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey
+    | mldsa.MLDSA87PrivateKey
 )
 """Private keys smimecore signs with."""
+
+ML_DSA_OIDS: dict[str, str] = {
+    "2.16.840.1.101.3.4.3.17": "ml_dsa_44",
+    "2.16.840.1.101.3.4.3.18": "ml_dsa_65",
+    "2.16.840.1.101.3.4.3.19": "ml_dsa_87",
+}
+"""Scheme names of id-ml-dsa-44/65/87 (RFC 9882 section 2), by dotted OID."""
+
+_ML_DSA_OID_BY_NAME = {name: oid for oid, name in ML_DSA_OIDS.items()}
+
+# RFC 9882 Table 1: the digests of the signed attributes that keep each
+# parameter set's strength (of those smimecore computes; no SHAKE).
+_ML_DSA_DIGESTS: dict[str, frozenset[str]] = {
+    "ml_dsa_44": frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"}),
+    "ml_dsa_65": frozenset({"sha384", "sha512", "sha3_384", "sha3_512"}),
+    "ml_dsa_87": frozenset({"sha512", "sha3_512"}),
+}
 
 _EDDSA_DIGEST = {"ed25519": "sha512", "ed448": "shake256"}
 
@@ -40,8 +65,8 @@ class SignatureScheme:
     """A signature algorithm bound to its digest: what a SignerInfo's signatureAlgorithm says.
 
     ``name`` is one of ``rsassa_pkcs1v15``, ``rsassa_pss``, ``ecdsa``,
-    ``ed25519``, ``ed448`` or ``dsa``.  ``pss_salt_length`` and
-    ``mgf_digest`` only matter for PSS.
+    ``ed25519``, ``ed448``, ``ml_dsa_44``, ``ml_dsa_65``, ``ml_dsa_87`` or
+    ``dsa``.  ``pss_salt_length`` and ``mgf_digest`` only matter for PSS.
     """
 
     name: str
@@ -68,6 +93,8 @@ class SignatureScheme:
             }
         if self.name == "ecdsa":
             return {"algorithm": f"{self.digest.name}_ecdsa"}
+        if self.name in _ML_DSA_OID_BY_NAME:
+            return {"algorithm": _ML_DSA_OID_BY_NAME[self.name]}  # parameters absent
         return {"algorithm": self.name}
 
     def sign(self, key: SigningKey, data: bytes) -> bytes:
@@ -76,7 +103,7 @@ class SignatureScheme:
             return key.sign(data, self._rsa_padding(), self.digest.hash_algorithm())
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, ec.ECDSA(self.digest.hash_algorithm()))
-        return key.sign(data)
+        return key.sign(data)  # EdDSA, and ML-DSA with the empty context string
 
     def verify(self, public_key: object, signature: bytes, data: bytes | memoryview) -> bool:
         """Whether ``signature`` over ``data`` verifies under ``public_key``.
@@ -98,10 +125,8 @@ class SignatureScheme:
             elif kind == "dsa" and self.name == "dsa":
                 dsa_key = cast(dsa.DSAPublicKey, public_key)
                 dsa_key.verify(signature, data, self.digest.hash_algorithm())
-            elif kind == self.name and kind in ("ed25519", "ed448"):
-                cast(ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, public_key).verify(
-                    signature, data
-                )
+            elif kind == self.name and kind in _PURE_KINDS:
+                cast(_PurePublicKey, public_key).verify(signature, data)
             else:
                 raise UnsupportedAlgorithmError(
                     self.name, f"does not fit a {type(public_key).__name__.lstrip('_')} key"
@@ -117,8 +142,18 @@ class SignatureScheme:
         return padding.PKCS1v15()
 
 
+_PurePublicKey = (
+    ed25519.Ed25519PublicKey
+    | ed448.Ed448PublicKey
+    | mldsa.MLDSA44PublicKey
+    | mldsa.MLDSA65PublicKey
+    | mldsa.MLDSA87PublicKey
+)
+_PURE_KINDS = frozenset({"ed25519", "ed448", *ML_DSA_OIDS.values()})
+
+
 def _key_kind(key_type: type) -> str | None:
-    """``rsa``, ``ec``, ``dsa``, ``ed25519``, ``ed448`` or ``None`` for a public key class.
+    """The scheme family of a public key class (``rsa``, ``ec``, ``ml_dsa_65``...) or ``None``.
 
     Remembered by class: ``isinstance`` against these ABCs costs more than
     the RSA verification itself.
@@ -137,13 +172,25 @@ _KEY_KINDS: tuple[tuple[str, type], ...] = (
     ("dsa", dsa.DSAPublicKey),
     ("ed25519", ed25519.Ed25519PublicKey),
     ("ed448", ed448.Ed448PublicKey),
+    ("ml_dsa_44", mldsa.MLDSA44PublicKey),
+    ("ml_dsa_65", mldsa.MLDSA65PublicKey),
+    ("ml_dsa_87", mldsa.MLDSA87PublicKey),
+)
+_ML_DSA_KEYS: tuple[tuple[type, str], ...] = (
+    (mldsa.MLDSA44PrivateKey, "ml_dsa_44"),
+    (mldsa.MLDSA65PrivateKey, "ml_dsa_65"),
+    (mldsa.MLDSA87PrivateKey, "ml_dsa_87"),
 )
 
 
 def scheme_for_key(
     key: SigningKey, digest: DigestAlgorithm, *, pss: bool = False
 ) -> SignatureScheme:
-    """The scheme smimecore signs with for ``key``: EdDSA fixes its digest (RFC 8419)."""
+    """The scheme smimecore signs with for ``key``.
+
+    EdDSA fixes its digest (RFC 8419); ML-DSA signs with SHA-512, the digest
+    RFC 9882 requires every implementation to support.
+    """
     if isinstance(key, rsa.RSAPrivateKey):
         if pss:
             return SignatureScheme("rsassa_pss", digest, pss_salt_length=len(digest.digest(b"")))
@@ -156,6 +203,9 @@ def scheme_for_key(
         return SignatureScheme("ed25519", digest_by_name("sha512"))
     if isinstance(key, ed448.Ed448PrivateKey):
         raise UnsupportedAlgorithmError("ed448", "signing is not supported (SHAKE256 digests)")
+    for key_type, name in _ML_DSA_KEYS:
+        if isinstance(key, key_type):
+            return SignatureScheme(name, digest_by_name("sha512"))
     raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys cannot sign S/MIME")
 
 
@@ -184,6 +234,10 @@ def scheme_from_algorithm_identifier(
     content and the signed attributes.
     """
     dotted = signature_algorithm["algorithm"].dotted
+    has_parameters = not isinstance(signature_algorithm["parameters"], core.Void)
+    post_quantum = post_quantum_scheme(dotted, digest, has_parameters=has_parameters)
+    if post_quantum is not None:
+        return post_quantum
     try:
         name = _SCHEME_BY_SIGNATURE_ALGO[signature_algorithm.signature_algo]
     except (ValueError, KeyError):
@@ -207,3 +261,52 @@ def _pss_scheme(parameters: Mapping[str, Any]) -> SignatureScheme:
         pss_salt_length=int(parameters.get("salt_length", 20)),
         mgf_digest=digest_by_name(mgf_hash),
     )
+
+
+def _post_quantum_refusals() -> dict[str, str]:
+    """Dotted OID to name of the NIST signature algorithms RFC 9882 does not cover."""
+    names = {
+        f"2.16.840.1.101.3.4.3.{32 + i}": f"HashML-DSA-{n}" for i, n in enumerate((44, 65, 87))
+    }
+    sizes = ("128s", "128f", "192s", "192f", "256s", "256f")
+    variants = [f"{family}-{size}" for family in ("SHA2", "SHAKE") for size in sizes]
+    for first, prefix in ((20, ""), (35, "Hash")):  # SLH-DSA (RFC 9814), then HashSLH-DSA
+        for offset, variant in enumerate(variants):
+            names[f"2.16.840.1.101.3.4.3.{first + offset}"] = f"{prefix}SLH-DSA-{variant}"
+    return names
+
+
+_REFUSED_POST_QUANTUM = _post_quantum_refusals()
+
+
+def post_quantum_scheme(
+    dotted: str, digest: DigestAlgorithm, *, has_parameters: bool = False
+) -> SignatureScheme | None:
+    """The ML-DSA scheme a signatureAlgorithm OID names, or ``None`` for other algorithms.
+
+    ``digest`` is the SignerInfo's digestAlgorithm.  Raises
+    :class:`UnsupportedAlgorithmError` naming HashML-DSA and SLH-DSA (never
+    a verdict on them) and a digest weaker than the parameter set (RFC 9882
+    Table 1; without signed attributes the digestAlgorithm means nothing, so
+    the caller passes SHA-512 then), and :class:`MalformedCMSError` when
+    parameters are present (RFC 9882 requires them absent).
+    """
+    refused = _REFUSED_POST_QUANTUM.get(dotted)
+    if refused is not None:
+        reason = (
+            "the cryptography package has no SLH-DSA"
+            if "SLH" in refused
+            else "CMS uses pure ML-DSA only (RFC 9882)"
+        )
+        raise UnsupportedAlgorithmError(f"{refused} ({dotted})", f"is not supported: {reason}")
+    name = ML_DSA_OIDS.get(dotted)
+    if name is None:
+        return None
+    label = name.upper().replace("_", "-")
+    if has_parameters:
+        raise MalformedCMSError(f"{label} signatureAlgorithm has parameters (RFC 9882: absent)")
+    if digest.name not in _ML_DSA_DIGESTS[name]:
+        raise UnsupportedAlgorithmError(
+            f"{digest.name} with {label}", "is weaker than the parameter set (RFC 9882 Table 1)"
+        )
+    return SignatureScheme(name, digest)

@@ -2,25 +2,50 @@
 
 Everything is made with ``cryptography`` in memory; :meth:`DemoPKI.write_keyring`
 lays it out as an RT keyring (``<address>.pem`` = certificate + key).
+
+Post-quantum identities: ML-DSA-44/65/87 signing certificates (RFC 9881, key
+usage digitalSignature and nonRepudiation) and ML-KEM-768/1024 encryption
+certificates (RFC 9935, key usage keyEncipherment only), issued by the root
+whatever its kind; the root itself may be an ML-DSA key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["DemoIdentity", "DemoPKI", "KeyKind"]
 
 KeyKind = str
-"""``rsa2048``, ``rsa3072``, ``p256``, ``p384``, ``p521`` or ``ed25519``."""
+"""``rsa2048``, ``rsa3072``, ``p256``, ``p384``, ``p521``, ``ed25519``,
+``mldsa44``, ``mldsa65``, ``mldsa87``, ``mlkem768`` or ``mlkem1024``."""
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+SigningPrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey
+    | mldsa.MLDSA87PrivateKey
+)
+PrivateKey = SigningPrivateKey | mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
+
+_POST_QUANTUM_KEYS: dict[str, Callable[[], PrivateKey]] = {
+    "mldsa44": mldsa.MLDSA44PrivateKey.generate,
+    "mldsa65": mldsa.MLDSA65PrivateKey.generate,
+    "mldsa87": mldsa.MLDSA87PrivateKey.generate,
+    "mlkem768": mlkem.MLKEM768PrivateKey.generate,
+    "mlkem1024": mlkem.MLKEM1024PrivateKey.generate,
+}
+_ML_DSA_KEYS = (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey)
+_ML_KEM_KEYS = (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)
 
 
 def _new_key(kind: KeyKind) -> PrivateKey:
@@ -35,11 +60,30 @@ def _new_key(kind: KeyKind) -> PrivateKey:
         return ec.generate_private_key(curves[kind])
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if kind in _POST_QUANTUM_KEYS:
+        return _POST_QUANTUM_KEYS[kind]()
     raise ValueError(f"unknown key kind {kind!r}")
 
 
-def _signing_hash(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+def _signing_hash(key: SigningPrivateKey) -> hashes.SHA256 | None:
+    """SHA-256 for RSA and ECDSA; EdDSA and ML-DSA sign the certificate itself."""
+    return None if isinstance(key, (ed25519.Ed25519PrivateKey, *_ML_DSA_KEYS)) else hashes.SHA256()
+
+
+def _key_usage(key: PrivateKey) -> x509.KeyUsage:
+    """An end entity's key usage: ML-KEM only enciphers keys (RFC 9935 section 5)."""
+    kem = isinstance(key, _ML_KEM_KEYS)
+    return x509.KeyUsage(
+        digital_signature=not kem,
+        content_commitment=not kem,
+        key_encipherment=kem or isinstance(key, rsa.RSAPrivateKey),
+        data_encipherment=False,
+        key_agreement=isinstance(key, ec.EllipticCurvePrivateKey),
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -70,7 +114,10 @@ class DemoPKI:
     """A root CA that issues S/MIME identities on demand."""
 
     def __init__(self, name: str = "smimecore Demo Root CA", kind: KeyKind = "rsa2048") -> None:
-        self.root_key = _new_key(kind)
+        root_key = _new_key(kind)
+        if isinstance(root_key, _ML_KEM_KEYS):
+            raise ValueError(f"a {kind} key cannot sign certificates")
+        self.root_key: SigningPrivateKey = root_key
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.now(UTC)
         self.root = (
@@ -116,7 +163,11 @@ class DemoPKI:
         valid_days: int = 365,
         not_before: datetime | None = None,
     ) -> DemoIdentity:
-        """Issue an S/MIME certificate for ``address`` (SAN rfc822Name, emailProtection EKU)."""
+        """Issue an S/MIME certificate for ``address`` (SAN rfc822Name, emailProtection EKU).
+
+        ``kind`` may be a post-quantum one: ``mldsa44/65/87`` for signing,
+        ``mlkem768/1024`` for encryption only.
+        """
         key = _new_key(kind)
         start = not_before or datetime.now(UTC) - timedelta(days=1)
         subject = x509.Name(
@@ -138,20 +189,7 @@ class DemoPKI:
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
             )
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                    data_encipherment=False,
-                    key_agreement=isinstance(key, ec.EllipticCurvePrivateKey),
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_key_usage(key), critical=True)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
