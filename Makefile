@@ -38,7 +38,7 @@ docs: $(VENV)/.installed-docs
 # sdist and wheel, into dist/ (the wheel is built from the sdist).
 dist: $(VENV)/.installed-dist
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m build --quiet --outdir dist .
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache
