@@ -10,6 +10,8 @@ Start with :class:`SMIME` and :class:`Config`::
     incoming = smime.verify_decrypt(raw_incoming)   # every protected layer, RT's records
 """
 
+import importlib.metadata
+
 from smimecore.config import Config
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import Result, StatusRecord, format_status, parse_status
@@ -30,7 +32,17 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """The version of the installed distribution; ``0+unknown`` for an uninstalled source tree."""
+    try:
+        return importlib.metadata.version("smimecore")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _installed_version()
+"""The installed version of smimecore (``smimecore --version`` prints it)."""
 
 __all__ = [
     "SMIME",

@@ -2,6 +2,7 @@
 
 Its names are a contract::
 
+    smimecore --version
     smimecore [--config FILE] [--keyring DIR] [--ca-path PATH] [--accept-untrusted-cas]
               [--passphrase TEXT] [--status-json FILE] COMMAND ...
 
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from smimecore import __version__
 from smimecore.algorithms.digests import SIGNING_DIGESTS
 from smimecore.config import CIPHERS, REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
@@ -166,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="smimecore",
         description="S/MIME sign and verify, in-process (RT::Crypt::SMIME compatible).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

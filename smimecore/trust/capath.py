@@ -8,6 +8,7 @@ certificate from CA ...``); the ``reason`` token says why.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections import OrderedDict
@@ -36,6 +37,9 @@ __all__ = ["CAPathTrust", "build_trust_evaluator", "verdict_for"]
 
 logger = logging.getLogger(__name__)
 
+# What pyhanko-certvalidator's aiohttp fetchers import: the ``fetch`` extra.
+FETCH_MODULES = ("aiohttp", "certifi")
+
 CACHE_SIZE = 1024
 CACHE_LIFETIME = timedelta(minutes=5)
 PARSED_CERTIFICATES = 512
@@ -62,6 +66,15 @@ def _pkix_parameters(policy: TrustPolicy) -> PKIXValidationParams:
         initial_policy_mapping_inhibit=policy.inhibit_policy_mapping,
         initial_any_policy_inhibit=policy.inhibit_any_policy,
     )
+
+
+def _require_fetchers() -> None:
+    missing = [name for name in FETCH_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            "allow_fetching",
+            f"needs {', '.join(missing)}: install smimecore[fetch] (or turn fetching off)",
+        )
 
 
 def verdict_for(certificate: x509.Certificate, outcome: ChainOutcome) -> TrustVerdict:
@@ -100,6 +113,8 @@ class CAPathTrust:
     ) -> None:
         if policy.ca_path is None:
             raise ConfigError("ca_path", "is not set")
+        if policy.allow_fetching and policy.checks_revocation:
+            _require_fetchers()
         self.policy = policy
         self.pkix_params = pkix_params
         self._anchors = AnchorSource(policy.ca_path)
