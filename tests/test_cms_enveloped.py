@@ -369,8 +369,14 @@ def test_cipher_layer_round_trip_and_failures() -> None:
         parameters_der, ciphertext, tag = encrypt_content(cipher, key, b"abc" * 33)
         parameters = parse_parameters(cipher, parameters_der)
         assert decrypt_content(cipher, key, parameters, ciphertext, tag=tag) == b"abc" * 33
-        with pytest.raises(DecryptionError):
-            decrypt_content(cipher, os.urandom(cipher.key_size), parameters, ciphertext, tag=tag)
+        try:
+            wrong = decrypt_content(
+                cipher, os.urandom(cipher.key_size), parameters, ciphertext, tag=tag
+            )
+        except DecryptionError:
+            pass
+        else:  # CBC under a wrong key ends in valid padding about once in 256 tries
+            assert not cipher.authenticated and wrong != b"abc" * 33
         with pytest.raises(DecryptionError):
             decrypt_content(cipher, key[:-1], parameters, ciphertext, tag=tag)
     cbc = content_cipher_by_name("aes-128-cbc")
