@@ -453,7 +453,7 @@ class SMIME:
             decompressed_limit=self.config.max_decompressed_size,
         )
         result = unwrapper.run(raw)
-        if self.config.status_header and result.statuses:
+        if self.config.status_header:
             data = with_status_header(result.data, self.config.status_header, result.statuses)
             return Result(data, result.statuses, result.certificates)
         return result
