@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
+
 from smimecore.config import (
     REVOCATION_MODES,
     Config,
@@ -24,10 +26,23 @@ __all__ = [
     "RevocationMode",
     "TrustPolicy",
     "ValidationTime",
+    "validator_policy_name",
 ]
 
 ANY_POLICY = "2.5.29.32.0"
 """The anyPolicy OID: the default initial policy set (RFC 5280 section 6.1.1)."""
+
+
+def validator_policy_name(oid: str) -> str:
+    """A dotted policy OID as pyhanko-certvalidator compares it.
+
+    pyhanko matches the initial policy set against asn1crypto's ``.native``
+    of each certificate's policy identifiers, which is a name for the OIDs
+    asn1crypto knows (anyPolicy is ``any_policy``) and the dotted form for
+    the others.  A dotted ``2.5.29.32.0`` would match nothing: with
+    ``require_explicit_policy`` every path would fail.
+    """
+    return str(asn1_x509.PolicyIdentifier.map(oid))
 
 
 @dataclass(frozen=True)
