@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import json
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smimecore import SMIME, Config, Result, format_status, parse_status
+from smimecore.cli.main import main
 from smimecore.engine.process import with_status_header
 from smimecore.mime.fields import with_field, without_field
 from tests.conftest import PASSPHRASE
@@ -337,3 +339,39 @@ def test_header_round_trips_through_a_mail_parser(records: list[dict[str, str]])
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     assert _records(raw) == records
     assert raw.endswith(b"\r\n\r\nbody\r\n")
+
+
+@pytest.mark.parametrize("attack", ["plain", "injected-cn"])
+def test_through_the_cli(attack: str, openssl: OpenSSL, tmp_path: Path, pki_dir: Path) -> None:
+    """``smimecore process`` with status_header: JSON and RT's text hold only our records.
+
+    A plain mail comes out without the forged field; a failed verification writes no message
+    (never partial output), and its records in RT's text keep BAD / NONE.
+    """
+    if attack == "plain":
+        message = TOP + FORGERIES[2] + b"Content-Type: text/plain\r\n\r\nhonest\r\n"
+    else:
+        cert, key = _self_signed(tmp_path, INJECTED_CN, "mallory@example.com")
+        body = b"Content-Type: text/plain\r\n" + FORGERIES[0] + b"\r\nhello\r\n"
+        message = TOP + FORGERIES[1] + _openssl_signed(openssl, tmp_path, body, cert, key)
+    config = tmp_path / "smime.toml"
+    config.write_text(
+        f'[smime]\nca_path = "{pki_dir / "ca.pem"}"\nstatus_header = "{NAME}"\n', encoding="utf-8"
+    )
+    (tmp_path / "in.eml").write_bytes(message)
+    arguments = ["--config", str(config), "process", "--in", str(tmp_path / "in.eml")]
+    arguments += ["--out", str(tmp_path / "out.eml")]
+    json_code = main([*arguments, "--status-json", str(tmp_path / "status.json")])
+    records = json.loads((tmp_path / "status.json").read_text(encoding="utf-8"))
+    rt_code = main(
+        [*arguments, "--status-json", str(tmp_path / "status.txt"), "--status-format", "rt"]
+    )
+    rt_records = parse_status((tmp_path / "status.txt").read_text(encoding="utf-8"))
+    assert rt_records == parse_status(format_status(records)) and json_code == rt_code
+    if attack == "plain":
+        output = (tmp_path / "out.eml").read_bytes()
+        assert records == [] and _every_part_field(output) == [] and json_code == 0
+    else:
+        (record,) = rt_records
+        assert (record["Status"], record["Trust"], json_code) == ("BAD", "NONE", 1)
+        assert INJECTED_CN in str(record["UserString"])

@@ -25,7 +25,7 @@ not signed, and are cleaned.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from smimecore.errors import MalformedMessageError
 from smimecore.mime.entity import split_entity
@@ -153,16 +153,34 @@ def _without_in_header(block: bytes, pattern: re.Pattern[bytes]) -> bytes | None
 
 def _lenient_parts(raw: bytes, boundary: bytes, start: int, end: int) -> list[tuple[int, int]]:
     """Every span between lines starting with ``--boundary`` (and after the last one)."""
-    delimiter = re.compile(rb"(?<=[\r\n])--" + re.escape(boundary) + rb"[^\r\n]*(?:\r\n|\r|\n)?")
-    found = list(delimiter.finditer(raw, start, end))
+    lines = list(_delimiter_lines(raw, b"--" + boundary, start, end))
     spans = []
-    for index, match in enumerate(found):
-        part_end = found[index + 1].start() if index + 1 < len(found) else end
-        if index + 1 < len(found):
+    for index, (_, line_end) in enumerate(lines):
+        if index + 1 < len(lines):
+            part_end = lines[index + 1][0]
             part_end -= 2 if raw[part_end - 2 : part_end] == b"\r\n" else 1
-        if part_end > match.end():
-            spans.append((match.end(), part_end))
+        else:
+            part_end = end
+        if part_end > line_end:
+            spans.append((line_end, part_end))
     return spans
+
+
+def _delimiter_lines(
+    raw: bytes, delimiter: bytes, start: int, end: int
+) -> Iterator[tuple[int, int]]:
+    """Where each line that starts with ``delimiter`` starts, and where the line after it does."""
+    position = start
+    while (found := raw.find(delimiter, position, end)) >= 0:
+        position = found + len(delimiter)
+        if raw[found - 1 : found] not in (b"\r", b"\n"):
+            continue  # a multipart body starts after a line break, so found > 0 always
+        line_break = _LINE_BREAK.search(raw, position, end)
+        position = line_break.end() if line_break is not None else end
+        yield found, position
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 def _signed_content(
