@@ -40,7 +40,7 @@ from smimecore.errors import (
 )
 from smimecore.keyring.base import Keyring
 from smimecore.keyring.loading import is_ca
-from smimecore.keyring.store import CertificateStore, StoredCertificate
+from smimecore.keyring.store import CertificateStore, encryption_candidates
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import CertificateIdentity, identity_of
 from smimecore.pki.files import CertificateFile
@@ -229,18 +229,12 @@ class SmimeContext:
     def stored_for_encryption(self, address: str) -> list[x509.Certificate]:
         """The store's usable certificates for ``address``, the one to use first.
 
-        Only currently valid ones; untrusted ones (learned from mail whose
-        signer was not trusted) only under ``accept_untrusted_cas``, and
-        after every trusted one.  Then the latest notAfter first.
+        Untrusted ones (learned from mail whose signer was not trusted) only
+        under ``accept_untrusted_cas``, and after every trusted one.
         """
-        now = datetime.now(UTC)
-        usable = [
-            entry
-            for entry in self.store.get(address)
-            if _valid_at(entry, now) and (entry.trusted or self.config.accept_untrusted_cas)
-        ]
-        usable.sort(key=lambda e: (e.trusted, e.certificate.not_valid_after_utc), reverse=True)
-        return [entry.certificate for entry in usable]
+        return encryption_candidates(
+            self.store.get(address), include_untrusted=self.config.accept_untrusted_cas
+        )
 
     def recipient_certificates(
         self, addresses: Sequence[str], given: Sequence[x509.Certificate] = ()
@@ -379,11 +373,6 @@ def _own_addresses(identity: CertificateIdentity) -> list[str]:
     if identity.addresses:
         return sorted(identity.addresses)
     return [identity.email] if identity.email else []
-
-
-def _valid_at(entry: StoredCertificate, moment: datetime) -> bool:
-    certificate = entry.certificate
-    return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
 
 
 class StoreBudget:

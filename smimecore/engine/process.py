@@ -9,19 +9,21 @@ as in RT; a depth limit stops a message that nests without end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
+from typing import Any
 
 from cryptography import x509
 
 from smimecore.cms.compressed import decompress
 from smimecore.cms.signed import parse_signed_data
 from smimecore.engine import records
-from smimecore.engine.status import DONE, Result, StatusRecord, format_status
+from smimecore.engine.status import DONE, Result, StatusRecord, status_header_lines
 from smimecore.errors import MalformedCMSError, MalformedMessageError, SmimeError
 from smimecore.mime.entity import split_entity
-from smimecore.mime.protected import CRLF, decode_body, reinsert
+from smimecore.mime.fields import with_field, without_field
+from smimecore.mime.protected import decode_body, reinsert
 from smimecore.mime.walk import ProtectedPart, find_protected_parts, splice
 
 __all__ = ["Unwrapper", "with_status_header"]
@@ -160,15 +162,19 @@ def _kind_from_cms(der: bytes) -> str:
     raise MalformedCMSError("the .p7m part is not signed, encrypted or compressed CMS data")
 
 
-def with_status_header(raw: bytes, name: str, statuses: Sequence[StatusRecord]) -> bytes:
-    """``raw`` with every ``name`` field removed and one added holding RT's status text.
+def with_status_header(raw: bytes, name: str, statuses: Sequence[Mapping[str, Any]]) -> bytes:
+    """``raw`` with every ``name`` field removed, then one added holding RT's status text.
 
     Removing first keeps a sender from forging the field (RT's
-    CVE-2012-4735 and CVE-2023-41259 fixes).
+    CVE-2012-4735 and CVE-2023-41259 fixes): any letter case, white space
+    before the colon, continuation lines, in the message's header and in
+    every part's (see :mod:`smimecore.mime.fields`).  With no records only
+    the removal happens.  The field is folded by
+    :func:`~smimecore.engine.status.status_header_lines`, so no value can
+    end it or start another.
     """
-    entity = split_entity(raw)
-    wanted = name.lower().encode("ascii") + b":"
-    kept = [line for line in entity.header_lines() if not line.lower().startswith(wanted)]
-    text = format_status(statuses).rstrip("\n").replace("\n", "\r\n ")
-    field_line = name.encode("ascii") + b": " + text.encode("utf-8")
-    return b"".join(line + CRLF for line in [*kept, field_line]) + CRLF + entity.body
+    cleaned = without_field(raw, name)
+    if not statuses:
+        return cleaned
+    lines = status_header_lines(statuses, first_line_octets=len(name) + 2)
+    return with_field(cleaned, name, lines)

@@ -371,7 +371,7 @@ class SMIME:
             accepts_partial_protection=self.config.accept_partial_protection,
         )
         result = unwrapper.run(raw)
-        if self.config.status_header and result.statuses:
+        if self.config.status_header:
             data = with_status_header(result.data, self.config.status_header, result.statuses)
             return Result(data, result.statuses, result.certificates)
         return result

@@ -18,7 +18,14 @@ from typing import Any
 
 from cryptography import x509
 
-__all__ = ["Result", "StatusRecord", "format_status", "parse_status"]
+__all__ = [
+    "MAX_LINE_OCTETS",
+    "Result",
+    "StatusRecord",
+    "format_status",
+    "parse_status",
+    "status_header_lines",
+]
 
 DONE, BAD, ERROR, MISSING = "DONE", "BAD", "ERROR", "MISSING"
 
@@ -130,6 +137,60 @@ def all_done(statuses: Sequence[StatusRecord]) -> bool:
 _MARKER = "[SMIME:]"
 _RECORD_BOUNDARY = re.compile(r"\[SMIME:\]\s*\[SMIME:\]")
 _FIELD_SPLIT = re.compile(r"\s*\[SMIME:\]")
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
+
+MAX_LINE_OCTETS = 998
+"""RFC 5322's limit on a header line, its line ending excluded."""
+
+# What a key or value may not hold as itself: the escape character, the marker, the start of
+# an RFC 2047 encoded word (a reader that decodes one would see its text), and control,
+# surrogate, line and paragraph separator characters.  A key may not hold a colon either.
+_SPECIAL_IN_VALUE = r"\\|\[SMIME:\]|=\?|[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]"
+_SPECIAL = {
+    "value": re.compile(_SPECIAL_IN_VALUE),
+    "key": re.compile(_SPECIAL_IN_VALUE + "|:"),
+}
+_EDGE_SPACE = re.compile(r"^\s+|\s+$")
+_ESCAPE = re.compile(r"\\(?:(?P<backslash>\\)|x\{(?P<code>[0-9a-fA-F]{0,6})\}|(?P<soft>[ \t]))")
+_EMPTY_KEY = "\\x{}"
+_ATOM = re.compile(r"\\x\{[0-9a-f]*\}|\\\\|.", re.DOTALL)
+"""An escaped text's unbreakable pieces: an escape sequence or one character."""
+
+
+def _code(character: str) -> str:
+    return f"\\x{{{ord(character):x}}}"
+
+
+def _escape_special(found: re.Match[str]) -> str:
+    text = found.group()
+    if text == "\\":
+        return "\\\\"
+    if text == _MARKER:
+        return "[SMIME" + _code(":") + "]"
+    if text == "=?":
+        return "=" + _code("?")
+    return _code(text)
+
+
+def _escape(text: str, kind: str) -> str:
+    """``text`` with nothing left that RT's grammar, a mail header or trimming would change."""
+    escaped = _SPECIAL[kind].sub(_escape_special, text)
+    escaped = _EDGE_SPACE.sub(lambda found: "".join(map(_code, found.group())), escaped)
+    return escaped or (_EMPTY_KEY if kind == "key" else "")
+
+
+def _unescape_sequence(found: re.Match[str]) -> str:
+    if found["backslash"]:
+        return "\\"
+    code = found["code"]
+    if not code:  # a soft break, or the empty key
+        return ""
+    number = int(code, 16)
+    return chr(number) if number <= 0x10FFFF else found.group()
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(_unescape_sequence, text)
 
 
 def _status_text(value: Any) -> str:
@@ -140,38 +201,110 @@ def _status_text(value: Any) -> str:
             str(item.get("EmailAddress", "")) if isinstance(item, Mapping) else str(item)
             for item in value
         )
-    return " ".join(str(value).split())
+    return str(value)
+
+
+def _escaped_fields(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str] | None]:
+    """Each record's escaped ``(key, value)`` pairs, then ``None`` for its terminator."""
+    for record in records:
+        for key, value in record.items():
+            yield _escape(str(key), "key"), _escape(_status_text(value), "value")
+        yield None
 
 
 def format_status(records: Iterable[Mapping[str, Any]]) -> str:
     """RT's ``FormatStatus``: ``[SMIME:]Key: Value`` lines, each record ended by ``[SMIME:]``.
 
-    Values are kept on one line (newlines become spaces), so the text can
-    be folded into a mail header; strings of several calls concatenate.
+    Text that RT's grammar or a mail header would change is escaped, so
+    that :func:`parse_status` gives back exactly what was written and no
+    value can pass for a field or a record (docs/status-records.md):
+    ``\\`` becomes ``\\\\``; the marker's colon, ``=?``'s question mark,
+    control characters, line separators, a key's colons and white space at
+    either end of a key or value become ``\\x{hex}``.  Other values are
+    written as RT writes them.  A boolean becomes ``1``/``0`` and a list
+    (``EncryptedTo``) its addresses joined by ``", "``; strings of several
+    calls concatenate.
+    """
+    return "".join(
+        f"{_MARKER}\n" if field is None else f"{_MARKER}{field[0]}: {field[1]}\n"
+        for field in _escaped_fields(records)
+    )
+
+
+def status_header_lines(
+    records: Iterable[Mapping[str, Any]], *, first_line_octets: int = 0
+) -> list[str]:
+    """:func:`format_status`'s text as the lines of one mail header field.
+
+    ``first_line_octets`` is what the first line already holds (the field
+    name and ``": "``).  Each status field starts a line, as RT folds it;
+    a field too long for :data:`MAX_LINE_OCTETS` is folded before a space
+    inside it or, where there is none, by a soft break: a ``\\`` ending the
+    line, dropped by :func:`parse_status` with the folding white space.
+    Every line but the first starts with a space; none holds CR or LF.
+    """
+    if first_line_octets > MAX_LINE_OCTETS // 2:
+        raise ValueError(f"a header field name of {first_line_octets} octets is too long")
+    lines: list[str] = []
+    for field in _escaped_fields(records):
+        atoms = [_MARKER]
+        breakable = [False]
+        if field is not None:
+            key, value = (_ATOM.findall(text) for text in field)
+            atoms += [*key, ":", " ", *value]
+            breakable += [True] * len(key) + [False, True] + [True] * len(value)
+        lines += _wrapped(atoms, breakable, first_line_octets if not lines else None)
+    return lines
+
+
+def _octets(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _wrapped(atoms: list[str], breakable: list[bool], first_line_octets: int | None) -> list[str]:
+    """One status field's ``atoms`` as lines of at most :data:`MAX_LINE_OCTETS` octets.
+
+    ``breakable[i]`` says whether a line may end before ``atoms[i]``: a
+    fold when that atom is a space, else a soft break.  ``None`` for
+    ``first_line_octets`` means a continuation line.
     """
     lines: list[str] = []
-    for record in records:
-        lines.extend(f"{_MARKER}{key}: {_status_text(value)}\n" for key, value in record.items())
-        lines.append(f"{_MARKER}\n")
-    return "".join(lines)
+    indent = "" if first_line_octets is not None else " "
+    start, size = 0, first_line_octets if first_line_octets is not None else 1
+    for index, atom in enumerate(atoms):
+        octets = _octets(atom)
+        if size + octets + 1 > MAX_LINE_OCTETS:  # one octet kept for a soft break's backslash
+            cut = max(i for i in range(start + 1, index + 1) if breakable[i])
+            folds = atoms[cut] == " "
+            lines.append(indent + "".join(atoms[start:cut]) + ("" if folds else "\\"))
+            indent = "" if folds else " "
+            start = cut
+            size = len(indent) + sum(map(_octets, atoms[cut:index]))
+        size += octets
+    lines.append(indent + "".join(atoms[start:]))
+    return lines
 
 
 def parse_status(text: str | None) -> list[dict[str, Any]]:
     """RT's ``ParseStatus``: the records of a status string (folded header text works too).
 
-    ``EncryptedTo`` becomes a list of ``{"EmailAddress": ...}`` tables, as in RT.
+    Undoes :func:`format_status`'s escapes and a header's folding, so text
+    it wrote comes back exactly; RT's own text (which escapes nothing)
+    reads as RT reads it.  A record without fields is no record.
+    ``EncryptedTo`` becomes a list of one ``{"EmailAddress": ...}`` table,
+    as in RT.
     """
     if not text or not text.strip():
         return []
     records = []
-    for chunk in _RECORD_BOUNDARY.split(text):
+    for chunk in _RECORD_BOUNDARY.split(_FOLDING.sub("", text)):
         record: dict[str, Any] = {}
         for piece in _FIELD_SPLIT.split(chunk):
             if ":" not in piece:
                 continue
             key, value = piece.split(":", 1)
             if key.strip():
-                record[key.strip()] = value.strip()
+                record[_unescape(key.strip())] = _unescape(value.strip())
         if "EncryptedTo" in record:
             record["EncryptedTo"] = [{"EmailAddress": record["EncryptedTo"]}]
         if record:

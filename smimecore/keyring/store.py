@@ -1,21 +1,39 @@
 """Users' certificates: what RT keeps in ``Users.SMIMECertificate``, but several per address.
 
-A verified signer's certificate is stored; an untrusted certificate never
-displaces what an address already has (RT section 3.6).  Encryption picks
-the valid certificate with the latest notAfter.
+Who may store what is the engine's decision; the store keeps these rules
+whoever calls it:
+
+- a trusted certificate always wins: storing one removes every untrusted
+  certificate of the address, and encryption prefers trusted ones;
+- an untrusted certificate enters only an address that has nothing yet,
+  and never displaces (or joins) what an address already has (RT 3.6);
+- addresses are compared with ASCII letters folded to lower case only
+  (Unicode case folding would merge a long s, U+017F, into ``s``); an empty
+  address or one longer than :data:`MAX_ADDRESS_LENGTH` is refused: ``put``
+  stores nothing and answers ``False``, ``get`` finds nothing.
+
+Encryption picks a currently valid certificate, trusted before untrusted
+(untrusted only when asked, as under ``accept_untrusted_cas``), the latest
+notAfter first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -25,12 +43,20 @@ from smimecore.errors import ConfigError
 from smimecore.pki.certificate import load_certificates
 
 __all__ = [
+    "MAX_ADDRESS_LENGTH",
     "CertificateStore",
     "DirectoryCertificateStore",
     "MemoryCertificateStore",
     "StoredCertificate",
     "best_for_encryption",
+    "encryption_candidates",
+    "store_key",
 ]
+
+log = logging.getLogger("smimecore.keyring.store")
+
+MAX_ADDRESS_LENGTH = 254
+"""The longest address stored (RFC 5321's 256-octet path less its angle brackets)."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +68,10 @@ class StoredCertificate:
 
 
 class CertificateStore(Protocol):
-    """Where users' certificates are kept, by e-mail address (case-insensitive)."""
+    """Where users' certificates are kept, by e-mail address (ASCII case-insensitive)."""
 
     def get(self, address: str) -> Sequence[StoredCertificate]:
-        """Every certificate stored for ``address``, oldest first."""
+        """Every certificate stored for ``address``, oldest first (none for a refused address)."""
         ...
 
     def put(self, address: str, certificate: x509.Certificate, trusted: bool) -> bool:
@@ -53,22 +79,32 @@ class CertificateStore(Protocol):
         ...
 
 
+def store_key(address: str) -> str | None:
+    """How the store files ``address``: ASCII letters lowercased; ``None`` when refused."""
+    if not address or len(address) > MAX_ADDRESS_LENGTH:
+        return None
+    return "".join(character.lower() if character.isascii() else character for character in address)
+
+
+def _refused(address: str) -> bool:
+    log.info("certificate store: refused an address of %d characters", len(address))
+    return False
+
+
 def _admit(
-    current: list[StoredCertificate], certificate: x509.Certificate, trusted: bool
+    current: Sequence[StoredCertificate], certificate: x509.Certificate, trusted: bool
 ) -> list[StoredCertificate] | None:
-    """The new list for an address, or ``None`` when nothing changes (RT section 3.6)."""
-    for index, stored in enumerate(current):
-        if stored.certificate == certificate:
-            if trusted and not stored.trusted:
-                return [
-                    *current[:index],
-                    StoredCertificate(certificate, True),
-                    *current[index + 1 :],
-                ]
-            return None
-    if current and not trusted:
-        return None  # never let an untrusted certificate in beside the ones already known
-    return [*current, StoredCertificate(certificate, trusted)]
+    """The new list for an address, or ``None`` when nothing changes."""
+    if not trusted:
+        return None if current else [StoredCertificate(certificate, False)]
+    updated = [
+        StoredCertificate(stored.certificate, True)
+        for stored in current
+        if stored.trusted or stored.certificate == certificate
+    ]
+    if certificate not in (stored.certificate for stored in updated):
+        updated.append(StoredCertificate(certificate, True))
+    return None if updated == list(current) else updated
 
 
 class MemoryCertificateStore:
@@ -80,39 +116,81 @@ class MemoryCertificateStore:
 
     def get(self, address: str) -> Sequence[StoredCertificate]:
         """Every certificate stored for ``address``, oldest first."""
-        return tuple(self._entries.get(address.casefold(), ()))
+        key = store_key(address)
+        return tuple(self._entries.get(key, ())) if key is not None else ()
 
     def put(self, address: str, certificate: x509.Certificate, trusted: bool) -> bool:
         """Store ``certificate`` for ``address``; returns whether anything changed."""
+        key = store_key(address)
+        if key is None:
+            return _refused(address)
         with self._lock:
-            updated = _admit(self._entries.get(address.casefold(), []), certificate, trusted)
+            updated = _admit(self._entries.get(key, []), certificate, trusted)
             if updated is None:
                 return False
-            self._entries[address.casefold()] = updated
+            self._entries[key] = updated
             return True
 
 
 class DirectoryCertificateStore:
-    """A certificate store in a directory: ``<address>.json`` per address (PEM inside)."""
+    """A certificate store in a directory: one ``<address>.json`` per address (PEM inside).
+
+    Writes are atomic (a temporary file renamed over the old one) and
+    serialised between threads and processes by an ``flock`` on
+    ``.lock``.  A store that cannot be written or read (permissions, a full
+    disk, a file replaced by a directory...) never raises ``OSError``: the
+    problem is logged, ``put`` answers ``False`` and ``get`` finds nothing,
+    and no temporary file is left behind (those a crash left are removed
+    when the store is opened, once an hour old).
+    """
+
+    _TEMPORARY_PREFIX = ".smimecore-"
+    _TEMPORARY_SUFFIX = ".tmp"
+    _STALE_SECONDS = 3600
 
     def __init__(self, directory: Path) -> None:
         if not directory.is_dir() or not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
             raise ConfigError("certificate_store", f"{directory} is not a writable directory")
         self.directory = directory
         self._lock = threading.Lock()
+        self._remove_stale_temporaries()
 
     def __repr__(self) -> str:
         return f"DirectoryCertificateStore({str(self.directory)!r})"
 
-    def _path(self, address: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "@.-_+" else "_" for c in address.casefold())
-        return self.directory / f"{safe}.json"
+    def _path(self, key: str) -> Path:
+        """The file of a key: percent-encoded (so distinct keys never share one), or hashed."""
+        name = quote(key, safe="@.-_+", encoding="utf-8", errors="surrogatepass")
+        if len(name) > 200:
+            name = "sha256-" + sha256(name.encode("ascii")).hexdigest()
+        return self.directory / f"{name}.json"
 
     def get(self, address: str) -> Sequence[StoredCertificate]:
         """Every certificate stored for ``address``, oldest first."""
+        key = store_key(address)
+        return self._read(self._path(key)) if key is not None else ()
+
+    def put(self, address: str, certificate: x509.Certificate, trusted: bool) -> bool:
+        """Store ``certificate`` for ``address`` (atomically); returns whether anything changed."""
+        key = store_key(address)
+        if key is None:
+            return _refused(address)
+        path = self._path(key)
         try:
-            entries = json.loads(self._path(address).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            with self._lock, self._directory_lock():
+                updated = _admit(self._read(path), certificate, trusted)
+                return updated is not None and self._write(path, _document(updated))
+        except OSError as exc:
+            log.warning("certificate store %s is not usable: %s", self.directory, _reason(exc))
+            return False
+
+    def _read(self, path: Path) -> tuple[StoredCertificate, ...]:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return ()
+        except (OSError, ValueError) as exc:
+            log.warning("certificate store file %s cannot be read: %s", path.name, _reason(exc))
             return ()
         found = []
         for entry in entries if isinstance(entries, list) else []:
@@ -120,36 +198,94 @@ class DirectoryCertificateStore:
                 (certificate, *_) = load_certificates(str(entry["certificate"]).encode())
             except (KeyError, TypeError, ValueError):
                 continue
-            found.append(StoredCertificate(certificate, bool(entry.get("trusted"))))
+            found.append(StoredCertificate(certificate, entry.get("trusted") is True))
         return tuple(found)
 
-    def put(self, address: str, certificate: x509.Certificate, trusted: bool) -> bool:
-        """Store ``certificate`` for ``address`` (atomically); returns whether anything changed."""
-        with self._lock:
-            updated = _admit(list(self.get(address)), certificate, trusted)
-            if updated is None:
-                return False
-            document = [
-                {
-                    "certificate": stored.certificate.public_bytes(Encoding.PEM).decode(),
-                    "trusted": stored.trusted,
-                    "sha256": stored.certificate.fingerprint(hashes.SHA256()).hex(),
-                }
-                for stored in updated
-            ]
-            handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+    def _write(self, path: Path, text: str) -> bool:
+        """Replace ``path`` by ``text`` atomically; ``False`` (logged) when it cannot be done."""
+        temporary: str | None = None
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=self.directory, prefix=self._TEMPORARY_PREFIX, suffix=self._TEMPORARY_SUFFIX
+            )
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(document, stream, indent=1)
-            os.replace(temporary, self._path(address))
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+            temporary = None
             return True
+        except OSError as exc:
+            log.warning("certificate store file %s cannot be written: %s", path.name, _reason(exc))
+            return False
+        finally:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+    @contextlib.contextmanager
+    def _directory_lock(self) -> Iterator[None]:
+        descriptor = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+    def _remove_stale_temporaries(self) -> None:
+        limit = time.time() - self._STALE_SECONDS
+        pattern = f"{self._TEMPORARY_PREFIX}*{self._TEMPORARY_SUFFIX}"
+        with contextlib.suppress(OSError):
+            for leftover in self.directory.glob(pattern):
+                with contextlib.suppress(OSError):
+                    if leftover.stat().st_mtime < limit:
+                        leftover.unlink()
 
 
-def best_for_encryption(stored: Sequence[StoredCertificate]) -> x509.Certificate | None:
-    """The currently valid certificate with the latest notAfter, or ``None``."""
-    now = datetime.now(UTC)
-    valid = [
-        entry.certificate
-        for entry in stored
-        if entry.certificate.not_valid_before_utc <= now <= entry.certificate.not_valid_after_utc
-    ]
-    return max(valid, key=lambda c: c.not_valid_after_utc, default=None)
+def _document(entries: Sequence[StoredCertificate]) -> str:
+    return json.dumps(
+        [
+            {
+                "certificate": stored.certificate.public_bytes(Encoding.PEM).decode(),
+                "trusted": stored.trusted,
+                "sha256": stored.certificate.fingerprint(hashes.SHA256()).hex(),
+            }
+            for stored in entries
+        ],
+        indent=1,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+
+
+def encryption_candidates(
+    stored: Sequence[StoredCertificate],
+    *,
+    include_untrusted: bool = False,
+    now: datetime | None = None,
+) -> list[x509.Certificate]:
+    """The certificates encryption may use, best first.
+
+    Only those valid at ``now`` (default: now); trusted ones first, then,
+    with ``include_untrusted`` (``accept_untrusted_cas``), untrusted ones;
+    the latest notAfter first within each.
+    """
+    moment = now or datetime.now(UTC)
+
+    def valid(entry: StoredCertificate) -> bool:
+        certificate = entry.certificate
+        return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+    usable = [entry for entry in stored if valid(entry) and (entry.trusted or include_untrusted)]
+    usable.sort(key=lambda entry: (entry.trusted, entry.certificate.not_valid_after_utc))
+    return [entry.certificate for entry in reversed(usable)]
+
+
+def best_for_encryption(
+    stored: Sequence[StoredCertificate], *, include_untrusted: bool = False
+) -> x509.Certificate | None:
+    """The first of :func:`encryption_candidates`, or ``None``."""
+    found = encryption_candidates(stored, include_untrusted=include_untrusted)
+    return found[0] if found else None

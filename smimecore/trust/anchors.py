@@ -32,6 +32,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager, TrustManager
 
 from smimecore.errors import ConfigError, MalformedCMSError
 from smimecore.pki.pem import find_pem_blocks
+from smimecore.trust.received import ReceivedCertificate, ReceivedCertificateList
 
 __all__ = [
     "AnchorSet",
@@ -95,7 +96,7 @@ def _parse_der_object(der: bytes) -> PKIObjects:
 
 def _load_certificate(der: bytes, *, strict: bool = True) -> asn1_x509.Certificate:
     try:
-        certificate = asn1_x509.Certificate.load(der, strict=strict)
+        certificate = ReceivedCertificate.load(der, strict=strict)
         # asn1crypto parses lazily: touch what path building needs so that
         # garbage is refused here rather than in the middle of a validation.
         _ = certificate.subject, certificate.public_key, certificate.not_valid_after
@@ -106,7 +107,7 @@ def _load_certificate(der: bytes, *, strict: bool = True) -> asn1_x509.Certifica
 
 def _load_crl(der: bytes) -> asn1_crl.CertificateList:
     try:
-        revocation_list = asn1_crl.CertificateList.load(der, strict=True)
+        revocation_list = ReceivedCertificateList.load(der, strict=True)
         _ = revocation_list.issuer, revocation_list["tbs_cert_list"]["this_update"].native
     except (ValueError, TypeError) as exc:
         raise MalformedCMSError(f"not a readable CRL: {exc}") from None

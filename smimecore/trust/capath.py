@@ -30,7 +30,8 @@ from smimecore.pki.certificate import CertificateIdentity
 from smimecore.trust.anchors import AnchorSet, AnchorSource, CRLSource, parse_pki_objects
 from smimecore.trust.base import NoCAPathTrust, TrustEvaluator, TrustVerdict
 from smimecore.trust.loop import LoopTimeoutError, run_coroutine, run_offline
-from smimecore.trust.policy import TrustPolicy
+from smimecore.trust.policy import TrustPolicy, validator_policy_name
+from smimecore.trust.received import ReceivedCertificate
 from smimecore.trust.validate import ChainCheck, ChainOutcome, check_chain
 
 __all__ = ["CAPathTrust", "build_trust_evaluator", "verdict_for"]
@@ -61,7 +62,7 @@ def build_trust_evaluator(policy: TrustPolicy) -> TrustEvaluator:
 
 def _pkix_parameters(policy: TrustPolicy) -> PKIXValidationParams:
     return PKIXValidationParams(
-        user_initial_policy_set=frozenset(policy.initial_policies),
+        user_initial_policy_set=frozenset(map(validator_policy_name, policy.initial_policies)),
         initial_explicit_policy=policy.require_explicit_policy,
         initial_policy_mapping_inhibit=policy.inhibit_policy_mapping,
         initial_any_policy_inhibit=policy.inhibit_any_policy,
@@ -350,7 +351,7 @@ class _ParsedCertificates:
             if parsed is not None:
                 self._entries.move_to_end(der)
                 return parsed
-        parsed = asn1_x509.Certificate.load(der)
+        parsed = ReceivedCertificate.load(der)
         with self._lock:
             self._entries[der] = parsed
             while len(self._entries) > self._size:

@@ -1,7 +1,7 @@
 """Path validation with pyhanko-certvalidator, reduced to a reason token.
 
-:func:`check_chain` is the one place that drives pyhanko: the ``ca_path``
-evaluator uses it, and so does the PKITS suite (with PKIX policy inputs).
+:func:`check_chain` is the one place that drives pyhanko; the ``ca_path``
+evaluator calls it (with the PKIX policy inputs when they are not the defaults).
 It never raises for a certificate that fails validation; it answers a
 :class:`ChainOutcome` whose ``reason`` is ``None`` when the path is valid.
 """
