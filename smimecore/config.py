@@ -223,6 +223,10 @@ class Config(TrustPolicy):
     status_header: str | None = None
     max_depth: int = 10
     max_decompressed_size: int = 64 * 1024 * 1024
+    max_output_size: int = 256 * 1024 * 1024
+    max_mime_depth: int = 64
+    max_mime_parts: int = 10_000
+    max_header_size: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -258,8 +262,15 @@ class Config(TrustPolicy):
             "max_stored_certificates_per_message", self.max_stored_certificates_per_message
         )
         _check_header_name(self.status_header)
-        _check_positive_int("max_depth", self.max_depth)
-        _check_positive_int("max_decompressed_size", self.max_decompressed_size)
+        for limit in (
+            "max_depth",
+            "max_decompressed_size",
+            "max_output_size",
+            "max_mime_depth",
+            "max_mime_parts",
+            "max_header_size",
+        ):
+            _check_positive_int(limit, getattr(self, limit))
         if self.cross_check and not self.openssl:
             raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
         if self.openssl is not None and not isinstance(self.openssl, str | os.PathLike):

@@ -31,6 +31,7 @@ __all__ = [
     "NotProtectedError",
     "PassphraseError",
     "RecipientError",
+    "ResourceLimitError",
     "SecretKeyNotFoundError",
     "SmimeError",
     "UnsupportedAlgorithmError",
@@ -86,6 +87,24 @@ class MalformedMessageError(SmimeError, ValueError):
 
 class MalformedCMSError(SmimeError, ValueError):
     """The CMS (PKCS#7) DER/BER data is broken, truncated or inconsistent."""
+
+
+class ResourceLimitError(SmimeError):
+    """Input would cost more than a configured limit allows (a bomb, or a message too large).
+
+    ``option`` names the :class:`~smimecore.Config` option that sets the
+    limit (``None`` when the limit is not configurable).
+    """
+
+    def __init__(self, problem: str, *, option: str | None = None) -> None:
+        hint = f" (the {option} option sets the limit)" if option else ""
+        super().__init__(f"{problem}{hint}")
+        self.problem = problem
+        self.option = option
+
+    def for_option(self, option: str) -> ResourceLimitError:
+        """The same error, naming the option that sets its limit."""
+        return ResourceLimitError(self.problem, option=option)
 
 
 class NotProtectedError(SmimeError, ValueError):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from smimecore import SMIME, Config, SmimeError, parse_status
 from smimecore.demo.pki import DemoIdentity
+from smimecore.errors import ResourceLimitError
 from smimecore.mime.transfer import encode_base64_lines
 from tests.conftest import PASSPHRASE, SAMPLE_MESSAGE, vector_path
 
@@ -166,11 +167,15 @@ def test_compressed_part_is_decompressed_rt_crash_fixed(engine: SMIME) -> None:
 
 
 def test_compression_bomb_is_refused(pki_dir: Path) -> None:
-    """Content that would inflate beyond max_decompressed_size gives an ERROR, not memory use."""
+    """Content that would inflate beyond max_decompressed_size is a ResourceLimitError with an
+    ERROR record naming the option, not memory use."""
     small = SMIME(Config(max_decompressed_size=64 * 1024))
     message = _pkcs7_part(_compressed(b"\0" * (4 * 1024 * 1024)), None, "bomb.p7z")
-    (record,) = small.verify_decrypt(message).statuses
+    with pytest.raises(ResourceLimitError) as raised:
+        small.verify_decrypt(message)
+    (record,) = raised.value.statuses
     assert record.status == "ERROR" and "exceeds the limit" in record.message
+    assert raised.value.option == "max_decompressed_size" and "max_decompressed_size" in record.message
 
 
 def test_unknown_smime_type_is_an_error_record_rt_crash_fixed(engine: SMIME) -> None:

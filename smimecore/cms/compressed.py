@@ -6,7 +6,12 @@ import zlib
 
 from asn1crypto import cms
 
-from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError, first_line
+from smimecore.errors import (
+    MalformedCMSError,
+    ResourceLimitError,
+    UnsupportedAlgorithmError,
+    first_line,
+)
 
 __all__ = ["decompress"]
 
@@ -16,8 +21,9 @@ _ZLIB = "1.2.840.113549.1.9.16.3.8"
 def decompress(data: bytes, *, limit: int) -> bytes:
     """The content of a DER/BER ContentInfo holding CompressedData.
 
-    Raises :class:`MalformedCMSError` when the data is broken or when the
-    decompressed content would exceed ``limit`` bytes (a compression bomb).
+    Raises :class:`MalformedCMSError` when the data is broken, and
+    :class:`ResourceLimitError` as soon as the decompressed content would
+    exceed ``limit`` bytes (a compression bomb: no more is inflated).
     """
     try:
         content_info = cms.ContentInfo.load(data)
@@ -44,7 +50,7 @@ def decompress(data: bytes, *, limit: int) -> bytes:
     except zlib.error as exc:
         raise MalformedCMSError(f"compressed content is damaged: {exc}") from None
     if len(content) > limit:
-        raise MalformedCMSError(f"decompressed content exceeds the limit of {limit} bytes")
+        raise ResourceLimitError(f"decompressed content exceeds the limit of {limit} bytes")
     if not inflater.eof:
         raise MalformedCMSError("compressed content is truncated")
     return content

@@ -20,11 +20,16 @@ from smimecore.cms.compressed import decompress
 from smimecore.cms.signed import parse_signed_data
 from smimecore.engine import records
 from smimecore.engine.status import DONE, Result, StatusRecord, status_header_lines
-from smimecore.errors import MalformedCMSError, MalformedMessageError, SmimeError
+from smimecore.errors import (
+    MalformedCMSError,
+    MalformedMessageError,
+    ResourceLimitError,
+    SmimeError,
+)
 from smimecore.mime.entity import split_entity
 from smimecore.mime.fields import with_field, without_field
 from smimecore.mime.protected import decode_body, reinsert
-from smimecore.mime.walk import ProtectedPart, find_protected_parts, splice
+from smimecore.mime.walk import MimeLimits, ProtectedPart, find_protected_parts, splice
 
 __all__ = ["Unwrapper", "with_status_header"]
 
@@ -53,6 +58,10 @@ class Unwrapper:
     store_certificates: Callable[[Sequence[x509.Certificate]], None]
     max_depth: int
     decompressed_limit: int
+    """Decompressed bytes allowed for the whole message (``max_decompressed_size``)."""
+    output_limit: int
+    """Bytes the result may grow to (``max_output_size``)."""
+    mime_limits: MimeLimits
     statuses: list[StatusRecord] = field(default_factory=list)
     certificates: list[x509.Certificate] = field(default_factory=list)
     _settled: set[bytes] = field(default_factory=set)
@@ -60,17 +69,38 @@ class Unwrapper:
     accepts_partial_protection: bool = False
 
     def run(self, raw: bytes) -> Result:
-        """Unwrap every layer of ``raw``; the result holds every record in order."""
+        """Unwrap every layer of ``raw``; the result holds every record in order.
+
+        Raises :class:`ResourceLimitError` (with the records so far and an
+        ``ERROR`` one) as soon as the message would cost more than a limit.
+        """
+        try:
+            return self._run(raw)
+        except ResourceLimitError as exc:
+            raise exc.with_statuses([*self.statuses, records.limit_exceeded(exc)]) from None
+
+    def _run(self, raw: bytes) -> Result:
         for _ in range(self.max_depth):
-            parts = [p for p in _protected_parts(raw) if self._digest(raw, p) not in self._settled]
+            parts = [p for p in self._parts(raw) if self._digest(raw, p) not in self._settled]
             if not parts:
                 return self._result(raw)
             raw, failed, changed = self._pass(raw, parts)
+            if len(raw) > self.output_limit:
+                raise ResourceLimitError(
+                    f"the result would exceed {self.output_limit} bytes", option="max_output_size"
+                )
             if failed or not changed:
                 return self._result(raw)
-        if _protected_parts(raw):
+        if self._parts(raw):
             self.statuses.append(records.nested_too_deeply(self.max_depth))
         return self._result(raw)
+
+    def _parts(self, raw: bytes) -> list[ProtectedPart]:
+        """:func:`find_protected_parts`; a message it cannot read fails with a record."""
+        try:
+            return find_protected_parts(raw, self.mime_limits)
+        except MalformedMessageError as exc:
+            raise exc.with_statuses([*self.statuses, records.unwrap_failed(str(exc))]) from None
 
     def _result(self, raw: bytes) -> Result:
         return Result(
@@ -112,15 +142,21 @@ class Unwrapper:
                 return self._decompress(data)
             if kind == "certificates":
                 return self._certificates_only(data)
+        except ResourceLimitError:
+            raise
         except SmimeError as exc:
             return _Outcome(None, exc.statuses or (records.unwrap_failed(str(exc)),), True)
         return _Outcome(None, (records.unknown_smime_type(part.smime_type),), True)
 
     def _decompress(self, data: bytes) -> _Outcome:
         entity = split_entity(data)
-        content = decompress(
-            decode_body(entity, "the compressed part"), limit=self.decompressed_limit
-        )
+        try:
+            content = decompress(
+                decode_body(entity, "the compressed part"), limit=self.decompressed_limit
+            )
+        except ResourceLimitError as exc:
+            raise exc.for_option("max_decompressed_size") from None
+        self.decompressed_limit -= len(content)  # one budget for every part of the message
         return _Outcome(reinsert(entity, content), (records.decompressed(len(content)),), False)
 
     def _certificates_only(self, data: bytes) -> _Outcome:
@@ -138,14 +174,6 @@ def _from_result(operation: Operation, data: bytes, path: str) -> _Outcome:
     if all(record.status == DONE for record in result.statuses) and result.statuses:
         return _Outcome(result.data, statuses, False)
     return _Outcome(None, statuses, True)
-
-
-def _protected_parts(raw: bytes) -> list[ProtectedPart]:
-    """:func:`find_protected_parts`, its refusals carrying a record."""
-    try:
-        return find_protected_parts(raw)
-    except MalformedMessageError as exc:
-        raise exc.with_statuses([records.unwrap_failed(str(exc))]) from None
 
 
 def _kind_from_cms(der: bytes) -> str:

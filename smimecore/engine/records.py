@@ -34,6 +34,7 @@ __all__ = [
     "decryption_failed",
     "encrypted",
     "key_check",
+    "limit_exceeded",
     "nested_too_deeply",
     "recipient",
     "sign_failed",
@@ -296,6 +297,11 @@ def with_coverage(record: StatusRecord, path: str) -> StatusRecord:
 def unwrap_failed(message: str) -> StatusRecord:
     """``VerifyDecrypt``/``ERROR``: a protected part could not be unwrapped."""
     return StatusRecord("VerifyDecrypt", ERROR, message)
+
+
+def limit_exceeded(error: SmimeError) -> StatusRecord:
+    """``VerifyDecrypt``/``ERROR``: the message would cost more than a configured limit."""
+    return unwrap_failed(f"The message exceeds a limit: {error}")
 
 
 def unknown_smime_type(smime_type: str | None) -> StatusRecord:

@@ -60,6 +60,7 @@ from smimecore.mime.protected import (
     split_protected_parts,
 )
 from smimecore.mime.signed import build_detached, parse_signed
+from smimecore.mime.walk import MimeLimits
 from smimecore.pki.certificate import identity_of, load_certificates
 from smimecore.trust.base import TrustEvaluator
 from smimecore.trust.capath import build_trust_evaluator
@@ -368,6 +369,10 @@ class SMIME:
             store_certificates=lambda found: self.context.remember_certificates(found, budget),
             max_depth=self.config.max_depth,
             decompressed_limit=self.config.max_decompressed_size,
+            output_limit=self.config.max_output_size,
+            mime_limits=MimeLimits(
+                self.config.max_mime_depth, self.config.max_mime_parts, self.config.max_header_size
+            ),
             accepts_partial_protection=self.config.accept_partial_protection,
         )
         result = unwrapper.run(raw)
