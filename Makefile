@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
+
+FUZZ_SECONDS ?= 60
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +29,12 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
+# Each fuzz target for FUZZ_SECONDS (default 60); findings go to .fuzz/TARGET/findings/.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	for target in $$($(BIN)/python -m tests.fuzz.run list); do \
+		$(BIN)/python -m tests.fuzz.run fuzz $$target --seconds $(FUZZ_SECONDS) || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .fuzz

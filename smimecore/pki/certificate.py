@@ -68,7 +68,8 @@ def _load_der_certificate(der: bytes) -> x509.Certificate:
     try:
         certificate = x509.load_der_x509_certificate(der)
         _ = certificate.subject, certificate.issuer
-    except (ValueError, x509.InvalidVersion) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+        # TypeError: a name attribute of a type cryptography refuses (a BIT STRING emailAddress)
         raise MalformedCMSError(f"not an X.509 certificate: {parse_problem(exc)}") from None
     # Extensions are parsed lazily too, and are read all over (SAN, SKI, basic constraints):
     # a duplicate or malformed one is refused here, once, rather than wherever it is first read.
@@ -130,6 +131,8 @@ def subject_key_identifier(certificate: x509.Certificate) -> bytes:
         ).value.digest
     except x509.ExtensionNotFound:
         pass
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType, ValueError):
+        return b""  # unreadable extensions (a certificate not loaded here) match no identifier
     try:
         return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
     except (ValueError, TypeError, UnsupportedAlgorithm):
