@@ -21,8 +21,46 @@ from tests.fuzz.targets import TARGETS, seeds
 
 CRASHES = Path(__file__).resolve().parent / "crashes"
 
-PENDING: dict[str, str] = {}
+_READERS = "cms readers being rewritten"
+PENDING: dict[str, str] = {
+    "cms_signed/attributeerror-name-native": (
+        f"{_READERS}: cms/signed.py _same_name compares asn1crypto Names whose attribute value "
+        "has a tag asn1crypto cannot read; AttributeError 'InstanceOf' object has no 'native'"
+    ),
+    "cms_enveloped/valueerror-kari-compatible": (
+        f"{_READERS}: cms/enveloped.py _compatible parses a broken KeyAgreeRecipientInfo "
+        "with asn1crypto; its ValueError escapes"
+    ),
+    "cms_enveloped/valueerror-kari-encrypted-key": (
+        f"{_READERS}: cms/enveloped.py _agreed_key parses a broken RecipientEncryptedKey "
+        "with asn1crypto; its ValueError escapes"
+    ),
+    "cms_enveloped/valueerror-kari-originator-key": (
+        f"{_READERS}: algorithms/keyagreement.py _originator_public parses a broken "
+        "originator PublicKeyInfo with asn1crypto; its ValueError escapes"
+    ),
+    "cms_enveloped/valueerror-ktri-transported-key": (
+        f"{_READERS}: cms/enveloped.py _transported_key parses a broken KeyTransRecipientInfo "
+        "with asn1crypto (key transport); its ValueError escapes"
+    ),
+    "keyring_file/valueerror-pem-certificate": (
+        "keyring being rewritten: keyring/directory.py _load_pem loads PEM certificates with "
+        "cryptography directly (not pki.certificate), so the parser's ValueError escapes"
+    ),
+    "keyring_file/unsupportedalgorithm-key-pairing": (
+        "keyring being rewritten: keyring/directory.py _pair_key_with_certificate calls "
+        "public_key() of a certificate whose key cryptography cannot load (UnsupportedAlgorithm)"
+    ),
+}
 """Crash files (``<target>/<name>``) whose fix belongs to another part, and why they fail."""
+
+HYPOTHESIS_PENDING: dict[str, str] = {
+    "keyring_file": "keyring being rewritten: the two keyring_file crashes in PENDING",
+}
+"""Targets whose hypothesis run finds one of the PENDING crashes (derandomised: always)."""
+
+NEEDS_VECTORS = frozenset({"cms_enveloped", "verify_decrypt"})
+"""Targets that decrypt or verify with the vectors' keys: their crashes replay only with them."""
 
 
 def _crash_files() -> list[str]:
@@ -42,14 +80,17 @@ def _replay_case(name: str) -> object:
 @pytest.mark.parametrize("name", [_replay_case(name) for name in _crash_files()])
 def test_committed_crash_is_handled(name: str) -> None:
     """A past crash input gives only SmimeErrors (the target returns) now."""
-    target = TARGETS[name.split("/", 1)[0]]
-    target((CRASHES / name).read_bytes())
+    target_name = name.split("/", 1)[0]
+    if target_name in NEEDS_VECTORS:
+        vector_path()
+    TARGETS[target_name]((CRASHES / name).read_bytes())
 
 
 def test_every_crash_folder_is_a_target_and_every_pending_entry_exists() -> None:
     """The corpus and PENDING name real targets and files (no stale entries)."""
     assert {path.name for path in CRASHES.iterdir() if path.is_dir()} <= set(TARGETS)
     assert set(PENDING) <= set(_crash_files())
+    assert set(HYPOTHESIS_PENDING) <= set(TARGETS)
 
 
 @st.composite
@@ -88,7 +129,13 @@ def _hypothesis_run(target: Callable[[bytes], None], pool: tuple[bytes, ...]) ->
     run()
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
+def _hypothesis_case(name: str) -> object:
+    reason = HYPOTHESIS_PENDING.get(name)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", [_hypothesis_case(name) for name in sorted(TARGETS)])
 def test_target_under_hypothesis(name: str) -> None:
     """Mutations of the seeds (and random bytes) raise nothing but SmimeErrors."""
     pool = seeds(name)
