@@ -87,8 +87,121 @@ def fuzz(name: str, seconds: int) -> int:
     return len(seen)
 
 
+# A DER element as a tree: (identifier octets, children) or (identifier octets, contents).
+_Node = tuple[bytes, "list[_Node] | bytes"]
+
+
+def _read_elements(data: bytes) -> list[_Node] | None:
+    """``data`` as a list of DER/BER elements, or ``None`` if it is not exactly that.
+
+    Indefinite lengths are read too (and come out definite when encoded again).
+    """
+    nodes, position = _read_until(data, 0, end_of_contents=False)
+    return nodes if position == len(data) else None
+
+
+def _read_until(
+    data: bytes, position: int, *, end_of_contents: bool
+) -> tuple[list[_Node] | None, int]:
+    nodes: list[_Node] = []
+    while position < len(data):
+        if end_of_contents and data[position : position + 2] == b"\x00\x00":
+            return nodes, position + 2
+        node, position = _read_element(data, position)
+        if node is None:
+            return None, position
+        nodes.append(node)
+    return (None, position) if end_of_contents else (nodes, position)
+
+
+def _read_element(data: bytes, position: int) -> tuple[_Node | None, int]:
+    start = position
+    if data[position] & 0x1F == 0x1F:
+        position += 1
+        while position < len(data) and data[position] & 0x80:
+            position += 1
+    position += 1
+    if position >= len(data):
+        return None, position
+    identifier, first = data[start:position], data[position]
+    position += 1
+    if first == 0x80 and identifier[0] & 0x20:
+        children, position = _read_until(data, position, end_of_contents=True)
+        return ((identifier, children) if children is not None else None), position
+    if first > 0x84 or first == 0x80:
+        return None, position
+    length = first
+    if first > 0x80:
+        length = int.from_bytes(data[position : position + first - 0x80], "big")
+        position += first - 0x80
+    if position + length > len(data):
+        return None, position
+    contents = data[position : position + length]
+    children = _read_elements(contents) if identifier[0] & 0x20 and contents else None
+    return (identifier, children if children is not None else contents), position + length
+
+
+def _encode(node: _Node) -> bytes:
+    identifier, body = node
+    contents = body if isinstance(body, bytes) else b"".join(map(_encode, body))
+    size = len(contents)
+    if size < 0x80:
+        length = bytes([size])
+    else:
+        octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(octets)]) + octets
+    return identifier + length + contents
+
+
+def _without_one_element(nodes: list[_Node]) -> list[list[_Node]]:
+    """Every tree with one element (at any depth) left out, larger removals first."""
+    found: list[list[_Node]] = []
+    for index, (identifier, body) in enumerate(nodes):
+        found.append(nodes[:index] + nodes[index + 1 :])
+        if not isinstance(body, bytes):
+            for smaller in _without_one_element(body):
+                found.append([*nodes[:index], (identifier, smaller), *nodes[index + 1 :]])
+    return found
+
+
+def _shrink_der(data: bytes, fails: Callable[[bytes], bool], deadline: float) -> bytes:
+    """Leave out whole DER elements (lengths re-encoded) while the input still fails."""
+    nodes = _read_elements(data)
+    while nodes is not None and time.monotonic() < deadline:
+        for candidate_nodes in _without_one_element(nodes):
+            candidate = b"".join(map(_encode, candidate_nodes))
+            if time.monotonic() >= deadline:
+                return data
+            if fails(candidate):
+                data, nodes = candidate, candidate_nodes
+                break
+        else:
+            break
+    return data
+
+
+def _shrink_bytes(data: bytes, fails: Callable[[bytes], bool], deadline: float) -> bytes:
+    """Remove chunks of bytes, halving the chunk size, while the input still fails."""
+    chunk = max(len(data) // 2, 1)
+    while chunk >= 1 and time.monotonic() < deadline:
+        position, shrunk = 0, False
+        while position < len(data) and time.monotonic() < deadline:
+            candidate = data[:position] + data[position + chunk :]
+            if fails(candidate):
+                data, shrunk = candidate, True
+            else:
+                position += chunk
+        if not shrunk:
+            chunk //= 2
+    return data
+
+
 def minimise(name: str, source: Path, destination: Path, budget: float = 120.0) -> bytes:
-    """The smallest input found (by removing chunks) that fails with the same signature."""
+    """The smallest input found that fails with the same signature.
+
+    DER input loses whole elements first (its lengths kept right), then
+    any input loses chunks of bytes.
+    """
     from tests.fuzz.targets import TARGETS
 
     target = TARGETS[name]
@@ -97,19 +210,14 @@ def minimise(name: str, source: Path, destination: Path, budget: float = 120.0) 
     if first is None:
         raise SystemExit(f"{source} does not fail {name}")
     wanted = signature(first)
+
+    def fails(candidate: bytes) -> bool:
+        error = _failure(target, candidate)
+        return error is not None and signature(error) == wanted
+
     deadline = time.monotonic() + budget
-    chunk = max(len(data) // 2, 1)
-    while chunk >= 1 and time.monotonic() < deadline:
-        position, shrunk = 0, False
-        while position < len(data) and time.monotonic() < deadline:
-            candidate = data[:position] + data[position + chunk :]
-            error = _failure(target, candidate)
-            if error is not None and signature(error) == wanted:
-                data, shrunk = candidate, True
-            else:
-                position += chunk
-        if not shrunk:
-            chunk //= 2
+    data = _shrink_der(data, fails, deadline)
+    data = _shrink_bytes(data, fails, deadline)
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_bytes(data)
     print(f"{wanted}: {len(source.read_bytes())} -> {len(data)} bytes, {destination}")
