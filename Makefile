@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs dist clean
+.PHONY: demo test lint bench docs dist fuzz clean
+
+FUZZ_SECONDS ?= 60
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +42,12 @@ dist: $(VENV)/.installed-dist
 	rm -rf dist
 	$(BIN)/python -m build --quiet --outdir dist .
 
+# Each fuzz target for FUZZ_SECONDS (default 60); findings go to .fuzz/TARGET/findings/.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	for target in $$($(BIN)/python -m tests.fuzz.run list); do \
+		$(BIN)/python -m tests.fuzz.run fuzz $$target --seconds $(FUZZ_SECONDS) || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache .fuzz

@@ -175,7 +175,9 @@ def test_compression_bomb_is_refused(pki_dir: Path) -> None:
         small.verify_decrypt(message)
     (record,) = raised.value.statuses
     assert record.status == "ERROR" and "exceeds the limit" in record.message
-    assert raised.value.option == "max_decompressed_size" and "max_decompressed_size" in record.message
+    assert (
+        raised.value.option == "max_decompressed_size" and "max_decompressed_size" in record.message
+    )
 
 
 def test_unknown_smime_type_is_an_error_record_rt_crash_fixed(engine: SMIME) -> None:

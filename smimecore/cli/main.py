@@ -18,9 +18,13 @@ Its names are a contract::
     info CERTFILE | info --address ADDRESS
     demo
 
-Exit status: 0 when every status record is ``DONE``; 1 when any is
-``BAD``, ``ERROR`` or ``MISSING`` (or the operation failed); 2 for usage
-and configuration errors.  Errors are one line on stderr.
+Exit status (docs/cli.md says what each one writes): 0 when every status
+record is ``DONE``; 1 when any is ``BAD``, ``ERROR`` or ``MISSING``, when
+the operation failed, or when ``process`` finds nothing signed or
+encrypted; 2 for usage and configuration errors, an output that cannot be
+written, and errors nobody foresaw; 130 on Ctrl-C.  Errors are one line on
+stderr, never a traceback.  Output files are written all or nothing
+(:mod:`smimecore.cli.outputs`).
 """
 
 from __future__ import annotations
@@ -31,18 +35,23 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from cryptography import x509
 
 from smimecore import __version__
 from smimecore.algorithms.digests import SIGNING_DIGESTS
+from smimecore.cli.outputs import OutputError, Outputs
+from smimecore.cli.summary import failure_line, one_line, partial_line
 from smimecore.config import CIPHERS, REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import DONE, Result, StatusRecord, format_status
-from smimecore.errors import ConfigError, SmimeError
+from smimecore.errors import ConfigError, MalformedCMSError, SmimeError, first_line
+from smimecore.pki.certificate import load_certificates
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
@@ -278,35 +287,30 @@ def _read_input(path: str | None) -> bytes:
         raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _write_output(path: str | None, data: bytes) -> None:
-    if path is None or path == "-":
-        stream: BinaryIO = sys.stdout.buffer
-        stream.write(data)
-        stream.flush()
-        return
+def _read_certificate(path: str) -> x509.Certificate:
+    """The first certificate of a ``--cert`` file; a file without one is a usage error."""
     try:
-        Path(path).write_bytes(data)
-    except OSError as exc:
-        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
+        found = load_certificates(_read_input(path))
+    except MalformedCMSError as exc:
+        raise _UsageError(f"--cert {path}: {exc}") from None
+    if not found:
+        raise _UsageError(f"--cert {path}: no certificate in it")
+    return found[0]
 
 
-def _write_statuses(
-    path: str | None, statuses: Sequence[StatusRecord], status_format: str = "json"
+def _add_statuses(
+    outputs: Outputs, path: str | None, statuses: Sequence[StatusRecord], status_format: str
 ) -> None:
+    """The status records, to ``--status-json`` (RT's text goes to stderr without one)."""
     if status_format == "rt":
         text = format_status(statuses)
         if path is None:
-            sys.stderr.write(text)
-            return
-    elif path is None:
-        return
-    else:
+            outputs.add_stderr(text)
+        else:
+            outputs.add(path, text.encode("utf-8"))
+    elif path is not None:
         records = [record.to_dict() for record in statuses]
-        text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise _UsageError(f"cannot write {path}: {exc.strerror}") from None
+        outputs.add(path, (json.dumps(records, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 class _UsageError(Exception):
@@ -318,6 +322,7 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
         arguments.recipients or arguments.certificates
     ):
         raise _UsageError(f"{arguments.command} needs --recipient ADDRESS or --cert FILE")
+    certificates = [_read_certificate(path) for path in getattr(arguments, "certificates", ())]
     data = _read_input(arguments.input)
     if arguments.command == "sign":
         return smime.sign(
@@ -332,7 +337,7 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
             data,
             recipients=arguments.recipients,
             cipher=arguments.cipher,
-            certificates=[_read_input(path) for path in arguments.certificates],
+            certificates=certificates,
             oaep=arguments.oaep,
         )
     if arguments.command == "sign-encrypt":
@@ -341,7 +346,7 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
             signer=arguments.signer,
             recipients=arguments.recipients,
             cipher=arguments.cipher,
-            certificates=[_read_input(path) for path in arguments.certificates],
+            certificates=certificates,
             digest=arguments.digest,
             opaque=arguments.opaque,
             oaep=arguments.oaep,
@@ -353,15 +358,14 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
     return smime.verify(data)
 
 
-def _show_info(arguments: argparse.Namespace, smime: SMIME) -> int:
+def _show_info(arguments: argparse.Namespace, smime: SMIME, outputs: Outputs) -> None:
     if (arguments.certificate is None) == (arguments.address is None):
         raise _UsageError("info needs either CERTFILE or --address ADDRESS")
     if arguments.address is not None:
         info = smime.address_certificate_info(arguments.address)
     else:
         info = smime.certificate_info(_read_input(arguments.certificate))
-    print(json.dumps(info, indent=2, ensure_ascii=False))
-    return EXIT_OK
+    outputs.add(None, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def _status_format(arguments: argparse.Namespace) -> str:
@@ -372,68 +376,92 @@ def _first_failure(statuses: Sequence[StatusRecord]) -> StatusRecord | None:
     return next((record for record in statuses if record.status != DONE), None)
 
 
-def _partial_summary(result: Result) -> str:
-    """Which parts are protected, in words: the rest of the message is not."""
-    kinds = {"Verify": "signed", "Decrypt": "encrypted"}
-    covered = [
-        f"part {record['Part']} is {kinds.get(record.operation, 'protected')}"
-        for record in result.statuses
-        if record.get("Coverage") == "part"
-    ]
-    return (
-        f"{'; '.join(covered)}; the rest of the message is not protected "
-        "(--accept-partial-protection accepts it)"
-    )
+NOTHING_PROTECTED = "nothing in the message is signed or encrypted"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _operate(arguments: argparse.Namespace, smime: SMIME, outputs: Outputs) -> tuple[int, str]:
+    """Run the command, collect what it writes; the exit status and the stderr line, if any.
+
+    Exit 0 writes the result (``--out`` or stdout) and the records;
+    exit 1 (a record that is not ``DONE``, or ``process`` finding nothing
+    protected) writes only the records.
+    """
+    if arguments.command == "info":
+        _show_info(arguments, smime, outputs)
+        return EXIT_OK, ""
+    result = _run_operation(arguments, smime)
+    statuses = result.statuses
+    _add_statuses(outputs, arguments.status_json, statuses, _status_format(arguments))
+    if not statuses:
+        return EXIT_FAILED, f"smimecore: {NOTHING_PROTECTED}"
+    failure = _first_failure(statuses)
+    if failure is not None:
+        return EXIT_FAILED, failure_line(failure)
+    if not result.ok:  # every record DONE, yet only some parts are protected
+        return EXIT_FAILED, partial_line(result.statuses)
+    outputs.add(arguments.output, result.data)
+    return EXIT_OK, ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
+def _operation_failed(arguments: argparse.Namespace, exc: SmimeError) -> int:
+    """An operation raised: its records still go to ``--status-json``; exit 1."""
+    outputs = Outputs()
+    _add_statuses(outputs, arguments.status_json, exc.statuses, _status_format(arguments))
+    try:
+        outputs.commit()
+    except OutputError as write_error:
+        print(f"smimecore: {one_line(str(write_error))}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"smimecore: {one_line(str(exc))}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    outputs = Outputs()
+    try:
+        smime = SMIME(_config_from(arguments))
+        code, line = _operate(arguments, smime, outputs)
+        outputs.commit()
+    except ConfigError as exc:
+        print(f"smimecore: configuration error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except (_UsageError, OutputError) as exc:
+        print(f"smimecore: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except SmimeError as exc:
+        return _operation_failed(arguments, exc)
+    if line:
+        print(line, file=sys.stderr)
+    return code
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    arguments = build_parser().parse_args(argv)
     for name in ("config", "keyring", "ca_path", "passphrase", "passphrase_file", "status_json"):
         if not hasattr(arguments, name):
             setattr(arguments, name, None)
-    if arguments.command == "demo":
-        from smimecore.demo.run import run_demo
+    return arguments
 
-        return run_demo()
-    statuses: Sequence[StatusRecord] = ()
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module's docstring).
+
+    Never a traceback: Ctrl-C is one line and exit 130; an error nobody
+    foresaw is one line naming it and exit 2 (and a bug to fix at its root).
+    """
     try:
-        smime = SMIME(_config_from(arguments))
-        if arguments.command == "info":
-            return _show_info(arguments, smime)
-        result = _run_operation(arguments, smime)
-        statuses = result.statuses
-        failure = _first_failure(statuses)
-        if failure is None:
-            _write_output(arguments.output, result.data)
-        _write_statuses(arguments.status_json, statuses, _status_format(arguments))
-        if failure is not None:
-            print(
-                f"smimecore: {failure.operation} {failure.status}: {_one_line(failure.message)}",
-                file=sys.stderr,
-            )
-            return EXIT_FAILED
-        if not result.ok and result.partial_parts:
-            print(f"smimecore: {_partial_summary(result)}", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK
-    except ConfigError as exc:
-        print(f"smimecore: configuration error: {_one_line(str(exc))}", file=sys.stderr)
+        arguments = _parse(argv)
+        if arguments.command == "demo":
+            from smimecore.demo.run import run_demo
+
+            return run_demo()
+        return _run(arguments)
+    except KeyboardInterrupt:
+        print("smimecore: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence; each cause is fixed where it arises
+        print(
+            f"smimecore: internal error ({type(exc).__name__}): {one_line(first_line(exc))}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    except _UsageError as exc:
-        print(f"smimecore: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
-    except SmimeError as exc:
-        try:
-            _write_statuses(
-                arguments.status_json, exc.statuses or statuses, _status_format(arguments)
-            )
-        except _UsageError as write_error:
-            print(f"smimecore: {_one_line(str(write_error))}", file=sys.stderr)
-        print(f"smimecore: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_FAILED

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
-from smimecore.pki.certificate import CertificateIdentity
+from smimecore.pki.certificate import CertificateIdentity, load_der_certificate
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
 __all__ = [
@@ -48,9 +49,7 @@ def load_pem_material(source: str, data: bytes, passphrase: str | None) -> KeyMa
     """
     blocks = find_pem_blocks(data)
     certificates = [
-        x509.load_der_x509_certificate(block.der())
-        for block in blocks
-        if block.label in _CERTIFICATE_LABELS
+        load_der_certificate(block.der()) for block in blocks if block.label in _CERTIFICATE_LABELS
     ]
     key_blocks = [block for block in blocks if block.is_private_key]
     if not key_blocks:
@@ -106,11 +105,12 @@ def _pair_key_with_certificate(
     public = _public_der(private_key.public_key())
     for index, certificate in enumerate(certificates):
         try:
-            if _public_der(certificate.public_key()) == public:
-                chain = (*certificates[:index], *certificates[index + 1 :])
-                return KeyMaterial(private_key, certificate, chain)
-        except ValueError:
-            continue
+            certificate_key = certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            continue  # a key cryptography cannot load is no match for ours
+        if _public_der(certificate_key) == public:
+            chain = (*certificates[:index], *certificates[index + 1 :])
+            return KeyMaterial(private_key, certificate, chain)
     raise KeyLoadError(source, "no certificate in the file matches its private key")
 
 

@@ -24,8 +24,10 @@ from types import MappingProxyType
 from smimecore.errors import MalformedMessageError
 
 __all__ = [
+    "FIELD_NAME",
     "MessageInput",
     "RawEntity",
+    "check_header_section",
     "message_bytes",
     "split_entity",
 ]
@@ -225,3 +227,38 @@ def split_entity(raw: bytes | memoryview) -> RawEntity:
 
 
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
+
+FIELD_NAME = re.compile(rb"[!-9;-~]+[ \t]*:")
+"""The start of a header field: an RFC 5322 field-name (printable ASCII but the colon), a colon.
+
+Whitespace before the colon is RFC 5322's obsolete syntax, still read.
+"""
+
+
+def check_header_section(entity: RawEntity) -> None:
+    """Refuse a header section that is not RFC 5322 (for what we are asked to protect).
+
+    Every line before the first empty one must be a field (``name: value``)
+    or, after a field, a continuation line (starting with a space or a
+    tab).  Incoming mail is read leniently; a message to sign or encrypt
+    must be a message, not arbitrary bytes whose lines would become fields.
+    """
+    seen_field = False
+    for number, line in enumerate(entity.header_block.splitlines(), start=1):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and seen_field:
+            continue
+        if FIELD_NAME.match(line) is None:
+            raise MalformedMessageError(
+                "the message's header section is not RFC 5322: line "
+                f"{number} ({_excerpt(line)}) is neither a 'Name: value' field "
+                "nor a continuation line"
+            )
+        seen_field = True
+
+
+def _excerpt(line: bytes) -> str:
+    """A short, printable picture of a line for an error message."""
+    shown = repr(line[:32])
+    return shown + ("..." if len(line) > 32 else "")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from smimecore.errors import MalformedMessageError
-from smimecore.mime.entity import RawEntity, split_entity
+from smimecore.mime.entity import FIELD_NAME, RawEntity, check_header_section, split_entity
 from smimecore.mime.transfer import canonical_crlf, decode_base64, join_base64_lines
 
 __all__ = [
@@ -72,8 +72,10 @@ def split_for_protection(raw: bytes) -> tuple[list[bytes], bytes]:
 
     The entity is the message's ``Content-*`` fields and body, with CRLF
     line endings; From, To, Subject and the other fields stay outside.
+    The header section must be RFC 5322 (:func:`check_header_section`).
     """
     entity = split_entity(raw)
+    check_header_section(entity)
     content_headers = entity.content_header_lines
     if not any(line[:13].lower() == b"content-type:" for line in content_headers):
         charset = b"us-ascii" if entity.body.isascii() else b"utf-8"
@@ -105,8 +107,12 @@ def protected_entity_pieces(raw: bytes) -> tuple[list[bytes], list[Bytes]]:
 
 
 def _entity_headers(raw: bytes) -> tuple[list[bytes], bytes, int]:
-    """The outer fields, the entity's header section, and where the body starts in ``raw``."""
+    """The outer fields, the entity's header section, and where the body starts in ``raw``.
+
+    The header section must be RFC 5322 (:func:`check_header_section`).
+    """
     headers_entity, body_start = split_header(raw)
+    check_header_section(headers_entity)
     content_headers = headers_entity.content_header_lines
     if not any(line[:13].lower() == b"content-type:" for line in content_headers):
         charset = b"us-ascii" if raw[body_start:].isascii() else b"utf-8"
@@ -222,8 +228,8 @@ def split_header(raw: Bytes) -> tuple[RawEntity, int]:
     return RawEntity(bytes(raw[: blank.start() + 1]), b""), blank.end()
 
 
-# A MIME entity starts with a header field (RFC 5322 field-name, then a colon)
-# or with the empty line that ends an empty header section.
-_FIELD_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|\r?\n")
+# A MIME entity starts with a header field or with the empty line that ends an empty
+# header section.
+_FIELD_LINE = re.compile(FIELD_NAME.pattern + rb"|\r?\n")
 # Where split_entity ends a header section: the first empty line.
 _EMPTY_LINE = re.compile(rb"\n\r?\n")

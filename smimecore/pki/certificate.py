@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -29,6 +30,7 @@ __all__ = [
     "identity_of",
     "load_certificates",
     "load_der_certificate",
+    "parse_problem",
     "subject_key_identifier",
 ]
 
@@ -66,9 +68,59 @@ def _load_der_certificate(der: bytes) -> x509.Certificate:
     try:
         certificate = x509.load_der_x509_certificate(der)
         _ = certificate.subject, certificate.issuer
-    except (ValueError, x509.InvalidVersion) as exc:
-        raise MalformedCMSError(f"not a readable X.509 certificate: {first_line(exc)}") from None
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+        # TypeError: a name attribute of a type cryptography refuses (a BIT STRING emailAddress)
+        raise MalformedCMSError(f"not an X.509 certificate: {parse_problem(exc)}") from None
+    # Extensions are parsed lazily too, and are read all over (SAN, SKI, basic constraints):
+    # a duplicate or malformed one is refused here, once, rather than wherever it is first read.
+    try:
+        _ = certificate.extensions
+    except x509.DuplicateExtension as exc:
+        raise MalformedCMSError(
+            f"not a valid X.509 certificate: extension {exc.oid.dotted_string} appears twice"
+        ) from None
+    except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+        raise MalformedCMSError(
+            f"not a valid X.509 certificate: an extension is malformed: {parse_problem(exc)}"
+        ) from None
     return certificate
+
+
+_RUST_PARSE_ERROR = re.compile(
+    r"ParseError \{ kind: (?P<kind>\w+).*?(?:location: \[(?P<location>[^\]]*)\])? \}$"
+)
+_PARSE_PROBLEMS = {
+    "UnexpectedTag": "an unexpected ASN.1 element",
+    "ShortData": "the data is truncated",
+    "ExtraData": "data follows its end",
+    "InvalidLength": "an invalid length",
+    "InvalidValue": "an invalid value",
+    "InvalidTag": "an invalid tag",
+    "IntegerOverflow": "an integer that is too large",
+    "OidTooLong": "an object identifier that is too long",
+    "EncodedDefault": "a DEFAULT value encoded",
+    "InvalidSetOrdering": "a SET out of order",
+    "UnknownDefinedBy": "unknown algorithm parameters",
+}
+
+
+def parse_problem(error: Exception) -> str:
+    """A short reason for a ``cryptography`` parse error, without the Rust parser's internals.
+
+    ``ParseError { kind: UnexpectedTag {...}, location: ["Certificate::tbs_cert"] }``
+    becomes ``an unexpected ASN.1 element (at tbs_cert)``; other messages
+    are kept (their first line).
+    """
+    text = first_line(error)
+    found = _RUST_PARSE_ERROR.search(text)
+    if found is None:
+        return text
+    problem = _PARSE_PROBLEMS.get(found["kind"], "malformed ASN.1")
+    location = found["location"]
+    if location:
+        fields = [part.strip().strip('"').rsplit("::", 1)[-1] for part in location.split(",")]
+        problem += f" (at {'.'.join(fields)})"
+    return problem
 
 
 def subject_key_identifier(certificate: x509.Certificate) -> bytes:
@@ -78,9 +130,13 @@ def subject_key_identifier(certificate: x509.Certificate) -> bytes:
             x509.SubjectKeyIdentifier
         ).value.digest
     except x509.ExtensionNotFound:
+        pass
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType, ValueError):
+        return b""  # unreadable extensions (a certificate not loaded here) match no identifier
+    try:
         return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
-    except ValueError:
-        return b""
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return b""  # a key cryptography cannot read matches no key identifier
 
 
 def format_mailbox(name: str | None, address: str | None) -> str | None:
@@ -104,15 +160,32 @@ def format_mailbox(name: str | None, address: str | None) -> str | None:
 
 def _first_attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     for attribute in name.get_attributes_for_oid(oid):
-        value = attribute.value
-        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        text = _attribute_text(attribute.value)
         if text:
             return text
     return None
 
 
+def _attribute_text(value: str | bytes) -> str:
+    """A name attribute's value as text (a BIT STRING value is bytes; not UTF-8 is replaced)."""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 def _san_addresses(certificate: x509.Certificate) -> list[str]:
-    san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    """The SAN rfc822Names; none when the extension is absent or unreadable.
+
+    Certificates loaded here had their extensions checked; one built
+    elsewhere (an ``x509.Certificate`` given to the API) may not have.
+    """
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (
+        x509.ExtensionNotFound,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+        ValueError,
+    ):
+        return []
     return list(san.get_values_for_type(x509.RFC822Name))
 
 
@@ -125,12 +198,9 @@ class CertificateIdentity:
     @cached_property
     def email(self) -> str | None:
         """The e-mail address by RFC 5750 order: SAN, emailAddress, then an address-like CN."""
-        try:
-            addresses = _san_addresses(self.certificate)
-            if addresses:
-                return addresses[0]
-        except (x509.ExtensionNotFound, ValueError):
-            pass
+        addresses = _san_addresses(self.certificate)
+        if addresses:
+            return addresses[0]
         subject = self.certificate.subject
         email = _first_attribute(subject, NameOID.EMAIL_ADDRESS)
         if email:
@@ -143,14 +213,9 @@ class CertificateIdentity:
     @cached_property
     def addresses(self) -> frozenset[str]:
         """Every address the certificate names (SAN rfc822Names, emailAddress), lowercased."""
-        found: set[str] = set()
-        try:
-            found.update(address.lower() for address in _san_addresses(self.certificate))
-        except (x509.ExtensionNotFound, ValueError):
-            pass
+        found = {address.lower() for address in _san_addresses(self.certificate)}
         for attribute in self.certificate.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
-            value = attribute.value
-            found.add((value if isinstance(value, str) else value.decode()).lower())
+            found.add(_attribute_text(attribute.value).lower())
         return frozenset(found)
 
     @cached_property
