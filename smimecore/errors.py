@@ -30,6 +30,7 @@ __all__ = [
     "NotProtectedError",
     "PassphraseError",
     "RecipientError",
+    "ScanError",
     "SecretKeyNotFoundError",
     "SmimeError",
     "UnsupportedAlgorithmError",
@@ -159,3 +160,7 @@ class RecipientError(SmimeError, LookupError):
     Nothing is encrypted for the others either; ``statuses`` has one
     ``RecipientsCheck`` record per unusable recipient.
     """
+
+
+class ScanError(SmimeError):
+    """A scan cannot start or go on: an input that does not exist, a results database in the way."""

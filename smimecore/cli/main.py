@@ -16,6 +16,7 @@ Its names are a contract::
     process [trust options of verify] [--status-format json|rt]
     info CERTFILE | info --address ADDRESS
     demo
+    scan PATH... [--report FILE] [--results DB [--resume]] [--jobs N] [--dask ADDRESS] (cli/scan.py)
 
 Exit status: 0 when every status record is ``DONE``; 1 when any is
 ``BAD``, ``ERROR`` or ``MISSING`` (or the operation failed); 2 for usage
@@ -224,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="sign and verify with a throwaway PKI")
     _add_global_options(demo, in_subcommand=True)
+    from smimecore.cli.scan import add_scan_command  # imported here: it imports this module
+
+    add_scan_command(commands)
     return parser
 
 
@@ -372,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo()
     statuses: Sequence[StatusRecord] = ()
     try:
+        if arguments.command == "scan":
+            from smimecore.cli.scan import run_scan_command
+
+            return run_scan_command(arguments)
         smime = SMIME(_config_from(arguments))
         if arguments.command == "info":
             return _show_info(arguments, smime)

@@ -1,0 +1,117 @@
+"""A time limit for one message, in any thread: :func:`deadline`.
+
+Dask runs tasks in worker threads, where ``signal.alarm`` cannot reach,
+so one watchdog thread per process raises :class:`MessageTimeout` in the
+late thread (CPython's ``PyThreadState_SetAsyncExc``).  Like a signal
+handler it takes effect between two Python bytecodes: a call stuck inside
+C code is stopped only when it returns, which is why the local pool also
+kills a worker that stays silent past the limit (``pool.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["MessageTimeout", "deadline"]
+
+
+class MessageTimeout(BaseException):
+    """Raised in a thread whose message ran past its time limit.
+
+    A ``BaseException``, so that no ``except Exception`` on the way catches it.
+    """
+
+
+_set_async_exc = getattr(ctypes, "pythonapi", None)
+_set_async_exc = getattr(_set_async_exc, "PyThreadState_SetAsyncExc", None)
+
+
+class _Deadline:
+    __slots__ = ("expires", "raised", "thread")
+
+    def __init__(self, seconds: float) -> None:
+        self.thread = threading.get_ident()
+        self.expires = time.monotonic() + seconds
+        self.raised = False
+
+
+class _Watchdog:
+    """Raises :class:`MessageTimeout` in threads whose deadline has passed.
+
+    Whoever takes a deadline out of the table first, the watchdog (it
+    fires) or the thread leaving its block (nothing fires), decides; a
+    ``dict.pop`` is atomic, so the thread never holds a lock while an
+    exception may arrive.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._deadlines: dict[int, _Deadline] = {}
+        self._tokens = itertools.count(1)
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float) -> tuple[int, _Deadline]:
+        entry = _Deadline(seconds)
+        token = next(self._tokens)
+        with self._condition:
+            self._deadlines[token] = entry
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="smimecore-deadline", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+        return token, entry
+
+    def disarm(self, token: int, entry: _Deadline) -> None:
+        if self._deadlines.pop(token, None) is not None:
+            return  # in time
+        # The watchdog has taken it: wait (without a lock, which the exception could
+        # leave held) until it has raised, then raise here, exactly once.
+        while not entry.raised:
+            time.sleep(0.0001)
+        _raise_in(entry.thread, None)
+        raise MessageTimeout
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                for token, entry in list(self._deadlines.items()):
+                    if entry.expires <= now and self._deadlines.pop(token, None) is not None:
+                        _raise_in(entry.thread, MessageTimeout)
+                        entry.raised = True
+                upcoming = [entry.expires for entry in list(self._deadlines.values())]
+                self._condition.wait(min(upcoming) - now if upcoming else None)
+
+
+def _raise_in(thread: int, exception: type[BaseException] | None) -> None:
+    if _set_async_exc is not None:
+        _set_async_exc(ctypes.c_ulong(thread), ctypes.py_object(exception) if exception else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`MessageTimeout` in this thread if the block runs longer than ``seconds``.
+
+    ``None`` sets no limit.  Catch the exception outside the ``with``
+    block: it may surface while the block is being left.  On interpreters
+    without ``PyThreadState_SetAsyncExc`` a late block runs to its end and
+    then raises.
+    """
+    if seconds is None:
+        yield
+        return
+    token, entry = _WATCHDOG.arm(seconds)
+    try:
+        yield
+    finally:
+        _WATCHDOG.disarm(token, entry)
