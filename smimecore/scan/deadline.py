@@ -14,8 +14,7 @@ import ctypes
 import itertools
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 __all__ = ["MessageTimeout", "deadline"]
 
@@ -98,8 +97,26 @@ def _raise_in(thread: int, exception: type[BaseException] | None) -> None:
 _WATCHDOG = _Watchdog()
 
 
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
+class _Block:
+    """The context manager :func:`deadline` returns (a class: a generator-based one could be
+    left suspended by an exception arriving inside ``contextlib``'s own code)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.armed: tuple[int, _Deadline] | None = None
+
+    def __enter__(self) -> None:
+        if self.seconds is not None:
+            self.armed = _WATCHDOG.arm(self.seconds)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.armed is not None:
+            token, entry = self.armed
+            self.armed = None
+            _WATCHDOG.disarm(token, entry)
+
+
+def deadline(seconds: float | None) -> AbstractContextManager[None]:
     """Raise :class:`MessageTimeout` in this thread if the block runs longer than ``seconds``.
 
     ``None`` sets no limit.  Catch the exception outside the ``with``
@@ -107,11 +124,4 @@ def deadline(seconds: float | None) -> Iterator[None]:
     without ``PyThreadState_SetAsyncExc`` a late block runs to its end and
     then raises.
     """
-    if seconds is None:
-        yield
-        return
-    token, entry = _WATCHDOG.arm(seconds)
-    try:
-        yield
-    finally:
-        _WATCHDOG.disarm(token, entry)
+    return _Block(seconds)

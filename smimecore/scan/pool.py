@@ -82,17 +82,25 @@ def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.co
 
 
 class LocalPool:
-    """``jobs`` worker processes running ``function`` (default :func:`scan_location`)."""
+    """``jobs`` worker processes running ``function`` (default :func:`scan_location`).
+
+    A worker silent for the spec's timeout plus ``grace`` seconds is killed.
+    """
 
     def __init__(
-        self, spec: ScanSpec, jobs: int, function: MessageFunction = scan_location
+        self,
+        spec: ScanSpec,
+        jobs: int,
+        function: MessageFunction = scan_location,
+        *,
+        grace: float = GRACE_SECONDS,
     ) -> None:
         if jobs < 1:
             raise ScanError(f"--jobs must be at least 1, not {jobs}")
         self.spec = spec
         self.jobs = jobs
         self.function = function
-        self.limit = None if spec.timeout is None else spec.timeout + GRACE_SECONDS
+        self.limit = None if spec.timeout is None else spec.timeout + grace
         self._context = _context()
         self._workers: list[_Worker] = []
         self._retry: deque[Task] = deque()

@@ -10,6 +10,7 @@ few seconds instead.  ``--quiet`` shows nothing.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any, Protocol, TextIO
 
@@ -78,8 +79,17 @@ class _Bar:
         from tqdm import tqdm
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
+        size = shutil.get_terminal_size()
         self._bar: Any = tqdm(
-            total=total, initial=done, unit="msg", file=stream, dynamic_ncols=True, smoothing=0.1
+            total=total,
+            initial=done,
+            unit="msg",
+            file=stream,
+            # The size from the terminal, else 80x24 (tqdm draws nothing on a terminal that
+            # reports no size).
+            ncols=size.columns,
+            nrows=size.lines,
+            smoothing=0.1,
         )
 
     def advance(self, count: int = 1) -> None:

@@ -62,8 +62,6 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
         check_report_path(report)
     if options.timeout is not None and not options.timeout > 0:
         raise ScanError(f"--timeout must be a positive number of seconds, not {options.timeout}")
-    if options.jobs < 1:
-        raise ScanError(f"--jobs must be at least 1, not {options.jobs}")
     SMIME(config)  # a bad keyring or CA path is reported once, before any worker starts
     with _database(options.results) as store:
         paths = _prepare(store, options)
