@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -84,12 +83,11 @@ def segfaults(location: Location, spec: ScanSpec, reader: MessageReader) -> Scan
 
 def _run_pool(folder: Path, function: object, timeout: float) -> dict[str, dict[str, object]]:
     locations = list(find_messages([folder]))
-    results: dict[int, str] = {}
+    results: dict[int, dict[str, object]] = {}
     pool = LocalPool(ScanSpec(Config(), timeout), 2, function, grace=0.5)  # type: ignore[arg-type]
     pool.run(iter(enumerate(locations)), results.__setitem__)
     assert sorted(results) == list(range(len(locations)))  # every message, once
-    decoded = [json.loads(text) for text in results.values()]
-    return {str(r["source"]).rsplit("/", 1)[-1]: r for r in decoded}
+    return {str(r["source"]).rsplit("/", 1)[-1]: r for r in results.values()}
 
 
 def test_worker_stuck_in_c_is_killed_and_replaced(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import mailbox
 import os
+import random
 import tracemalloc
 from pathlib import Path
 
@@ -33,13 +34,14 @@ def test_mbox_messages_match_the_standard_library(tmp_path: Path) -> None:
     """Same bytes as mailbox.mbox: no From_ line, no separating blank line, >From kept."""
     bodies = [
         plain(1, 2020),
+        b"Subject: empty body\n\n",
         b"Subject: quoted\n\n>From here the MTA quoted the line.\nFrom-address: not a separator\n",
-        b"Subject: last\n\nno blank line at the end",
+        b"Subject: last\n\nends with a blank line, as appended mail does\n",
     ]
     path = tmp_path / "box"
     _mbox(path, bodies)
     locations = list(find_messages([path]))
-    assert [loc.index for loc in locations] == [0, 1, 2]
+    assert [loc.index for loc in locations] == [0, 1, 2, 3]
     assert {loc.kind for loc in locations} == {"mbox"}
     box = mailbox.mbox(path, create=False)
     assert _read_all(locations) == [box.get_bytes(key) for key in box.keys()]
@@ -90,12 +92,12 @@ def test_gzip_mbox(tmp_path: Path) -> None:
 def test_damaged_gzip_mbox_is_a_result_not_a_crash(tmp_path: Path) -> None:
     """The messages before the damage are read; the damaged one fails to read (a result)."""
     raw = tmp_path / "raw"
-    _mbox(raw, [plain(n, 2020) for n in range(200)])
+    _mbox(raw, [plain(n, 2020) for n in range(4000)])  # read in chunks: more than one
     packed = gzip.compress(raw.read_bytes())
     damaged = tmp_path / "damaged.mbox.gz"
     damaged.write_bytes(packed[: len(packed) // 2])
     locations = list(find_messages([damaged]))
-    assert 0 < len(locations) < 200 and locations[-1].length == -1
+    assert 0 < len(locations) < 4000 and locations[-1].length == -1
     reader = MessageReader()
     assert reader.read(locations[0]).startswith(b"From: Carol")
     with pytest.raises((EOFError, OSError)):
@@ -182,3 +184,26 @@ def test_indexing_a_large_mbox_takes_little_memory(tmp_path: Path) -> None:
 def test_location_round_trips_through_a_dict() -> None:
     location = Location("mbox", "/x/y.mbox.gz", index=3, offset=10, length=20, compressed=True)
     assert Location.from_dict(location.to_dict()) == location
+
+
+def test_large_mbox_read_in_chunks_matches_the_standard_library(tmp_path: Path) -> None:
+    """Separators at every place relative to the chunks: each message is mailbox.mbox's."""
+    generator = random.Random(7)  # noqa: S311 - message shapes, not a secret
+    messages = []
+    for number in range(400):
+        lines = [b"Subject: %d" % number, b""]
+        for _ in range(generator.randrange(0, 120)):
+            width = generator.choice((0, 1, 5, 70, 76, 1000, 20_000))
+            lines.append(b"a" * width if width % 2 else b"b" * width)
+        if number % 50 == 7:
+            lines.append(b">From quoted")
+        messages.append(b"\n".join(lines) + b"\n")
+    path = tmp_path / "large.mbox"
+    long_separator = b"From " + b"x" * 300_000 + b"\n"
+    with open(path, "wb") as stream:
+        for number, body in enumerate(messages):
+            stream.write(long_separator if number == 100 else SEPARATOR)
+            stream.write(body + (b"\n" if number % 3 else b""))
+    assert path.stat().st_size > 2 * 1024 * 1024
+    box = mailbox.mbox(path, create=False)
+    assert _read_all(list(find_messages([path]))) == [box.get_bytes(key) for key in box.keys()]

@@ -19,7 +19,7 @@ from typing import Any
 
 from smimecore.errors import ScanError, first_line
 from smimecore.scan.pool import OnResult, Task
-from smimecore.scan.result import CRASH, encode, failure
+from smimecore.scan.result import CRASH, failure
 from smimecore.scan.worker import ScanSpec, scan_partition
 
 __all__ = ["partition_size", "run_on_dask"]
@@ -82,7 +82,7 @@ class _Submitter:
                 self._failed(batch, exc)
                 continue
             for (seq, _), result in zip(batch, results, strict=True):
-                self.on_result(seq, encode(result))
+                self.on_result(seq, result)
             self._submit_next()
 
     def _submit_next(self) -> bool:
@@ -106,5 +106,5 @@ class _Submitter:
             return
         (seq, location) = batch[0]
         detail = f"the Dask task failed: {type(exc).__name__}: {first_line(exc)}"
-        self.on_result(seq, encode(failure(location, CRASH, detail).to_dict()))
+        self.on_result(seq, failure(location, CRASH, detail).to_dict())
         self._submit_next()

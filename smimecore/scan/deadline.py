@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import os
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -26,6 +27,7 @@ class MessageTimeout(BaseException):
     """
 
 
+_IDLE_SECONDS = 1.0  # with nothing to watch, the watchdog looks again this often
 _set_async_exc = getattr(ctypes, "pythonapi", None)
 _set_async_exc = getattr(_set_async_exc, "PyThreadState_SetAsyncExc", None)
 
@@ -45,26 +47,34 @@ class _Watchdog:
     Whoever takes a deadline out of the table first, the watchdog (it
     fires) or the thread leaving its block (nothing fires), decides; a
     ``dict.pop`` is atomic, so the thread never holds a lock while an
-    exception may arrive.
+    exception may arrive.  The watchdog looks at least once a second, so
+    arming a deadline further away than that takes no lock and wakes
+    nobody (this runs for every message of an archive).
     """
 
     def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._condition = threading.Condition()
         self._deadlines: dict[int, _Deadline] = {}
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the watchdog looks next (at the latest)
 
     def arm(self, seconds: float) -> tuple[int, _Deadline]:
         entry = _Deadline(seconds)
         token = next(self._tokens)
-        with self._condition:
-            self._deadlines[token] = entry
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="smimecore-deadline", daemon=True
-                )
-                self._thread.start()
-            self._condition.notify()
+        self._deadlines[token] = entry
+        if self._thread is None or entry.expires < self._wakes_at + _IDLE_SECONDS:
+            with self._condition:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="smimecore-deadline", daemon=True
+                    )
+                    self._thread.start()
+                self._condition.notify()
         return token, entry
 
     def disarm(self, token: int, entry: _Deadline) -> None:
@@ -86,7 +96,8 @@ class _Watchdog:
                         _raise_in(entry.thread, MessageTimeout)
                         entry.raised = True
                 upcoming = [entry.expires for entry in list(self._deadlines.values())]
-                self._condition.wait(min(upcoming) - now if upcoming else None)
+                self._wakes_at = min([*upcoming, now + _IDLE_SECONDS])
+                self._condition.wait(self._wakes_at - now)
 
 
 def _raise_in(thread: int, exception: type[BaseException] | None) -> None:

@@ -13,17 +13,16 @@ from __future__ import annotations
 import dataclasses
 import email.errors
 import email.header
-import email.parser
-import email.policy
 import email.utils
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from smimecore.engine.status import DONE, Result
-from smimecore.errors import SmimeError, first_line
+from smimecore.errors import MalformedMessageError, SmimeError, first_line
+from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
 
 __all__ = [
@@ -55,7 +54,9 @@ _COVERAGE_FIELDS = {
     "authenticated": "Authenticated",
     "signing_time": "SigningTime",
 }
+_HEADER_FIELDS = ("Message-ID", "Date", "From")
 _KEY_OPERATIONS = ("Decrypt", "KeyCheck")  # verify_decrypt asks for a secret key only to decrypt
+_COLLECTED = ("signer", "trust", "algorithms", "weak_algorithms", *_COVERAGE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,16 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON types; ``from`` holds :attr:`sender`."""
-        data = {
-            ("from" if name == "sender" else name): value for name, value in asdict(self).items()
-        }
-        return {
-            name: list(value) if isinstance(value, tuple) else value for name, value in data.items()
-        }
+        data = {_KEYS.get(name, name): getattr(self, name) for name in _FIELD_NAMES}
+        data["location"] = self.location.to_dict()
+        data["statuses"] = [dict(record) for record in self.statuses]
+        for name in ("algorithms", "weak_algorithms", "errors"):
+            data[name] = list(data[name])
+        return data
+
+
+_FIELD_NAMES = tuple(item.name for item in fields(ScanResult))
+_KEYS = {"sender": "from"}
 
 
 def encode(result: Mapping[str, Any]) -> str:
@@ -136,21 +141,22 @@ def message_headers(data: bytes) -> dict[str, Any]:
     Values are decoded (RFC 2047), unfolded and cut at 998 characters; a
     field that cannot be decoded is given as it is.
     """
-    head = data[:_HEADER_BYTES]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-    message_id, date, sender = (_field(parsed, name) for name in ("Message-ID", "Date", "From"))
+    try:
+        entity = split_entity(data[:_HEADER_BYTES])
+    except MalformedMessageError:
+        return {"message_id": None, "date": None, "year": None, "sender": None}
+    message_id, date, sender = (_decoded(entity.field(name)) for name in _HEADER_FIELDS)
     return {"message_id": message_id, "date": date, "year": _year(date), "sender": sender}
 
 
-def _field(parsed: Any, name: str) -> str | None:
-    raw = parsed.get(name)
-    if raw is None:
+def _decoded(text: str | None) -> str | None:
+    if text is None:
         return None
-    text = str(raw)
-    try:
-        text = str(email.header.make_header(email.header.decode_header(text)))
-    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
-        pass
+    if "=?" in text:
+        try:
+            text = str(email.header.make_header(email.header.decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+            pass
     return " ".join(text.split())[:_VALUE_LIMIT]
 
 
@@ -166,8 +172,8 @@ def parse_date(date: str | None) -> datetime | None:
 
 
 def _year(date: str | None) -> int | None:
-    moment = parse_date(date)
-    return None if moment is None else moment.year
+    parsed = email.utils.parsedate_tz(date) if date else None  # what parse_date reads, sooner
+    return parsed[0] if parsed and 1900 <= parsed[0] <= 2200 else None
 
 
 def _classified(
@@ -178,18 +184,32 @@ def _classified(
     ok: bool,
     errors: Sequence[str],
 ) -> ScanResult:
-    verify = [record for record in records if record.get("Operation") == "Verify"]
-    signed = bool(verify)
-    verified = signed and all(record.get("Status") == DONE for record in verify)
-    trusted = verified and all(record.get("Trust") == "FULL" for record in verify)
-    decrypted = any(
-        record.get("Operation") == "Decrypt" and record.get("Status") == DONE for record in records
-    )
-    failing = [record for record in records if record.get("Status") != DONE]
-    coverage: dict[str, Any] = {
-        name: _joined(record.get(key) for record in records)
-        for name, key in _COVERAGE_FIELDS.items()
-    }
+    """One pass over the records (this runs for every message of an archive)."""
+    found: dict[str, dict[str, None]] = {name: {} for name in _COLLECTED}
+    signed = encrypted = decrypted = False
+    verified = trusted = True
+    failing: list[Mapping[str, Any]] = []
+    for record in records:
+        operation, status = record.get("Operation"), record.get("Status")
+        if status != DONE:
+            failing.append(record)
+        if operation == "Verify":
+            signed = True
+            verified = verified and status == DONE
+            trusted = trusted and record.get("Trust") == "FULL"
+            _add(found["signer"], record.get("UserString"))
+            _add(found["trust"], record.get("Trust"))
+        elif operation in _KEY_OPERATIONS:
+            encrypted = True
+            decrypted = decrypted or (operation == "Decrypt" and status == DONE)
+        for key in _ALGORITHM_FIELDS:
+            _add(found["algorithms"], record.get(key))
+        for name in str(record.get("WeakAlgorithms") or "").split(","):
+            _add(found["weak_algorithms"], name.strip())
+        for name, key in _COVERAGE_FIELDS.items():
+            _add(found[name], record.get(key))
+    verified, trusted = signed and verified, signed and verified and trusted
+    coverage: dict[str, Any] = {name: _joined(found[name]) for name in _COVERAGE_FIELDS}
     return ScanResult(
         source=location.source,
         location=location,
@@ -199,21 +219,27 @@ def _classified(
         signed=signed,
         verified=verified,
         trusted=trusted,
-        encrypted=any(record.get("Operation") in _KEY_OPERATIONS for record in records),
+        encrypted=encrypted,
         decrypted=decrypted,
-        signer=_joined(record.get("UserString") for record in verify),
-        trust=_joined(record.get("Trust") for record in verify),
+        signer=_joined(found["signer"]),
+        trust=_joined(found["trust"]),
         **coverage,
-        algorithms=_unique(record.get(key) for record in records for key in _ALGORITHM_FIELDS),
-        weak_algorithms=_unique(
-            name.strip()
-            for record in records
-            for name in str(record.get("WeakAlgorithms") or "").split(",")
-        ),
+        algorithms=tuple(found["algorithms"]),
+        weak_algorithms=tuple(found["weak_algorithms"]),
         reason=_reason(failing[0]) if failing else None,
         errors=(*(_record_error(record) for record in failing), *errors),
         statuses=tuple(records),
     )
+
+
+def _add(values: dict[str, None], value: Any) -> None:
+    """Keep ``value`` once, in order of appearance (empty values are not kept)."""
+    if value is not None and value != "":
+        values[str(value)] = None
+
+
+def _joined(values: Iterable[str]) -> str | None:
+    return "; ".join(values) or None
 
 
 def _outcome(protected: bool, ok: bool, trusted: bool, verified: bool, decrypted: bool) -> str:
@@ -238,11 +264,3 @@ def _reason(record: Mapping[str, Any]) -> str:
 
 def _record_error(record: Mapping[str, Any]) -> str:
     return f"{record.get('Operation')} {record.get('Status')}: {record.get('Message')}"
-
-
-def _unique(values: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(str(value) for value in values if value not in (None, "")))
-
-
-def _joined(values: Iterable[Any]) -> str | None:
-    return "; ".join(_unique(values)) or None

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from smimecore.config import Config
 from smimecore.engine.smime import SMIME
@@ -25,6 +25,7 @@ from smimecore.scan.cluster import run_on_dask
 from smimecore.scan.pool import LocalPool, default_jobs
 from smimecore.scan.progress import make_progress
 from smimecore.scan.report import check_report_path, write_report
+from smimecore.scan.result import encode
 from smimecore.scan.sources import find_messages
 from smimecore.scan.store import ResultStore
 from smimecore.scan.summary import Summary
@@ -70,9 +71,11 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
         if not options.quiet:
             progress_stream.write(f"scan: {total:,} messages, {done:,} already scanned\n")
         progress = make_progress(progress_stream, total, done, quiet=options.quiet)
+        summary = Summary.of(store.results()) if done else Summary()
 
-        def keep(seq: int, result: str) -> None:
-            store.add(seq, result)
+        def keep(seq: int, result: dict[str, Any]) -> None:
+            store.add(seq, encode(result))
+            summary.add(result)
             progress.advance()
 
         try:
@@ -83,7 +86,6 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
         finally:
             progress.close()
             store.flush()
-        summary = Summary.of(store.results())
         for report in options.reports:
             write_report(report, store.results, summary, paths)
         return summary

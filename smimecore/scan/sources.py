@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -36,7 +37,7 @@ MBOX_SEPARATOR = b"From "
 GZIP_MAGIC = b"\x1f\x8b"
 MESSAGE_SUFFIX = ".eml"
 MAILDIR_SUBDIRECTORIES = ("cur", "new")
-_LINE_LIMIT = 64 * 1024  # mbox lines are read in pieces of at most this, however long a line is
+_LINE_LIMIT = 64 * 1024  # a chunk is completed to its line end when the line is no longer
 _OPEN_FILES = 4
 
 
@@ -186,15 +187,20 @@ def _open(path: str, compressed: bool) -> BinaryIO:
 
 
 class _MboxIndexer:
-    """Finds the messages of an mbox by streaming it; memory does not grow with the file."""
+    """Finds the messages of an mbox by streaming it in chunks; memory does not grow with it.
+
+    A separator is a line starting ``From `` (as for Python's ``mailbox``);
+    the blank line before it belongs to neither message.
+    """
 
     def __init__(self, path: Path, compressed: bool) -> None:
         self.path = str(path)
         self.compressed = compressed
-        self.offset = 0
-        self.start: int | None = None
+        self.offset = 0  # of the chunk being looked at
+        self.start: int | None = None  # of the current message
         self.index = 0
-        self.blank = 0  # length of the last complete line when it was blank
+        self.tail = b""  # the last bytes before the chunk, for the blank line
+        self.in_separator = False  # a separator line goes on into the next chunk
 
     def locations(self) -> Iterator[Location]:
         try:
@@ -205,28 +211,40 @@ class _MboxIndexer:
             # there, so the damage is reported as that message's result.
             yield self._location(self.start or 0, -1)
             return
+        if self.in_separator:
+            self.start = self.offset  # a last separator without a line end: an empty message
         if self.start is not None:
-            yield self._location(self.start, self.offset - self.start)
+            yield self._location(self.start, self.offset - _blank(self.tail) - self.start)
 
     def _scan(self, stream: BinaryIO) -> Iterator[Location]:
         at_line_start = True
-        while line := stream.readline(_LINE_LIMIT):
-            if at_line_start and line.startswith(MBOX_SEPARATOR):
-                if self.start is not None:
-                    end = self.offset - self.blank
-                    yield self._location(self.start, end - self.start)
-                    self.index += 1
-                self.offset += len(line)
-                while not line.endswith(b"\n") and (line := stream.readline(_LINE_LIMIT)):
-                    self.offset += len(line)  # the rest of a long separator line
-                self.start = self.offset
-                self.blank = 0
-                at_line_start = True
-                continue
-            self.offset += len(line)
-            at_line_start = line.endswith(b"\n")
-            if at_line_start:
-                self.blank = len(line) if line in (b"\n", b"\r\n") else 0
+        while chunk := _read_chunk(stream):
+            position = 0
+            if self.in_separator:
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    self.start, self.in_separator = self.offset + newline + 1, False
+                    position = newline + 1
+            if not self.in_separator:
+                for match in _SEPARATOR.finditer(chunk, position):
+                    if match.start() == 0 and not at_line_start:
+                        continue  # the rest of a line longer than a chunk
+                    yield from self._separator(chunk, match)
+            at_line_start = chunk.endswith(b"\n")
+            self.tail = (self.tail + chunk[-3:])[-3:]
+            self.offset += len(chunk)
+
+    def _separator(self, chunk: bytes, match: re.Match[bytes]) -> Iterator[Location]:
+        at = match.start()
+        if self.start is not None:
+            before = (self.tail + chunk[max(0, at - 3) : at])[-3:]
+            end = self.offset + at - _blank(before)
+            yield self._location(self.start, max(0, end - self.start))
+            self.index += 1
+        if match.group().endswith(b"\n"):
+            self.start = self.offset + match.end()
+        else:
+            self.start, self.in_separator = None, True
 
     def _location(self, start: int, length: int) -> Location:
         return Location(
@@ -237,6 +255,25 @@ class _MboxIndexer:
             length=length,
             compressed=self.compressed,
         )
+
+
+_SEPARATOR = re.compile(rb"^From [^\n]*(?:\n|\Z)", re.MULTILINE)
+_CHUNK = 256 * 1024
+
+
+def _read_chunk(stream: BinaryIO) -> bytes:
+    """About 256 KiB, ending at a line end unless a line is longer than 64 KiB."""
+    chunk = stream.read(_CHUNK)
+    if chunk and not chunk.endswith(b"\n"):
+        chunk += stream.readline(_LINE_LIMIT)
+    return chunk
+
+
+def _blank(before: bytes) -> int:
+    """The length of the blank line that ``before`` (a message's last bytes) ends with."""
+    if before.endswith(b"\n\r\n"):
+        return 2
+    return 1 if before.endswith(b"\n\n") else 0
 
 
 class MessageReader:
