@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from workload import KiB, BenchError, Setup, address, message
+from workload import BenchError, KiB, Setup, address, message
 
 from smimecore import SMIME
 from smimecore.scan import ScanOptions, run_scan
@@ -82,7 +82,7 @@ def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
         runs["dask"] = lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)
     times: dict[str, list[float]] = {name: [] for name in runs}
     try:
-        for name, run in runs.items():  # warm-up: caches, the fork server, the cluster's workers
+        for run in runs.values():  # warm-up: caches, the fork server, the cluster's workers
             run()
         for _ in range(rounds):
             for name, run in runs.items():

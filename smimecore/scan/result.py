@@ -57,11 +57,21 @@ _COVERAGE_FIELDS = {
 _HEADER_FIELDS = ("Message-ID", "Date", "From")
 _KEY_OPERATIONS = ("Decrypt", "KeyCheck")  # verify_decrypt asks for a secret key only to decrypt
 _COLLECTED = ("signer", "trust", "algorithms", "weak_algorithms", *_COVERAGE_FIELDS)
+_FOUND_IN = (
+    ("signer", "UserString"),
+    ("trust", "Trust"),
+    *(("algorithms", key) for key in _ALGORITHM_FIELDS),
+    *_COVERAGE_FIELDS.items(),
+)
+_VERIFY_ONLY = ("signer", "trust")  # read from Verify records only
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScanResult:
-    """What the scan found out about one message (JSON-ready through :meth:`to_dict`)."""
+    """What the scan found out about one message (JSON-ready through :meth:`to_dict`).
+
+    Read-only by convention (not frozen: it is made for every message of an archive).
+    """
 
     source: str
     location: Location
@@ -190,24 +200,28 @@ def _classified(
     verified = trusted = True
     failing: list[Mapping[str, Any]] = []
     for record in records:
-        operation, status = record.get("Operation"), record.get("Status")
+        get = record.get
+        operation, status = get("Operation"), get("Status")
         if status != DONE:
             failing.append(record)
         if operation == "Verify":
             signed = True
             verified = verified and status == DONE
-            trusted = trusted and record.get("Trust") == "FULL"
-            _add(found["signer"], record.get("UserString"))
-            _add(found["trust"], record.get("Trust"))
+            trusted = trusted and get("Trust") == "FULL"
         elif operation in _KEY_OPERATIONS:
             encrypted = True
             decrypted = decrypted or (operation == "Decrypt" and status == DONE)
-        for key in _ALGORITHM_FIELDS:
-            _add(found["algorithms"], record.get(key))
-        for name in str(record.get("WeakAlgorithms") or "").split(","):
-            _add(found["weak_algorithms"], name.strip())
-        for name, key in _COVERAGE_FIELDS.items():
-            _add(found[name], record.get(key))
+        for name, key in _FOUND_IN:
+            value = get(key)
+            if (
+                value is not None
+                and value != ""
+                and (name not in _VERIFY_ONLY or operation == "Verify")
+            ):
+                found[name][str(value)] = None
+        for weak in str(get("WeakAlgorithms") or "").split(","):
+            if weak.strip():
+                found["weak_algorithms"][weak.strip()] = None
     verified, trusted = signed and verified, signed and verified and trusted
     coverage: dict[str, Any] = {name: _joined(found[name]) for name in _COVERAGE_FIELDS}
     return ScanResult(
@@ -230,12 +244,6 @@ def _classified(
         errors=(*(_record_error(record) for record in failing), *errors),
         statuses=tuple(records),
     )
-
-
-def _add(values: dict[str, None], value: Any) -> None:
-    """Keep ``value`` once, in order of appearance (empty values are not kept)."""
-    if value is not None and value != "":
-        values[str(value)] = None
 
 
 def _joined(values: Iterable[str]) -> str | None:

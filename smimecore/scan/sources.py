@@ -21,7 +21,6 @@ from __future__ import annotations
 import glob
 import gzip
 import os
-import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -226,23 +225,21 @@ class _MboxIndexer:
                     self.start, self.in_separator = self.offset + newline + 1, False
                     position = newline + 1
             if not self.in_separator:
-                for match in _SEPARATOR.finditer(chunk, position):
-                    if match.start() == 0 and not at_line_start:
-                        continue  # the rest of a line longer than a chunk
-                    yield from self._separator(chunk, match)
+                for at in _separators(chunk, position, at_line_start):
+                    yield from self._separator(chunk, at)
             at_line_start = chunk.endswith(b"\n")
             self.tail = (self.tail + chunk[-3:])[-3:]
             self.offset += len(chunk)
 
-    def _separator(self, chunk: bytes, match: re.Match[bytes]) -> Iterator[Location]:
-        at = match.start()
+    def _separator(self, chunk: bytes, at: int) -> Iterator[Location]:
         if self.start is not None:
             before = (self.tail + chunk[max(0, at - 3) : at])[-3:]
             end = self.offset + at - _blank(before)
             yield self._location(self.start, max(0, end - self.start))
             self.index += 1
-        if match.group().endswith(b"\n"):
-            self.start = self.offset + match.end()
+        newline = chunk.find(b"\n", at)
+        if newline >= 0:
+            self.start = self.offset + newline + 1
         else:
             self.start, self.in_separator = None, True
 
@@ -257,8 +254,17 @@ class _MboxIndexer:
         )
 
 
-_SEPARATOR = re.compile(rb"^From [^\n]*(?:\n|\Z)", re.MULTILINE)
 _CHUNK = 256 * 1024
+
+
+def _separators(chunk: bytes, position: int, at_line_start: bool) -> Iterator[int]:
+    """Where separator lines start in ``chunk``, from ``position`` (a line start) on."""
+    if position == 0 and at_line_start and chunk.startswith(MBOX_SEPARATOR):
+        yield 0
+    at = chunk.find(b"\n" + MBOX_SEPARATOR, max(0, position - 1))
+    while at >= 0:
+        yield at + 1
+        at = chunk.find(b"\n" + MBOX_SEPARATOR, at + 1)
 
 
 def _read_chunk(stream: BinaryIO) -> bytes:
