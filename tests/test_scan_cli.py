@@ -130,3 +130,18 @@ def test_progress_bar_with_rate_and_eta_on_a_terminal(folder: Path) -> None:
             os.close(follower)
     text = output.decode(errors="replace")
     assert "5/5" in text and "msg/s" in text and "<" in text and "100%" in text
+
+
+def test_empty_folder_gives_empty_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = [tmp_path / name for name in ("r.jsonl", "r.csv", "r.html")]
+    (tmp_path / "mail").mkdir()
+    arguments = ["scan", str(tmp_path / "mail"), "--quiet"]
+    for report in reports:
+        arguments += ["--report", str(report)]
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.startswith("scanned: 0 messages")
+    assert reports[0].read_text() == ""
+    assert reports[1].read_text().startswith("source,file,index")
+    assert 'data-count="messages">0<' in reports[2].read_text()

@@ -127,7 +127,7 @@ def from_error(location: Location, headers: Mapping[str, Any], error: SmimeError
     """The scan result of a message whose ``verify_decrypt`` raised ``error``."""
     records = [record.to_dict() for record in error.statuses]
     scanned = _classified(location, headers, records, ok=False, errors=(first_line(error),))
-    reason = scanned.reason or type(error).__name__
+    reason = scanned.reason or f"{type(error).__name__}: {_head(first_line(error))}"
     return dataclasses.replace(scanned, outcome="failed", reason=reason)
 
 
@@ -264,10 +264,15 @@ def _outcome(protected: bool, ok: bool, trusted: bool, verified: bool, decrypted
 
 def _reason(record: Mapping[str, Any]) -> str:
     """A failure's label for grouping: operation, status, and the message up to its details."""
-    head = str(record.get("Message", "")).split(":", 1)[0].strip()
+    head = _head(str(record.get("Message", "")))
     detail = record.get("TrustReason") or record.get("Reason")
     label = f"{record.get('Operation')} {record.get('Status')}: {head}"
     return f"{label} ({detail})" if detail else label
+
+
+def _head(message: str) -> str:
+    """A message up to its details (what follows the first colon differs from mail to mail)."""
+    return message.split(":", 1)[0].strip()
 
 
 def _record_error(record: Mapping[str, Any]) -> str:
