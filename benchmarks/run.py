@@ -8,7 +8,8 @@ verify (full trust check against a CAPath, records DONE/FULL), encrypt and decry
 (``openssl smime``, or ``openssl cms`` where smime cannot: GCM and EC key agreement),
 interleaved in one run over several rounds; it reports medians, the ratio binary ÷ smimecore
 against the project's targets, the peak memory of both sides, verification throughput with
-one and two threads, scaling with the number of trust anchors and of recipients, and time
+one and two threads, ``smimecore scan`` throughput with 1 and 2 jobs and on a local Dask
+cluster (``scan_bench.py``), scaling with the number of trust anchors and of recipients, and time
 and memory against message size up to 100 MiB.  Every output that is timed is first checked
 by the other side (ours verified / decrypted by openssl, openssl's by smimecore), so a fast
 wrong answer cannot count.
@@ -44,6 +45,8 @@ from cryptography.hazmat.backends.openssl.backend import backend as openssl_back
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from report import write_report
+from scan_bench import describe as describe_scan
+from scan_bench import scan_throughput
 from workload import (
     KIND_LABEL,
     KINDS,
@@ -632,6 +635,8 @@ def main() -> int:
                 bench.measure_memory(case)
         print("throughput...", flush=True)
         throughput = bench.throughput(1000 if quick else 10_000)
+        print("scan throughput (1 and 2 jobs, local Dask cluster)...", flush=True)
+        scan = scan_throughput(bench.setup, 1000 if quick else 10_000, 1 if quick else 3)
         print("scaling: anchors, recipients...", flush=True)
         anchors = bench.anchor_scaling(3 if quick else 15)
         recipients = bench.recipient_scaling(3 if quick else 15)
@@ -654,6 +659,7 @@ def main() -> int:
             f"{throughput['one']:,.0f} msg/s, 2 threads {throughput['two']:,.0f} msg/s "
             f"(x{throughput['speedup']:.2f})"
         )
+        print("\n".join(describe_scan(scan)))
         for anchor in anchors:
             print(
                 f"anchors {anchor['anchors']:>5}: verify {anchor['ours_ms']:.3f} ms "  # type: ignore[str-format]
@@ -677,6 +683,7 @@ def main() -> int:
             recipients,
             MEMORY_FACTOR,
             ANCHOR_TARGET,
+            scan=scan,
         )
         print(f"\nwrote {', '.join(str(p) for p in written)} in {info['runtime']}")
     return 0

@@ -32,6 +32,7 @@ __all__ = [
     "PassphraseError",
     "RecipientError",
     "ResourceLimitError",
+    "ScanError",
     "SecretKeyNotFoundError",
     "SmimeError",
     "UnsupportedAlgorithmError",
@@ -194,3 +195,7 @@ class RecipientError(SmimeError, LookupError):
     ) -> None:
         super().__init__(message, statuses=statuses)
         self.unusable: tuple[tuple[str, str], ...] = tuple(unusable)
+
+
+class ScanError(SmimeError):
+    """A scan cannot start or go on: an input that does not exist, a results database in the way."""

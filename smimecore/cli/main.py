@@ -17,6 +17,7 @@ Its names are a contract::
     process [trust options of verify] [--status-format json|rt]
     info CERTFILE | info --address ADDRESS
     demo
+    scan PATH... [--report FILE] [--results DB [--resume]] [--jobs N] [--dask ADDRESS] (cli/scan.py)
 
 Exit status (docs/cli.md says what each one writes): 0 when every status
 record is ``DONE``; 1 when any is ``BAD``, ``ERROR`` or ``MISSING``, when
@@ -250,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="sign and verify with a throwaway PKI")
     _add_global_options(demo, in_subcommand=True)
+    from smimecore.cli.scan import add_scan_command  # imported here: it imports this module
+
+    add_scan_command(commands)
     return parser
 
 
@@ -419,6 +423,10 @@ def _operation_failed(arguments: argparse.Namespace, exc: SmimeError) -> int:
 def _run(arguments: argparse.Namespace) -> int:
     outputs = Outputs()
     try:
+        if arguments.command == "scan":
+            from smimecore.cli.scan import run_scan_command
+
+            return run_scan_command(arguments)
         smime = SMIME(_config_from(arguments))
         code, line = _operate(arguments, smime, outputs)
         outputs.commit()

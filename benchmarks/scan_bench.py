@@ -1,0 +1,148 @@
+"""Scan throughput: ``smimecore scan`` with 1 and 2 jobs and on a local Dask cluster, against a
+plain ``verify_decrypt`` loop, on an mbox of signed 1 KiB messages.
+
+Run by ``benchmarks/run.py`` (``make bench``), or alone: ``python benchmarks/scan_bench.py
+[--quick] [--count N]`` prints the figures.  Targets: 2 jobs at least 1.7x the throughput of 1
+job, and 1 job within 10% of the loop (``scan/loop >= 0.9``).  Every scan must find every
+message trusted, else nothing counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from workload import BenchError, KiB, Setup, address, message
+
+from smimecore import SMIME
+from smimecore.scan import ScanOptions, run_scan
+
+SPEEDUP_TARGET = 1.7
+LOOP_TARGET = 0.9
+
+
+def signed_mbox(setup: Setup, count: int, path: Path) -> list[bytes]:
+    """``count`` distinct signed 1 KiB messages, in an mbox at ``path`` and in memory."""
+    signer = address("rsa2048")
+    messages = []
+    with open(path, "wb") as stream:
+        for index in range(count):
+            text = message(KiB, signer).replace(b"benchmark", f"benchmark #{index}".encode(), 1)
+            signed = setup.engine.sign(text, signer=signer).data.replace(b"\r\n", b"\n")
+            messages.append(signed)
+            stream.write(b"From sender@bench.example Mon Jun  3 10:00:00 2024\n")
+            stream.write(signed.rstrip(b"\n") + b"\n\n")
+    return messages
+
+
+def _loop(setup: Setup, messages: list[bytes]) -> float:
+    engine = SMIME(setup.config)
+    start = time.perf_counter()
+    trusted = sum(
+        1
+        for data in messages
+        if all(r.get("Trust") == "FULL" for r in engine.verify_decrypt(data).statuses)
+    )
+    seconds = time.perf_counter() - start
+    if trusted != len(messages):
+        raise BenchError(f"the loop found {len(messages) - trusted} messages not trusted")
+    return seconds
+
+
+def _scan(setup: Setup, mbox: Path, count: int, **options: object) -> float:
+    start = time.perf_counter()
+    summary = run_scan(setup.config, ScanOptions(paths=(str(mbox),), quiet=True, **options))  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
+    if summary.counts["trusted"] != count:
+        raise BenchError(f"scan {options}: {dict(summary.counts)} of {count}")
+    return seconds
+
+
+def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
+    """Messages per second of the loop, scans with 1 and 2 jobs, and Dask (when installed).
+
+    Each scan's time is the whole ``run_scan``: indexing, starting the workers, the results
+    database and the summary.  The runs alternate, ``rounds`` times; figures are medians.
+    """
+    mbox = setup.scratch / "scan-signed.mbox"
+    messages = signed_mbox(setup, count, mbox)
+    runs: dict[str, Callable[[], float]] = {
+        "loop": lambda: _loop(setup, messages),
+        "jobs1": lambda: _scan(setup, mbox, count, jobs=1),
+        "jobs2": lambda: _scan(setup, mbox, count, jobs=2),
+    }
+    cluster = _local_cluster()
+    if cluster is not None:
+        runs["dask"] = lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    try:
+        for run in runs.values():  # warm-up: caches, the fork server, the cluster's workers
+            run()
+        for _ in range(rounds):
+            for name, run in runs.items():
+                times[name].append(run())
+    finally:
+        if cluster is not None:
+            cluster.close()
+    rates = {name: count / statistics.median(seconds) for name, seconds in times.items()}
+    figures = {"count": float(count), "rounds": float(rounds), **rates}
+    figures["speedup"] = rates["jobs2"] / rates["jobs1"]
+    figures["vs_loop"] = rates["jobs1"] / rates["loop"]
+    return figures
+
+
+def _local_cluster() -> object | None:
+    """A Dask LocalCluster of 2 worker processes, or None without the dask extra."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        )
+
+
+def describe(figures: dict[str, float]) -> list[str]:
+    """The figures as printed lines."""
+    lines = [
+        f"scan throughput, {int(figures['count']):,} signed 1 KiB messages in an mbox "
+        f"(median of {int(figures['rounds'])}):",
+        f"  verify_decrypt loop  {figures['loop']:8,.0f} msg/s",
+        f"  scan --jobs 1        {figures['jobs1']:8,.0f} msg/s  ({figures['vs_loop']:.2f}x the loop,"
+        f" target >= {LOOP_TARGET})",
+        f"  scan --jobs 2        {figures['jobs2']:8,.0f} msg/s  ({figures['speedup']:.2f}x 1 job,"
+        f" target >= {SPEEDUP_TARGET})",
+    ]
+    if "dask" in figures:
+        lines.append(f"  scan --dask (local)  {figures['dask']:8,.0f} msg/s  (2 worker processes)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 messages, one round")
+    parser.add_argument("--count", type=int, help="messages (default 10,000; quick 1,000)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3; quick 1)")
+    arguments = parser.parse_args()
+    count = arguments.count or (1000 if arguments.quick else 10_000)
+    rounds = arguments.rounds or (1 if arguments.quick else 3)
+    with tempfile.TemporaryDirectory(prefix="smimecore-scan-bench-") as scratch:
+        figures = scan_throughput(Setup(Path(scratch)), count, rounds)
+    print("\n".join(describe(figures)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

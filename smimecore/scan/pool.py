@@ -1,0 +1,279 @@
+"""Every core of this machine: worker processes, each with its own engine.
+
+The parent sends each worker batches of locations (never message bytes)
+and gets the batch's results back in one piece, in order (the parent
+writes them down: with one job its core is otherwise idle).  Passing
+results a batch at a time matters: a pipe round trip costs more than
+scanning a small message where system calls are slow.
+
+Each worker publishes in shared memory which message it is on and since
+when, so the parent knows, without asking, which message a worker that
+crashed (its connection closes) or that stays on one message past the
+time limit plus a grace period (stuck in C code, where the in-process
+deadline cannot reach) was working on.  That worker is killed and
+replaced; its message gets a ``crash`` or ``timeout`` result and the rest
+of its batches go to the next worker.  Workers come from a fork server
+that has the engine imported, so starting (or replacing) one is cheap.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import selectors
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from smimecore.errors import ScanError
+from smimecore.scan.result import CRASH, TIMEOUT, ScanResult, failure
+from smimecore.scan.sources import Location, MessageReader
+from smimecore.scan.worker import ScanSpec, scan_location
+
+__all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "default_jobs"]
+
+GRACE_SECONDS = 5.0
+"""How long past the time limit a worker on one message is given before it is killed."""
+BATCH = 16
+"""Locations per batch; each worker has up to two batches, so it never waits for the parent."""
+
+MessageFunction = Callable[[Location, ScanSpec, MessageReader], ScanResult]
+Task = tuple[int, Location]
+OnResult = Callable[[int, dict[str, Any]], None]
+_READY = "ready"
+_START_SECONDS = 60.0
+_IDLE = -1.0
+_SEQ, _STARTED = 0, 1  # the worker's shared state: the message it is on (or _IDLE), since when
+
+
+def _worker_main(
+    connection: multiprocessing.connection.Connection,
+    state: Any,
+    spec: ScanSpec,
+    function: MessageFunction,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    reader = MessageReader()
+    try:
+        connection.send(_READY)
+        while batch := connection.recv():
+            results = []
+            for seq, location in batch:
+                state[_STARTED] = time.monotonic()  # before the number: see _Worker.current
+                state[_SEQ] = seq
+                results.append((seq, function(location, spec, reader).to_dict()))
+            state[_SEQ] = _IDLE
+            connection.send(results)
+    except (EOFError, OSError):
+        pass  # the parent is gone: so is the reason to go on
+    finally:
+        reader.close()
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    connection: multiprocessing.connection.Connection
+    state: Any
+    tasks: deque[Task] = field(default_factory=deque)
+
+    def current(self) -> tuple[int, float] | None:
+        """The message being scanned and since when, or ``None`` between batches."""
+        seq = int(self.state[_SEQ])  # read first: a new number comes with its new time
+        return None if seq < 0 else (seq, float(self.state[_STARTED]))
+
+
+def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class LocalPool:
+    """``jobs`` worker processes running ``function`` (default :func:`scan_location`).
+
+    A worker on one message for the spec's timeout plus ``grace`` seconds is killed.
+    """
+
+    def __init__(
+        self,
+        spec: ScanSpec,
+        jobs: int,
+        function: MessageFunction = scan_location,
+        *,
+        grace: float = GRACE_SECONDS,
+    ) -> None:
+        if jobs < 1:
+            raise ScanError(f"--jobs must be at least 1, not {jobs}")
+        self.spec = spec
+        self.jobs = jobs
+        self.function = function
+        self.limit = None if spec.timeout is None else spec.timeout + grace
+        self._context = _context()
+        self._workers: list[_Worker] = []
+        self._retry: deque[Task] = deque()
+        self._selector = selectors.DefaultSelector()
+
+    def run(self, tasks: Iterator[Task], on_result: OnResult) -> None:
+        """Scan every task, calling ``on_result(seq, result)`` as each result arrives."""
+        try:
+            for _ in range(self.jobs):
+                self._workers.append(self._start())
+            self._loop(tasks, on_result)
+        finally:
+            self._stop()
+            self._selector.close()
+
+    def _start(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        state = self._context.RawArray("d", [_IDLE, 0.0])
+        process = self._context.Process(
+            target=_worker_main,
+            args=(child, state, self.spec, self.function),
+            name="smimecore-scan",
+            daemon=True,
+        )
+        try:
+            process.start()
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # the spec cannot travel
+            raise ScanError(
+                f"the configuration cannot be sent to worker processes: {exc}"
+            ) from None
+        child.close()
+        if not parent.poll(_START_SECONDS) or _receive_ready(parent) != _READY:
+            process.kill()
+            raise ScanError(
+                f"a scan worker process did not start ({_exit_description(process)}; "
+                "a script that scans must do so under `if __name__ == '__main__':`)"
+            )
+        worker = _Worker(process, parent, state)
+        self._selector.register(parent, selectors.EVENT_READ, worker)
+        return worker
+
+    def _next_batch(self, tasks: Iterator[Task]) -> list[Task]:
+        batch: list[Task] = []
+        while self._retry and len(batch) < BATCH:
+            batch.append(self._retry.popleft())
+        for task in tasks:
+            batch.append(task)
+            if len(batch) >= BATCH:
+                break
+        return batch
+
+    def _fill(self, tasks: Iterator[Task], on_result: OnResult) -> None:
+        for worker in list(self._workers):
+            while len(worker.tasks) < 2 * BATCH:
+                batch = self._next_batch(tasks)
+                if not batch:
+                    return
+                try:
+                    worker.connection.send(batch)
+                except OSError:  # it died since it last answered
+                    self._retry.extendleft(reversed(batch))
+                    self._lost(worker, on_result, CRASH, _exit_description(worker.process))
+                    break
+                worker.tasks.extend(batch)
+
+    def _loop(self, tasks: Iterator[Task], on_result: OnResult) -> None:
+        while True:
+            self._fill(tasks, on_result)
+            busy = [worker for worker in self._workers if worker.tasks]
+            if not busy:
+                return  # nothing left to send, nothing in flight
+            for key, _ in self._selector.select(self._wait_time(busy)):
+                self._receive(key.data, on_result)
+            for worker in busy:
+                self._check_deadline(worker, on_result)
+
+    def _wait_time(self, busy: list[_Worker]) -> float | None:
+        if self.limit is None:
+            return None
+        started = [current[1] for current in (w.current() for w in busy) if current]
+        if not started:
+            return self.limit
+        return max(0.0, min(started) + self.limit - time.monotonic())
+
+    def _receive(self, worker: _Worker, on_result: OnResult) -> None:
+        try:
+            results = worker.connection.recv()
+        except (EOFError, OSError):
+            self._lost(worker, on_result, CRASH, _exit_description(worker.process))
+            return
+        for seq, result in results:
+            task_seq, _ = worker.tasks.popleft()
+            if task_seq != seq:
+                raise ScanError(f"a worker answered for message {seq}, not {task_seq}")
+            on_result(seq, result)
+
+    def _check_deadline(self, worker: _Worker, on_result: OnResult) -> None:
+        current = worker.current()
+        if self.limit is None or current is None:
+            return
+        if time.monotonic() - current[1] > self.limit:
+            detail = f"no result within {self.spec.timeout:g} s; killed"
+            self._lost(worker, on_result, TIMEOUT, detail)
+
+    def _lost(self, worker: _Worker, on_result: OnResult, reason: str, detail: str) -> None:
+        """The worker died or is killed: its message gets ``reason``, the rest go again."""
+        current = worker.current()
+        self._selector.unregister(worker.connection)
+        _kill(worker)
+        failed = [task for task in worker.tasks if current and task[0] == current[0]]
+        self._retry.extendleft(reversed([task for task in worker.tasks if task not in failed]))
+        worker.tasks.clear()
+        self._workers[self._workers.index(worker)] = self._start()
+        for seq, location in failed:
+            on_result(seq, failure(location, reason, detail).to_dict())
+
+    def _stop(self) -> None:
+        for worker in self._workers:
+            try:
+                worker.connection.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            _kill(worker)
+        self._workers = []
+
+
+def _receive_ready(connection: multiprocessing.connection.Connection) -> object:
+    try:
+        return connection.recv()
+    except (EOFError, OSError):
+        return None
+
+
+def _kill(worker: _Worker) -> None:
+    if worker.process.is_alive():
+        worker.process.kill()
+    worker.process.join(5.0)
+    worker.connection.close()
+
+
+def _exit_description(process: BaseProcess) -> str:
+    process.join(1.0)
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"the worker died of {signal.Signals(-code).name}"
+        except ValueError:
+            return f"the worker died of signal {-code}"
+    return f"the worker exited (status {code})"
+
+
+def default_jobs() -> int:
+    """The number of CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

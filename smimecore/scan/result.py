@@ -1,0 +1,279 @@
+"""One message's scan result, read from its status records (never from the message text).
+
+:func:`from_result` turns ``verify_decrypt``'s :class:`Result` into a
+:class:`ScanResult`; :func:`from_error` does the same for an operation that
+raised, and :func:`failure` for a message the scan could not get a result
+for (unreadable, timed out, crashed).  Every classification (signed,
+verified, trusted, encrypted, decrypted, the outcome, the reason of a
+failure) is made here and only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.errors
+import email.header
+import email.utils
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from smimecore.engine.status import DONE, Result
+from smimecore.errors import MalformedMessageError, SmimeError, first_line
+from smimecore.mime.entity import split_entity
+from smimecore.scan.sources import Location
+
+__all__ = [
+    "OUTCOMES",
+    "ScanResult",
+    "encode",
+    "failure",
+    "from_error",
+    "from_result",
+    "message_headers",
+    "parse_date",
+]
+
+OUTCOMES = ("trusted", "verified", "decrypted", "unwrapped", "plain", "failed", "error")
+"""Each message has one: ``trusted`` (every signature good and Trust FULL), ``verified`` (good,
+trust not full), ``decrypted`` (decrypted, nothing signed), ``unwrapped`` (only decompressed or
+certificates-only parts), ``plain`` (nothing protected), ``failed`` (a record that is not DONE, or
+an operation that raised), ``error`` (no result: unreadable, timed out, crashed)."""
+
+TIMEOUT, CRASH, UNREADABLE, INTERNAL = "timeout", "crash", "unreadable", "internal error"
+"""Reasons of an ``error`` outcome."""
+
+_HEADER_BYTES = 256 * 1024  # header fields beyond this are not looked at
+_VALUE_LIMIT = 998  # RFC 5322's line limit: enough for any honest Message-ID, Date or From
+_ALGORITHM_FIELDS = ("DigestAlgorithm", "SignatureAlgorithm", "Cipher", "KeyEncryption")
+_COVERAGE_FIELDS = {
+    "coverage": "Coverage",
+    "part": "Part",
+    "authenticated": "Authenticated",
+    "signing_time": "SigningTime",
+}
+_HEADER_FIELDS = ("Message-ID", "Date", "From")
+_KEY_OPERATIONS = ("Decrypt", "KeyCheck")  # verify_decrypt asks for a secret key only to decrypt
+_COLLECTED = ("signer", "trust", "algorithms", "weak_algorithms", *_COVERAGE_FIELDS)
+_FOUND_IN = (
+    ("signer", "UserString"),
+    ("trust", "Trust"),
+    *(("algorithms", key) for key in _ALGORITHM_FIELDS),
+    *_COVERAGE_FIELDS.items(),
+)
+_VERIFY_ONLY = ("signer", "trust")  # read from Verify records only
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What the scan found out about one message (JSON-ready through :meth:`to_dict`).
+
+    Read-only by convention (not frozen: it is made for every message of an archive).
+    """
+
+    source: str
+    location: Location
+    message_id: str | None = None
+    date: str | None = None
+    year: int | None = None
+    sender: str | None = None
+    outcome: str = "plain"
+    ok: bool = False
+    signed: bool = False
+    verified: bool = False
+    trusted: bool = False
+    encrypted: bool = False
+    decrypted: bool = False
+    signer: str | None = None
+    trust: str | None = None
+    coverage: str | None = None
+    part: str | None = None
+    authenticated: str | None = None
+    signing_time: str | None = None
+    algorithms: tuple[str, ...] = ()
+    weak_algorithms: tuple[str, ...] = ()
+    reason: str | None = None
+    errors: tuple[str, ...] = ()
+    statuses: tuple[Mapping[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON types; ``from`` holds :attr:`sender`."""
+        data = {_KEYS.get(name, name): getattr(self, name) for name in _FIELD_NAMES}
+        data["location"] = self.location.to_dict()
+        data["statuses"] = [dict(record) for record in self.statuses]
+        for name in ("algorithms", "weak_algorithms", "errors"):
+            data[name] = list(data[name])
+        return data
+
+
+_FIELD_NAMES = tuple(item.name for item in fields(ScanResult))
+_KEYS = {"sender": "from"}
+
+
+def encode(result: Mapping[str, Any]) -> str:
+    """The one JSON text of a result (the database, JSON Lines and every runner use it)."""
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_result(location: Location, headers: Mapping[str, Any], result: Result) -> ScanResult:
+    """The scan result of a message ``verify_decrypt`` gave ``result`` for."""
+    records = [record.to_dict() for record in result.statuses]
+    return _classified(location, headers, records, ok=result.ok, errors=())
+
+
+def from_error(location: Location, headers: Mapping[str, Any], error: SmimeError) -> ScanResult:
+    """The scan result of a message whose ``verify_decrypt`` raised ``error``."""
+    records = [record.to_dict() for record in error.statuses]
+    scanned = _classified(location, headers, records, ok=False, errors=(first_line(error),))
+    reason = scanned.reason or f"{type(error).__name__}: {_head(first_line(error))}"
+    return dataclasses.replace(scanned, outcome="failed", reason=reason)
+
+
+def failure(
+    location: Location, reason: str, detail: str, headers: Mapping[str, Any] | None = None
+) -> ScanResult:
+    """A message with no result; ``reason`` is :data:`TIMEOUT`, :data:`CRASH`, etc."""
+    return ScanResult(
+        source=location.source,
+        location=location,
+        **(headers or {}),
+        outcome="error",
+        reason=reason,
+        errors=(f"{reason}: {detail}",),
+    )
+
+
+def message_headers(data: bytes) -> dict[str, Any]:
+    """``message_id``, ``date``, ``year`` and ``sender`` from the message's header fields.
+
+    Values are decoded (RFC 2047), unfolded and cut at 998 characters; a
+    field that cannot be decoded is given as it is.
+    """
+    try:
+        entity = split_entity(data[:_HEADER_BYTES])
+    except MalformedMessageError:
+        return {"message_id": None, "date": None, "year": None, "sender": None}
+    message_id, date, sender = (_decoded(entity.field(name)) for name in _HEADER_FIELDS)
+    return {"message_id": message_id, "date": date, "year": _year(date), "sender": sender}
+
+
+def _decoded(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if "=?" in text:
+        try:
+            text = str(email.header.make_header(email.header.decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+            pass
+    return " ".join(text.split())[:_VALUE_LIMIT]
+
+
+def parse_date(date: str | None) -> datetime | None:
+    """A Date field's moment, or ``None`` when it has none (or an implausible year)."""
+    if not date:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if 1900 <= moment.year <= 2200 else None
+
+
+def _year(date: str | None) -> int | None:
+    parsed = email.utils.parsedate_tz(date) if date else None  # what parse_date reads, sooner
+    return parsed[0] if parsed and 1900 <= parsed[0] <= 2200 else None
+
+
+def _classified(
+    location: Location,
+    headers: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    ok: bool,
+    errors: Sequence[str],
+) -> ScanResult:
+    """One pass over the records (this runs for every message of an archive)."""
+    found: dict[str, dict[str, None]] = {name: {} for name in _COLLECTED}
+    signed = encrypted = decrypted = False
+    verified = trusted = True
+    failing: list[Mapping[str, Any]] = []
+    for record in records:
+        get = record.get
+        operation, status = get("Operation"), get("Status")
+        if status != DONE:
+            failing.append(record)
+        if operation == "Verify":
+            signed = True
+            verified = verified and status == DONE
+            trusted = trusted and get("Trust") == "FULL"
+        elif operation in _KEY_OPERATIONS:
+            encrypted = True
+            decrypted = decrypted or (operation == "Decrypt" and status == DONE)
+        for name, key in _FOUND_IN:
+            value = get(key)
+            if (
+                value is not None
+                and value != ""
+                and (name not in _VERIFY_ONLY or operation == "Verify")
+            ):
+                found[name][str(value)] = None
+        for weak in str(get("WeakAlgorithms") or "").split(","):
+            if weak.strip():
+                found["weak_algorithms"][weak.strip()] = None
+    verified, trusted = signed and verified, signed and verified and trusted
+    coverage: dict[str, Any] = {name: _joined(found[name]) for name in _COVERAGE_FIELDS}
+    return ScanResult(
+        source=location.source,
+        location=location,
+        **headers,
+        outcome=_outcome(bool(records), ok, trusted, verified, decrypted),
+        ok=ok,
+        signed=signed,
+        verified=verified,
+        trusted=trusted,
+        encrypted=encrypted,
+        decrypted=decrypted,
+        signer=_joined(found["signer"]),
+        trust=_joined(found["trust"]),
+        **coverage,
+        algorithms=tuple(found["algorithms"]),
+        weak_algorithms=tuple(found["weak_algorithms"]),
+        reason=_reason(failing[0]) if failing else None,
+        errors=(*(_record_error(record) for record in failing), *errors),
+        statuses=tuple(records),
+    )
+
+
+def _joined(values: Iterable[str]) -> str | None:
+    return "; ".join(values) or None
+
+
+def _outcome(protected: bool, ok: bool, trusted: bool, verified: bool, decrypted: bool) -> str:
+    if not protected:
+        return "plain"
+    if not ok:
+        return "failed"
+    if trusted:
+        return "trusted"
+    if verified:
+        return "verified"
+    return "decrypted" if decrypted else "unwrapped"
+
+
+def _reason(record: Mapping[str, Any]) -> str:
+    """A failure's label for grouping: operation, status, and the message up to its details."""
+    head = _head(str(record.get("Message", "")))
+    detail = record.get("TrustReason") or record.get("Reason")
+    label = f"{record.get('Operation')} {record.get('Status')}: {head}"
+    return f"{label} ({detail})" if detail else label
+
+
+def _head(message: str) -> str:
+    """A message up to its details (what follows the first colon differs from mail to mail)."""
+    return message.split(":", 1)[0].strip()
+
+
+def _record_error(record: Mapping[str, Any]) -> str:
+    return f"{record.get('Operation')} {record.get('Status')}: {record.get('Message')}"

@@ -1,0 +1,221 @@
+"""The scan's database (SQLite, standard library): the message index and one result per message.
+
+A scan first indexes every message (its :class:`Location`, in the order
+found), then stores each result under the message's number as it comes
+in, committing every half second.  A scan that was killed keeps what was
+committed; ``--resume`` scans only the messages without a result, and
+reports are written from the database, in index order, so they do not
+depend on how (or in how many runs) the results were made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from smimecore.errors import ScanError
+from smimecore.scan.sources import Location
+
+__all__ = ["ResultStore"]
+
+SCHEMA = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, file TEXT NOT NULL, idx INTEGER, key TEXT,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL, compressed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY, result TEXT NOT NULL);
+"""
+_PAGE = 1000
+_FLUSH_SECONDS = 0.5
+_FLUSH_ROWS = 2000
+
+
+class ResultStore:
+    """One scan's database file; not shared between threads."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level="DEFERRED")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._check_schema()
+        except sqlite3.Error as exc:
+            raise ScanError(f"{path} is not a usable scan database: {exc}") from None
+        self._pending: list[tuple[int, str]] = []
+        self._flushed = time.monotonic()
+
+    def _check_schema(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if tables and "meta" not in tables:
+            raise ScanError(f"{self.path} is a database of something else than a scan")
+        self._db.executescript(_SCHEMA)
+        schema = self._meta("schema")
+        if schema is None:
+            self._set_meta("schema", SCHEMA)
+        elif schema != SCHEMA:
+            raise ScanError(f"{self.path} was written by another version (schema {schema})")
+        self._db.commit()
+
+    # -- metadata ------------------------------------------------------------------
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    @property
+    def paths(self) -> list[str] | None:
+        """The scanned paths (absolute), or ``None`` before a scan was started."""
+        text = self._meta("paths")
+        return None if text is None else [str(path) for path in json.loads(text)]
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the index is complete (a scan killed while indexing starts it again)."""
+        return self._meta("indexed") == "1"
+
+    @property
+    def empty(self) -> bool:
+        """Whether no scan was ever started in this database."""
+        return self.paths is None
+
+    # -- the index -----------------------------------------------------------------
+
+    def index(self, paths: Sequence[str], locations: Iterable[Location]) -> int:
+        """Replace the index with ``locations`` (found under ``paths``); returns their number."""
+        with self._db:
+            for table in ("messages", "files", "results"):
+                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from the code
+            self._set_meta("paths", json.dumps(list(paths)))
+            self._set_meta("indexed", "0")
+        try:
+            return self._fill_index(locations)
+        except ScanError:
+            with self._db:  # an input that does not exist: as if nothing had been started
+                self._db.execute("DELETE FROM meta WHERE name IN ('paths', 'indexed')")
+            raise
+
+    def _fill_index(self, locations: Iterable[Location]) -> int:
+        seen_files: set[str] = set()
+        batch: list[tuple[Any, ...]] = []
+        count = 0
+        for count, location in enumerate(locations, 1):
+            batch.append(_location_row(count, location))
+            if location.kind == "mbox" and location.file not in seen_files:
+                seen_files.add(location.file)
+                self._db.execute("INSERT INTO files VALUES (?, ?, ?)", _file_row(location.file))
+            if len(batch) >= _PAGE:
+                self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", batch)
+                batch.clear()
+        with self._db:
+            self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", batch)
+            self._set_meta("indexed", "1")
+        return count
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`ScanError` when an indexed mbox changed since (its offsets would lie)."""
+        for path, size, mtime_ns in self._db.execute("SELECT path, size, mtime_ns FROM files"):
+            if _file_row(path)[1:] != (size, mtime_ns):
+                raise ScanError(
+                    f"{path} changed since the scan began: start a new scan, without --resume"
+                )
+
+    @property
+    def total(self) -> int:
+        """How many messages the index holds."""
+        return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    @property
+    def done(self) -> int:
+        """How many messages have a result (flushed)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def pending(self) -> Iterator[tuple[int, Location]]:
+        """The messages without a result, in index order."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT m.* FROM messages m LEFT JOIN results r ON r.seq = m.seq "
+                "WHERE m.seq > ? AND r.seq IS NULL ORDER BY m.seq LIMIT ?",
+                (last, _PAGE),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield int(row[0]), _location_of(row)
+            last = int(rows[-1][0])
+
+    # -- results ---------------------------------------------------------------------
+
+    def add(self, seq: int, result: str) -> None:
+        """Keep the JSON ``result`` of message ``seq`` (committed within half a second)."""
+        self._pending.append((seq, result))
+        if len(self._pending) >= _FLUSH_ROWS or time.monotonic() - self._flushed > _FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the results added so far."""
+        if self._pending:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", self._pending)
+            self._pending.clear()
+        self._flushed = time.monotonic()
+
+    def results(self) -> Iterator[dict[str, Any]]:
+        """Every stored result, in index order."""
+        self.flush()
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT seq, result FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _PAGE),
+            ).fetchall()
+            if not rows:
+                return
+            for _, text in rows:
+                yield json.loads(text)
+            last = int(rows[-1][0])
+
+    def close(self) -> None:
+        """Commit and close."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+
+def _file_row(path: str) -> tuple[str, int, int]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return path, -1, -1
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+def _location_row(seq: int, location: Location) -> tuple[Any, ...]:
+    return (
+        seq,
+        location.kind,
+        location.file,
+        location.index,
+        location.key,
+        location.offset,
+        location.length,
+        int(location.compressed),
+    )
+
+
+def _location_of(row: Sequence[Any]) -> Location:
+    _, kind, file, index, key, offset, length, compressed = row
+    return Location(kind, file, index, key, offset, length, bool(compressed))

@@ -1,0 +1,159 @@
+"""The per-message function, the same on every runner: :func:`scan_location`.
+
+The local process pool, a Dask cluster, or a Spark or Ray job all call it
+(or :func:`scan_partition` for a batch) with a :class:`Location` and a
+:class:`ScanSpec`: it reads the message from shared storage, runs
+``verify_decrypt`` under the time limit and gives a :class:`ScanResult`.
+Each process builds its engine once per spec (keys and trust loaded once,
+not per message).  Any failure of one message becomes that message's
+result.
+
+Each message is judged on its own: the scan engine reads the configured
+certificate store but never writes to it, so no result depends on which
+messages came before it on the same worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from smimecore.config import Config
+from smimecore.engine.smime import SMIME
+from smimecore.errors import SmimeError, first_line
+from smimecore.keyring.store import (
+    CertificateStore,
+    DirectoryCertificateStore,
+    StoredCertificate,
+)
+from smimecore.scan.deadline import MessageTimeout, deadline
+from smimecore.scan.result import (
+    INTERNAL,
+    TIMEOUT,
+    UNREADABLE,
+    ScanResult,
+    failure,
+    from_error,
+    from_result,
+    message_headers,
+)
+from smimecore.scan.sources import Location, MessageReader
+
+__all__ = ["ScanSpec", "scan_location", "scan_partition"]
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """What every worker needs: the configuration and the per-message time limit.
+
+    ``token`` names the engine a process builds for this spec; two specs
+    with the same token share it.  The spec is pickled to each worker, so
+    the configuration's passphrase must be a string or a table (not a
+    function) for process and cluster runners.
+    """
+
+    config: Config
+    timeout: float | None = DEFAULT_TIMEOUT
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class _ReadOnlyStore:
+    """The configured certificate store, read but never written (see the module docstring)."""
+
+    def __init__(self, inner: CertificateStore | None) -> None:
+        self._inner = inner
+
+    def get(self, address: str) -> Sequence[StoredCertificate]:
+        return self._inner.get(address) if self._inner is not None else ()
+
+    def put(self, address: str, certificate: x509.Certificate, trusted: bool) -> bool:
+        return False
+
+
+_ENGINES: dict[str, SMIME] = {}
+_ENGINES_LOCK = threading.Lock()
+_ENGINES_KEPT = 4
+
+
+def engine_for(spec: ScanSpec) -> SMIME:
+    """This process's engine for ``spec``, built on first use."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(spec.token)
+        if engine is None:
+            store = spec.config.certificate_store
+            engine = SMIME(
+                spec.config,
+                certificate_store=_ReadOnlyStore(
+                    DirectoryCertificateStore(store) if store is not None else None
+                ),
+            )
+            while len(_ENGINES) >= _ENGINES_KEPT:
+                del _ENGINES[next(iter(_ENGINES))]
+            _ENGINES[spec.token] = engine
+        return engine
+
+
+def _forget_engine(spec: ScanSpec) -> None:
+    """Drop the engine a timeout interrupted (its caches may be half updated)."""
+    with _ENGINES_LOCK:
+        _ENGINES.pop(spec.token, None)
+
+
+def scan_location(
+    location: Location, spec: ScanSpec, reader: MessageReader | None = None
+) -> ScanResult:
+    """Read the message at ``location`` and scan it; never raises for a message's sake.
+
+    ``reader`` keeps mbox files open between calls (give each thread its
+    own); without one the file is opened for this message only.
+    """
+    own_reader = reader is None
+    active = reader if reader is not None else MessageReader()
+    headers: dict[str, Any] = {}
+    try:
+        with deadline(spec.timeout):
+            try:
+                data = active.read(location)
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                return failure(location, UNREADABLE, _reading_error(exc))
+            headers = message_headers(data)
+            engine = engine_for(spec)
+            try:
+                result = engine.verify_decrypt(data)
+            except SmimeError as exc:
+                return from_error(location, headers, exc)
+            return from_result(location, headers, result)
+    except MessageTimeout:
+        _forget_engine(spec)
+        active.close()
+        return failure(location, TIMEOUT, f"no result within {spec.timeout:g} s", headers)
+    except Exception as exc:  # one message's bug must not end the scan
+        return failure(location, INTERNAL, f"{type(exc).__name__}: {first_line(exc)}", headers)
+    finally:
+        if own_reader:
+            active.close()
+
+
+def _reading_error(exc: Exception) -> str:
+    return f"cannot read it: {getattr(exc, 'strerror', None) or first_line(exc)}"
+
+
+def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
+    """:func:`scan_location` over a batch, with one reader: the results as JSON-ready dicts.
+
+    This is what a map-over-partitions runner calls (Dask ``client.map``,
+    Spark ``mapPartitions``, Ray ``map_batches``).
+    """
+    reader = MessageReader()
+    try:
+        return [scan_location(location, spec, reader).to_dict() for location in locations]
+    finally:
+        reader.close()

@@ -1,0 +1,172 @@
+"""One message's crash or timeout never stops the scan: worker processes, deadlines, kills."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from smimecore import Config
+from smimecore.scan.deadline import MessageTimeout, deadline
+from smimecore.scan.pool import LocalPool
+from smimecore.scan.result import ScanResult
+from smimecore.scan.run import ScanOptions, run_scan
+from smimecore.scan.sources import Location, MessageReader, find_messages
+from smimecore.scan.store import ResultStore
+from smimecore.scan.worker import ScanSpec, scan_location
+from tests.scan_corpus import plain
+
+
+def slow_message(parts: int = 200_000) -> bytes:
+    """A plain message whose MIME walk takes seconds: an attacker's many empty parts."""
+    body = b"--b\nContent-Type: text/plain\n\nx\n" * parts
+    return (
+        b"From: Mallory <m@example.net>\nContent-Type: multipart/mixed; boundary=b\n\n"
+        + body
+        + b"--b--\n"
+    )
+
+
+def _folder(tmp_path: Path, special: dict[str, bytes]) -> Path:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for number in range(6):
+        (folder / f"plain-{number}.eml").write_bytes(plain(number, 2020))
+    for name, data in special.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _results(db: Path) -> dict[str, dict[str, object]]:
+    store = ResultStore(db)
+    try:
+        return {str(r["source"]).rsplit("/", 1)[-1]: r for r in store.results()}
+    finally:
+        store.close()
+
+
+def test_slow_message_times_out_and_the_rest_is_scanned(tmp_path: Path) -> None:
+    """The in-process deadline stops a message stuck in Python code; its headers are kept."""
+    folder = _folder(tmp_path, {"slow.eml": slow_message()})
+    db = tmp_path / "scan.db"
+    options = ScanOptions(paths=(str(folder),), results=str(db), jobs=2, timeout=0.3, quiet=True)
+    # max_mime_parts would refuse the message at once: allow its parts, so that it is slow.
+    summary = run_scan(Config(max_mime_parts=1_000_000), options)
+    results = _results(db)
+    slow = results.pop("slow.eml")
+    assert slow["outcome"] == "error" and slow["reason"] == "timeout"
+    assert slow["errors"] == ["timeout: no result within 0.3 s"]
+    assert slow["from"] == "Mallory <m@example.net>"
+    assert {r["outcome"] for r in results.values()} == {"plain"}
+    assert summary.counts["messages"] == 7 and summary.reasons == {"timeout": 1}
+
+
+# Functions the worker processes run instead of scan_location (picklable: module level).
+
+
+def stuck_in_c(location: Location, spec: ScanSpec, reader: MessageReader) -> ScanResult:
+    """Blocks in a C call for the marked message (no deadline can interrupt it)."""
+    if location.file.endswith("stuck.eml"):
+        time.sleep(120)
+    return scan_location(location, spec, reader)
+
+
+def segfaults(location: Location, spec: ScanSpec, reader: MessageReader) -> ScanResult:
+    """The worker dies of SIGSEGV on the marked message."""
+    if location.file.endswith("crash.eml"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return scan_location(location, spec, reader)
+
+
+def _run_pool(folder: Path, function: object, timeout: float) -> dict[str, dict[str, object]]:
+    locations = list(find_messages([folder]))
+    results: dict[int, dict[str, object]] = {}
+    pool = LocalPool(ScanSpec(Config(), timeout), 2, function, grace=0.5)  # type: ignore[arg-type]
+    pool.run(iter(enumerate(locations)), results.__setitem__)
+    assert sorted(results) == list(range(len(locations)))  # every message, once
+    return {str(r["source"]).rsplit("/", 1)[-1]: r for r in results.values()}
+
+
+def test_worker_stuck_in_c_is_killed_and_replaced(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"stuck.eml": plain(7, 2020), "zz-after.eml": plain(8, 2020)})
+    started = time.monotonic()
+    results = _run_pool(folder, stuck_in_c, timeout=0.5)
+    assert time.monotonic() - started < 60
+    stuck = results.pop("stuck.eml")
+    assert stuck["outcome"] == "error" and stuck["reason"] == "timeout"
+    assert "killed" in stuck["errors"][0]  # type: ignore[index]
+    assert {r["outcome"] for r in results.values()} == {"plain"} and len(results) == 7
+
+
+def test_worker_crash_is_that_messages_result(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"crash.eml": plain(7, 2020)})
+    results = _run_pool(folder, segfaults, timeout=30)
+    crash = results.pop("crash.eml")
+    assert crash["outcome"] == "error" and crash["reason"] == "crash"
+    assert crash["errors"] == ["crash: the worker died of SIGSEGV"]
+    assert {r["outcome"] for r in results.values()} == {"plain"} and len(results) == 6
+
+
+def test_message_deleted_after_indexing_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "gone.eml"
+    path.write_bytes(plain(1, 2020))
+    (location,) = find_messages([path])
+    path.unlink()
+    result = scan_location(location, ScanSpec(Config()))
+    assert result.outcome == "error" and result.reason == "unreadable"
+    assert result.errors == ("unreadable: cannot read it: No such file or directory",)
+
+
+def _spin(seconds: float) -> int:
+    end, turns = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        turns += 1
+    return turns
+
+
+def test_deadline_stops_python_code_in_any_thread() -> None:
+    outcomes: list[str] = []
+
+    def work() -> None:
+        try:
+            with deadline(0.05):
+                _spin(5)
+            outcomes.append("finished")
+        except MessageTimeout:
+            outcomes.append("timeout")
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    work()
+    assert outcomes == ["timeout"] * 4
+
+
+def test_deadline_met_raises_nothing_later() -> None:
+    """Blocks ending around their deadline either time out inside it or not at all."""
+    finished = late = 0
+    for _ in range(2000):
+        try:
+            with deadline(0.0002):
+                _spin(0.0002)
+            finished += 1
+        except MessageTimeout:
+            late += 1
+    _spin(0.05)  # a stray exception would surface here, outside any block
+    assert finished + late == 2000
+    with deadline(None):
+        _spin(0.01)
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0])
+def test_timeout_must_be_positive(tmp_path: Path, timeout: float) -> None:
+    from smimecore.errors import ScanError
+
+    with pytest.raises(ScanError, match="--timeout"):
+        run_scan(Config(), ScanOptions(paths=(str(tmp_path),), timeout=timeout, quiet=True))
