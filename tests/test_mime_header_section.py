@@ -87,3 +87,16 @@ def test_every_vector_mail_passes_and_rt_mails_still_verify_leniently() -> None:
     with pytest.raises(MalformedMessageError):
         check_header_section(split_entity(tolerant))
     assert SMIME(Config(accept_untrusted_cas=True)).verify(tolerant).ok
+
+
+def test_a_field_name_reads_the_same_for_every_question() -> None:
+    """White space before the colon: the same field for fields() and for the content type."""
+    from smimecore.mime.entity import split_entity
+
+    entity = split_entity(
+        b'Content-Type : multipart/signed; protocol="application/pkcs7-signature"; boundary=b\r\n'
+        b"From : a@example.com\r\nfrom: b@example.com\r\n\r\nbody\r\n"
+    )
+    assert entity.content_type == "multipart/signed"
+    assert entity.parameter("boundary") == "b"
+    assert entity.fields("From") == ["a@example.com", "b@example.com"]

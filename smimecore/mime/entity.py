@@ -100,7 +100,7 @@ class RawEntity:
         ``None`` sends the caller to the full parser: RFC 2231 parameters,
         encoded words, escapes, repeated fields or anything irregular.
         """
-        found = [line for line in self.header_lines() if line[:13].lower() == b"content-type:"]
+        found = self._field_values.get(b"content-type", ())
         if len(found) != 1:
             return None if found else ("text/plain", _NO_PARAMETERS)
         return _parse_simple_content_type(found[0])
@@ -124,16 +124,26 @@ class RawEntity:
         White space between the name and the colon is allowed (RFC 5322's
         obsolete syntax, which mail readers still honour).
         """
-        wanted = name.lower().encode("ascii")
-        found = []
-        for line in self.header_lines():
-            if line[: len(wanted)].lower() != wanted:
-                continue
-            rest = line[len(wanted) :].lstrip(b" \t")
-            if rest[:1] == b":":
-                unfolded = rest[1:].replace(b"\r\n", b"").replace(b"\n", b"")
-                found.append(unfolded.strip().decode("utf-8", "replace"))
-        return found
+        values = self._field_values.get(name.lower().encode("ascii"), ())
+        return [
+            value.replace(b"\r\n", b"").replace(b"\n", b"").strip().decode("utf-8", "replace")
+            for value in values
+        ]
+
+    @cached_property
+    def _field_values(self) -> dict[bytes, tuple[bytes, ...]]:
+        """Each field's raw values (after the colon), by lowercased name, read once.
+
+        The one reading of a field's name: white space between the name and
+        the colon is allowed, so ``Content-Type :`` is a Content-Type field
+        for every question asked of this entity.
+        """
+        found: dict[bytes, list[bytes]] = {}
+        for line in self._header_lines:
+            name, colon, value = line.partition(b":")
+            if colon:
+                found.setdefault(name.rstrip(b" \t").lower(), []).append(value)
+        return {name: tuple(values) for name, values in found.items()}
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
@@ -187,8 +197,8 @@ _NO_PARAMETERS: Mapping[str, str] = MappingProxyType({})
 
 @functools.lru_cache(maxsize=256)
 def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | None:
-    """One ``Content-Type:`` field read by the plain grammar (cached: the same fields recur)."""
-    value = line[13:].replace(b"\r\n", b"").decode("latin-1")
+    """A ``Content-Type`` value read by the plain grammar (cached: the same fields recur)."""
+    value = line.replace(b"\r\n", b"").decode("latin-1")
     if "*" in value or "=?" in value or "\\" in value or "(" in value:
         return None
     match = _CONTENT_TYPE.fullmatch(value)
