@@ -219,6 +219,7 @@ class Config(TrustPolicy):
     max_stored_certificates_per_message: int = 16
     cross_check: bool = False
     encrypt_to_self: bool = False
+    prepare_for_transport: bool = True
     certificate_store: PathOption = PathOption()
     status_header: str | None = None
     max_depth: int = 10
@@ -247,6 +248,7 @@ class Config(TrustPolicy):
             "require_authenticated_encryption",
             "cross_check",
             "encrypt_to_self",
+            "prepare_for_transport",
         ):
             check_bool(switch, getattr(self, switch))
         object.__setattr__(

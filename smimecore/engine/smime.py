@@ -60,6 +60,7 @@ from smimecore.mime.protected import (
     split_protected_parts,
 )
 from smimecore.mime.signed import build_detached, parse_signed
+from smimecore.mime.transport import prepared_for_transport
 from smimecore.mime.walk import MimeLimits
 from smimecore.pki.certificate import identity_of, load_certificates
 from smimecore.trust.base import TrustEvaluator
@@ -131,6 +132,7 @@ class SMIME:
         digest: str = "sha256",
         pss: bool = False,
         use_subject_key_identifier: bool = False,
+        prepare_for_transport: bool | None = None,
     ) -> Result:
         """Sign ``message`` with ``signer``'s keyring key.
 
@@ -138,6 +140,13 @@ class SMIME:
         ``application/pkcs7-mime; smime-type=signed-data``); From, To,
         Subject and the other outer fields stay outside the signed part.
         ``pss`` signs with RSASSA-PSS instead of PKCS#1 v1.5.
+
+        Before signing, every part a 7-bit transport could change (8-bit or
+        binary content, long lines, trailing white space, lines starting
+        ``From ``) is re-encoded as quoted-printable or base64
+        (:mod:`smimecore.mime.transport`), unless ``prepare_for_transport``
+        (default: the configuration's, true) is false: the result must then
+        travel over an 8BITMIME (or BINARYMIME) path as :attr:`Result.data`.
         """
         self._require_enabled()
         digest_algorithm = digest_by_name(digest)
@@ -147,6 +156,12 @@ class SMIME:
             )
         raw = message_bytes(message)
         identity = self._signing_identity(signer)
+        if (
+            self.config.prepare_for_transport
+            if prepare_for_transport is None
+            else prepare_for_transport
+        ):
+            raw = prepared_for_transport(raw)
         outer_headers, entity = protected_entity_pieces(raw)  # hashed, then written out
         try:
             signed_data = build_signed_data(
@@ -280,16 +295,24 @@ class SMIME:
         digest: str = "sha256",
         opaque: bool = False,
         oaep: bool = False,
+        prepare_for_transport: bool | None = None,
     ) -> Result:
         """Sign with ``signer``'s key, then encrypt the signed entity (RT's order).
 
         Recipients are checked before anything is signed.  Decrypting the
         result gives the signed message, which :meth:`verify` then checks.
+        ``prepare_for_transport`` is :meth:`sign`'s.
         """
         self._require_enabled()
         extra = [signer] if self.config.encrypt_to_self else []
         chosen = self._recipient_certificates([*recipients, *extra], certificates)
-        signed = self.sign(message, signer=signer, digest=digest, opaque=opaque)
+        signed = self.sign(
+            message,
+            signer=signer,
+            digest=digest,
+            opaque=opaque,
+            prepare_for_transport=prepare_for_transport,
+        )
         output = encrypt_entity(signed.data, chosen, cipher=self._cipher(cipher), oaep=oaep)
         return Result(output, (*signed.statuses, records.encrypted()))
 

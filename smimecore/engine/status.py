@@ -14,13 +14,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 __all__ = [
     "MAX_LINE_OCTETS",
+    "SOURCE_POLICY",
     "Result",
+    "SourcePolicy",
     "StatusRecord",
     "format_status",
     "parse_status",
@@ -118,15 +120,87 @@ class Result:
 
     @cached_property
     def message(self) -> email.message.EmailMessage:
-        """The resulting message, parsed (use :attr:`data` to send it: it is exact)."""
-        parser = email.parser.BytesParser(
-            _class=email.message.EmailMessage, policy=email.policy.default
-        )
+        """The resulting message, parsed so that it serialises back to :attr:`data`.
+
+        Its policy is ``email.policy.SMTP`` (CR LF line endings) that writes
+        each header field it read exactly as it was and keeps 8-bit bodies
+        8-bit, so that ``as_bytes()`` and ``smtplib``'s ``send_message`` give
+        back :attr:`data` byte for byte for what :meth:`SMIME.sign` prepared
+        for transport; ``as_string()`` too, unless :attr:`data` holds 8-bit
+        octets (docs/transport.md says when).
+        """
+        parser = email.parser.BytesParser(_class=email.message.EmailMessage, policy=SOURCE_POLICY)
         return parser.parsebytes(self.data)
 
     def as_bytes(self) -> bytes:
         """The resulting message's bytes."""
         return self.data
+
+
+class _SourceValue(str):
+    """A header field's value as it was read: everything after the colon, folding included."""
+
+    __slots__ = ()
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+if TYPE_CHECKING:
+    _EmailPolicy = email.policy.EmailPolicy[email.message.EmailMessage]
+else:
+    _EmailPolicy = email.policy.EmailPolicy
+
+
+class SourcePolicy(_EmailPolicy):
+    """An ``email`` policy under which a parsed message serialises back to its own bytes.
+
+    Header fields read from the source are written back as they were
+    (white space after the colon, folding and quoting kept), where
+    ``email.policy.default`` re-folds long ones and re-quotes parameters;
+    fields set afterwards are folded as usual.  A field holding 8-bit octets
+    is kept only where the output may be 8-bit (``as_bytes`` with
+    ``cte_type="8bit"``); ``as_string`` encodes it by RFC 2047.
+    """
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        """Keep the value exactly (the default strips the white space after the colon)."""
+        name, value = sourcelines[0].split(":", 1)
+        return name, _SourceValue((value + "".join(sourcelines[1:])).rstrip("\r\n"))
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        """The parsed header object, as under ``email.policy.default``."""
+        if isinstance(value, _SourceValue):
+            value = str(value).lstrip(" \t\r\n")
+        return super().header_fetch_parse(name, value)
+
+    def fold(self, name: str, value: str) -> str:
+        """A field read from the source as it was; others as ``email.policy.default`` folds them."""
+        exact = self._as_read(name, value, binary=False)
+        return exact if exact is not None else super().fold(name, _unread(value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """:meth:`fold`, as bytes (8-bit octets kept when ``cte_type`` is ``8bit``)."""
+        exact = self._as_read(name, value, binary=True)
+        if exact is None:
+            return super().fold_binary(name, _unread(value))
+        return exact.encode("utf-8" if self.utf8 else "ascii", "surrogateescape")
+
+    def _as_read(self, name: str, value: str, *, binary: bool) -> str | None:
+        if not isinstance(value, _SourceValue):
+            return None
+        if not value.isascii() and not (binary and self.cte_type == "8bit"):
+            return None
+        return name + ":" + self.linesep.join(_LINE_BREAK.split(value)) + self.linesep
+
+
+def _unread(value: str) -> str:
+    """A value read from the source as ``email.policy.default`` would have read it."""
+    return str(value).lstrip(" \t") if isinstance(value, _SourceValue) else value
+
+
+SOURCE_POLICY = SourcePolicy(linesep="\r\n", cte_type="8bit")
+"""The policy :attr:`Result.message` is parsed with (see :class:`SourcePolicy`)."""
 
 
 def all_done(statuses: Sequence[StatusRecord]) -> bool:

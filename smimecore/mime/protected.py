@@ -22,6 +22,7 @@ __all__ = [
     "build_pkcs7_mime_pieces",
     "decode_body",
     "decode_body_view",
+    "default_content_type",
     "header_section",
     "is_pkcs7_mime",
     "outer_header_section",
@@ -67,6 +68,13 @@ def decode_body_view(headers: RawEntity, body: Bytes, what: str) -> bytes:
     raise MalformedMessageError(f"{what} uses an unsupported transfer encoding {encoding!r}")
 
 
+def default_content_type(body: bytes) -> bytes:
+    """The Content-Type field given to protected text that has none: ``text/plain``, its charset
+    ``us-ascii``, or ``utf-8`` when ``body`` holds 8-bit octets."""
+    charset = b"us-ascii" if body.isascii() else b"utf-8"
+    return b"Content-Type: text/plain; charset=" + charset
+
+
 def split_for_protection(raw: bytes) -> tuple[list[bytes], bytes]:
     """Split a message into its outer header fields and the canonical entity to protect.
 
@@ -78,8 +86,7 @@ def split_for_protection(raw: bytes) -> tuple[list[bytes], bytes]:
     check_header_section(entity)
     content_headers = entity.content_header_lines
     if not any(line[:13].lower() == b"content-type:" for line in content_headers):
-        charset = b"us-ascii" if entity.body.isascii() else b"utf-8"
-        content_headers = [b"Content-Type: text/plain; charset=" + charset, *content_headers]
+        content_headers = [default_content_type(entity.body), *content_headers]
     headers = CRLF.join(content_headers) + CRLF + CRLF
     return _without_mime_version(entity.outer_header_lines), headers + canonical_crlf(entity.body)
 
@@ -115,8 +122,7 @@ def _entity_headers(raw: bytes) -> tuple[list[bytes], bytes, int]:
     check_header_section(headers_entity)
     content_headers = headers_entity.content_header_lines
     if not any(line[:13].lower() == b"content-type:" for line in content_headers):
-        charset = b"us-ascii" if raw[body_start:].isascii() else b"utf-8"
-        content_headers = [b"Content-Type: text/plain; charset=" + charset, *content_headers]
+        content_headers = [default_content_type(raw[body_start:]), *content_headers]
     headers = CRLF.join(content_headers) + CRLF + CRLF
     return _without_mime_version(headers_entity.outer_header_lines), headers, body_start
 

@@ -1,10 +1,11 @@
-"""Canonical line endings and base64 transfer encoding, without per-line Python loops."""
+"""Canonical line endings, base64 and quoted-printable transfer encoding, without per-line loops."""
 
 from __future__ import annotations
 
 import binascii
 import io
 import operator
+import re
 import struct
 from collections.abc import Callable, Iterable
 
@@ -15,6 +16,7 @@ __all__ = [
     "canonical_crlf",
     "decode_base64",
     "encode_base64_lines",
+    "encode_quoted_printable",
     "join_base64_lines",
     "write_base64_lines",
 ]
@@ -124,3 +126,70 @@ def decode_base64(data: Bytes, what: str) -> bytes:
     if not decoded:
         raise MalformedMessageError(f"{what} is empty")
     return decoded
+
+
+QP_LINE_OCTETS = 76
+"""RFC 2045's limit on a quoted-printable line (section 6.7 rule 5), soft break included."""
+
+# Octets that quoted-printable writes as =XX: all but tab, space and printable ASCII other than
+# "=" (line breaks are taken out before, as hard breaks).
+_QP_UNSAFE = re.compile(rb"[^\t\x20-\x3c\x3e-\x7e\n]+")
+_QP_TRAILING_SPACE = re.compile(rb"[ \t](?=\n|\Z)")
+# Lines a transport changes: "From " (quoted as ">From " by mbox and by smtplib's
+# send_message) and a lone "." (which a broken SMTP client would take as the end of the data).
+_QP_RISKY_LINE = re.compile(rb"^(?:From |\.$)", re.MULTILINE)
+_QP_LONG_LINE = re.compile(rb"^[^\n]{%d,}$" % (QP_LINE_OCTETS + 1), re.MULTILINE)
+
+
+def _escape_run(found: re.Match[bytes]) -> bytes:
+    return b"=" + found[0].hex("=").upper().encode("ascii")
+
+
+def _escape_first(found: re.Match[bytes]) -> bytes:
+    return b"=%02X" % found[0][0] + found[0][1:]
+
+
+def encode_quoted_printable(text: Bytes) -> bytes:
+    """Text as quoted-printable (RFC 2045 section 6.7) in CRLF lines of at most 76 octets.
+
+    Each line break of ``text`` (CR LF, LF or a lone CR, as in
+    :func:`canonical_crlf`) is a hard line break; white space ending a line
+    is encoded, and longer lines get soft breaks that never split an
+    ``=XX``.  A line that a transport would change is protected by encoding
+    its first octet: one starting ``From `` or holding a lone ``.``, and a
+    soft-broken continuation starting with ``-`` (which could otherwise look
+    like a boundary).
+    """
+    lines = bytes(text).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    encoded = _QP_UNSAFE.sub(_escape_run, lines)
+    encoded = _QP_TRAILING_SPACE.sub(lambda found: b"=%02X" % found[0][0], encoded)
+    encoded = _QP_RISKY_LINE.sub(_escape_first, encoded)
+    encoded = _QP_LONG_LINE.sub(lambda found: _soft_broken(found[0]), encoded)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _soft_broken(line: bytes) -> bytes:
+    """One encoded line cut into lines of at most :data:`QP_LINE_OCTETS`, joined by soft breaks."""
+    pieces: list[bytes] = []
+    start = 0
+    while True:
+        head = _continuation_head(line, start) if pieces else b""
+        body_start = start + (1 if head else 0)
+        if len(head) + len(line) - body_start <= QP_LINE_OCTETS:
+            pieces.append(head + line[body_start:])
+            return b"=\n".join(pieces)
+        cut = start + QP_LINE_OCTETS - 1 - (len(head) - 1 if head else 0)
+        # Every "=" of an encoded line starts an =XX: do not cut inside one.
+        if line[cut - 1] == 0x3D:
+            cut -= 1
+        elif line[cut - 2] == 0x3D:
+            cut -= 2
+        pieces.append(head + line[body_start:cut])
+        start = cut
+
+
+def _continuation_head(line: bytes, start: int) -> bytes:
+    """The encoded first octet of a continuation line starting at ``start``, if it needs one."""
+    if line.startswith((b"From ", b"-"), start) or (start == len(line) - 1 and line[start] == 0x2E):
+        return b"=%02X" % line[start]
+    return b""
