@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     host, _, port = arguments.smtp.rpartition(":")
     with smtplib.SMTP(host, int(port)) as smtp:
-        # Send signed.data, the exact bytes that were signed: re-serialising signed.message
-        # with the email package may re-fold or re-encode parts and break the signature.
+        # signed.data, the exact bytes that were signed; smtp.send_message(signed.message)
+        # sends the same bytes (docs/transport.md).
         smtp.sendmail(arguments.sender, [arguments.recipient], signed.data)
     print(f"{signed.statuses[0].message}; sent to {arguments.recipient} via {arguments.smtp}")
     return 0

@@ -6,13 +6,15 @@ Its names are a contract::
     smimecore [--config FILE] [--keyring DIR] [--ca-path PATH] [--accept-untrusted-cas]
               [--passphrase TEXT] [--status-json FILE] COMMAND ...
 
-    sign --signer ADDRESS [--opaque] [--digest sha256|sha384|sha512] [--in FILE] [--out FILE]
+    sign --signer ADDRESS [--opaque] [--digest sha256|sha384|sha512] [--no-prepare-for-transport]
+         [--in FILE] [--out FILE]
     verify [--crl-path PATH] [--revocation-mode MODE] [--validation-time WHEN]
            [--require-sender-match] [--allow-weak-algorithms] [--initial-policy OID ...]
            [--require-explicit-policy] [--inhibit-policy-mapping] [--inhibit-any-policy]
            [--openssl PATH --cross-check] [--in FILE] [--out FILE]
     encrypt --recipient ADDRESS [--recipient ...] [--cipher NAME] [--cert FILE ...] [--oaep]
     sign-encrypt --signer ADDRESS --recipient ADDRESS [...] [--cipher NAME] [--cert FILE ...]
+                 [--no-prepare-for-transport]
     decrypt [--recipient ADDRESS ...]
     process [trust options of verify] [--status-format json|rt]
     info CERTFILE | info --address ADDRESS
@@ -172,6 +174,16 @@ def _add_io_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_transport_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-prepare-for-transport",
+        dest="prepare_for_transport",
+        action="store_false",
+        default=None,
+        help="sign 8-bit and binary parts as they are (for an 8BITMIME/BINARYMIME path)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -190,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("--opaque", action="store_true", help="application/pkcs7-mime signed-data")
     sign.add_argument("--digest", choices=SIGNING_DIGESTS, default="sha256")
     sign.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
+    _add_transport_option(sign)
     _add_io_options(sign)
 
     verify = commands.add_parser("verify", help="verify a signed message")
@@ -207,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     sign_encrypt.add_argument("--signer", required=True, metavar="ADDRESS")
     sign_encrypt.add_argument("--digest", choices=SIGNING_DIGESTS, default="sha256")
     sign_encrypt.add_argument("--opaque", action="store_true", help="sign as signed-data inside")
+    _add_transport_option(sign_encrypt)
     _add_encryption_options(sign_encrypt)
     _add_io_options(sign_encrypt)
 
@@ -335,6 +349,7 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
             opaque=arguments.opaque,
             digest=arguments.digest,
             pss=arguments.pss,
+            prepare_for_transport=arguments.prepare_for_transport,
         )
     if arguments.command == "encrypt":
         return smime.encrypt(
@@ -354,6 +369,7 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
             digest=arguments.digest,
             opaque=arguments.opaque,
             oaep=arguments.oaep,
+            prepare_for_transport=arguments.prepare_for_transport,
         )
     if arguments.command == "decrypt":
         return smime.decrypt(data, recipients=arguments.recipients)
