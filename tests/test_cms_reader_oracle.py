@@ -10,8 +10,15 @@ algorithm parameters, certificates, an ori's value) the view below splits
 the encoding with asn1crypto's own TLV parser instead of asking it for a
 typed value.  The rules CMS adds to the ASN.1 (version numbers, non-empty
 SETs, nothing after the ContentInfo, an id-data eContent is an OCTET
-STRING) are applied to asn1crypto's reading here (:class:`_Refused`), so
+STRING, a SEQUENCE holds no more than its fields, an EXPLICIT tag one
+element) are applied to asn1crypto's reading here (:class:`_Refused`), so
 "both refuse" holds for them too.
+
+asn1crypto cannot read a CHOICE alternative that has an indefinite length
+(a ktri or kari, a sid...: it parses the header again without the
+end-of-contents octets), so the mutations make indefinite lengths only in
+the outer layers and in constructed strings, where BER encoders write them;
+the vectors' BER is read by both.
 """
 
 from __future__ import annotations
@@ -271,10 +278,13 @@ def _originator(originator: Any) -> tuple[str, bytes] | None:
     if originator.name != "originator_key":
         _identifier(originator)
         return None
-    key = _typed(originator.chosen)
+    key = originator.chosen  # asn1crypto parses the key by its algorithm: split it here
     _require(key.method == 1, "OriginatorPublicKey")
-    oid, _ = _algorithm(key["algorithm"])
-    bits = key["public_key"].contents
+    fields = _split(key.contents)
+    _require(len(fields) == 2, "OriginatorPublicKey fields")
+    oid, _ = _algorithm(core.Sequence.load(fields[0].encoding))
+    _require((fields[1].cls, fields[1].tag, fields[1].constructed) == (0, 3, False), "BIT STRING")
+    bits = fields[1].contents
     _require(bool(bits) and bits[0] <= 7, "BIT STRING")
     return (oid, bytes(bits[1:])) if bits[0] == 0 else None
 
@@ -713,11 +723,11 @@ def test_openssl_output_reads_as_asn1crypto_reads_it(
 
 
 @dataclass
-class _Node:
+class TlvNode:
     """A TLV tree for mutations: an identifier, then children or a value."""
 
     identifier: bytes
-    children: list[_Node] | None
+    children: list[TlvNode] | None
     value: bytes = b""
     indefinite: bool = False
 
@@ -730,7 +740,7 @@ class _Node:
             return self.identifier + b"\x80" + body + b"\x00\x00"
         return self.identifier + _length(len(body)) + body
 
-    def nodes(self) -> Iterator[_Node]:
+    def nodes(self) -> Iterator[TlvNode]:
         yield self
         for child in self.children or ():
             yield from child.nodes()
@@ -743,22 +753,43 @@ def _length(length: int) -> bytes:
     return bytes((0x80 | size,)) + length.to_bytes(size, "big")
 
 
-def _tree(encoding: bytes) -> _Node:
+def tlv_tree(encoding: bytes) -> TlvNode:
     cls, method, tag, header, contents, trailer = parser.parse(encoding, strict=False)
-    identifier = header[: len(header) - _length_octets(header)]
+    identifier = _identifier_octets(header)
     if not method or (cls == 0 and tag in (3, 4)) or len(contents) > 4096:
-        return _Node(identifier, None, contents, bool(trailer))
-    children = [_tree(element.encoding) for element in _split(contents)]
-    return _Node(identifier, children, indefinite=bool(trailer))
+        return TlvNode(identifier, None, contents, bool(trailer))
+    children = [tlv_tree(element.encoding) for element in _split(contents)]
+    return TlvNode(identifier, children, indefinite=bool(trailer))
 
 
-def _length_octets(header: bytes) -> int:
-    """How many of the header's octets are the length (the rest is the identifier)."""
-    for size in range(1, len(header)):
-        first = header[len(header) - size]
-        if (first & 0x80 and first & 0x7F == size - 1) or (size == 1 and not first & 0x80):
-            return size
-    return 1
+def _outer_nodes(root: TlvNode, depth: int = 3) -> Iterator[TlvNode]:
+    """The outer layers, where BER encoders write indefinite lengths (and no CHOICE is)."""
+    yield root
+    if depth:
+        for child in root.children or ():
+            yield from _outer_nodes(child, depth - 1)
+
+
+def replace_element(data: bytes, old: bytes, new: bytes) -> bytes:
+    """``data`` with the element encoded ``old`` replaced by ``new``, lengths around it fixed."""
+    root = tlv_tree(data)
+    for node in root.nodes():
+        if node.encode() == old:
+            replacement = tlv_tree(new)
+            node.identifier, node.children = replacement.identifier, replacement.children
+            node.value, node.indefinite = replacement.value, replacement.indefinite
+            return root.encode()
+    raise AssertionError("element not found")
+
+
+def _identifier_octets(header: bytes) -> bytes:
+    """The identifier octets at the start of a header (the rest is the length)."""
+    size = 1
+    if header[0] & 0x1F == 0x1F:
+        while header[size] & 0x80:
+            size += 1
+        size += 1
+    return header[:size]
 
 
 _TAGS = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x17, 0x18, 0x24, 0x30, 0x31]
@@ -777,8 +808,9 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
         if draw(st.booleans()):
             del mutable[draw(st.integers(0, len(mutable))) :]
         return bytes(mutable)
-    root = _tree(data)
+    root = tlv_tree(data)
     nodes = list(root.nodes())
+    outer = {id(node) for node in _outer_nodes(root)}
     for _ in range(draw(st.integers(1, 2))):
         node = draw(st.sampled_from(nodes))
         change = draw(st.integers(0, 8))
@@ -805,18 +837,20 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
         elif change == 3 and node.children:
             index = draw(st.integers(0, len(node.children) - 1))
             node.children.insert(index, node.children[index])
-        elif change == 4 and node.children and node.identifier[0] < 0x40:
+        elif change == 4 and node.children and (id(node) in outer or node.identifier == b"\x24"):
             node.indefinite = not node.indefinite
         elif change == 5 and node.children is None and node.identifier == b"\x04":
             half = len(node.value) // 2
             chunks = [
-                _Node(b"\x04", None, node.value[:half]),
-                _Node(b"\x04", None, node.value[half:]),
+                TlvNode(b"\x04", None, node.value[:half]),
+                TlvNode(b"\x04", None, node.value[half:]),
             ]
             node.identifier = bytes((node.identifier[0] | 0x20,))
             node.children, node.indefinite = chunks, draw(st.booleans())
         elif change == 6 and node.children is not None:
-            node.children.append(_Node(bytes((draw(st.sampled_from(_TAGS[:12])),)), None, b"\x01"))
+            node.children.append(
+                TlvNode(bytes((draw(st.sampled_from(_TAGS[:12])),)), None, b"\x01")
+            )
         elif change == 7 and node.children is None:
             node.value = bytes(draw(st.binary(min_size=0, max_size=6)))
         else:

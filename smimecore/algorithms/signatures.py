@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name, read_hash_and_mgf1
-from smimecore.errors import UnsupportedAlgorithmError
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
 from smimecore.pki.der import TAG_SEQUENCE, AlgorithmIdentifier, Cursor
 
 __all__ = [
@@ -193,7 +193,12 @@ def scheme_from_algorithm_identifier(
         )
     if name == "rsassa_pss":
         return _pss_scheme(signature_algorithm.parameters)
+    if signature_algorithm.parameters not in (None, _NULL):
+        raise MalformedCMSError(f"signatureAlgorithm {name}: parameters must be absent or NULL")
     return SignatureScheme(name, digest)
+
+
+_NULL = b"\x05\x00"
 
 
 def _pss_scheme(parameters: bytes | None) -> SignatureScheme:

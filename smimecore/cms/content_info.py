@@ -166,13 +166,12 @@ class PerCertificate(Generic[_T]):
         return value
 
 
-def _ids(certificate: x509.Certificate) -> tuple[bytes, int, bytes]:
-    """Issuer DER, serial number and subjectKeyIdentifier: how CMS names a certificate."""
-    issuer = certificate.issuer.public_bytes()
-    return issuer, certificate.serial_number, subject_key_identifier(certificate)
+def _issuer_and_serial(certificate: x509.Certificate) -> tuple[bytes, int]:
+    return certificate.issuer.public_bytes(), certificate.serial_number
 
 
-_certificate_ids = PerCertificate(_ids)
+_issuer_serial = PerCertificate(_issuer_and_serial)
+_key_identifier = PerCertificate(subject_key_identifier)
 
 
 class CertificateIdentifier(NamedTuple):
@@ -185,9 +184,9 @@ class CertificateIdentifier(NamedTuple):
 
     def matches(self, certificate: x509.Certificate) -> bool:
         """Whether ``certificate`` is the one named (issuers compared as RFC 5280 says)."""
-        issuer, serial, key_identifier = _certificate_ids(certificate)
         if self.subject_key_identifier is not None:
-            return key_identifier == self.subject_key_identifier
+            return _key_identifier(certificate) == self.subject_key_identifier
+        issuer, serial = _issuer_serial(certificate)
         if self.issuer_der is None or serial != self.serial:
             return False
         return issuer == self.issuer_der or same_name(issuer, self.issuer_der)
