@@ -33,8 +33,8 @@ class DigestAlgorithm:
     weak: bool = False
 
     def hash_algorithm(self) -> hashes.HashAlgorithm:
-        """The ``cryptography`` hash object, for signature primitives."""
-        return _HASH_CLASSES[self.name]()
+        """The ``cryptography`` hash object, for signature primitives (stateless: shared)."""
+        return _HASH_OBJECTS[self.name]
 
     def digest(self, data: bytes | memoryview) -> bytes:
         """The digest of ``data`` (hashlib: it releases the GIL on large inputs)."""
@@ -58,6 +58,8 @@ _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha3_384": hashes.SHA3_384,
     "sha3_512": hashes.SHA3_512,
 }
+
+_HASH_OBJECTS = {name: kind() for name, kind in _HASH_CLASSES.items()}
 
 _DIGESTS: dict[str, DigestAlgorithm] = {
     algorithm.name: algorithm

@@ -115,7 +115,10 @@ class SignatureScheme:
         if self.name == "rsassa_pss":
             mgf_digest = self.mgf_digest or self.digest
             return padding.PSS(padding.MGF1(mgf_digest.hash_algorithm()), self.pss_salt_length)
-        return padding.PKCS1v15()
+        return _PKCS1V15
+
+
+_PKCS1V15 = padding.PKCS1v15()
 
 
 def _key_kind(key_type: type) -> str | None:

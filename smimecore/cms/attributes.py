@@ -107,7 +107,13 @@ def read_signing_time(value: bytes) -> datetime | None:
 
 def _utc(year: int, rest: bytes) -> datetime:
     """``rest`` is MMDDHHMMSS."""
-    month, day, hour, minute, second = (int(rest[i : i + 2]) for i in range(0, 10, 2))
+    month, day, hour, minute, second = (
+        int(rest[0:2]),
+        int(rest[2:4]),
+        int(rest[4:6]),
+        int(rest[6:8]),
+        int(rest[8:10]),
+    )
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -207,18 +213,11 @@ def _reencoded(encoding: bytes) -> bytes | None:
 def read_attributes(cursor: Cursor, tag: int, what: str) -> Attributes:
     """The SET SIZE (1..MAX) OF Attribute at the cursor, implicitly tagged ``tag``."""
     start = cursor.pos
-    attribute, attribute_type, attribute_values = (
-        f"{what} Attribute",
-        f"{what} Attribute.attrType",
-        f"{what} Attribute.attrValues",
-    )
+    attribute = f"{what} Attribute"
     found: dict[str, list[tuple[bytes, ...]]] = {}
     cursor.enter(tag, what)
     while cursor.pos < cursor.end:
-        cursor.enter(TAG_SEQUENCE, attribute)
-        oid = cursor.oid(attribute_type)
-        values = tuple(cursor.elements(TAG_SET, attribute_values))
-        cursor.leave(attribute)
+        oid, values = cursor.attribute(attribute)
         occurrences = found.get(oid)
         if occurrences is None:
             found[oid] = [values]

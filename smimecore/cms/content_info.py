@@ -124,9 +124,11 @@ def read_issuer_and_serial(cursor: Cursor, what: str) -> CertificateIdentifier:
     issuer = cursor.element(what, TAG_SEQUENCE, ".issuer")
     serial = cursor.integer(what, ".serialNumber")
     cursor.leave(what)
-    return CertificateIdentifier(issuer, serial)
+    return _new_identifier(CertificateIdentifier, (issuer, serial, None))
 
 
+_new_identifier = tuple.__new__
+"""Makes a :class:`CertificateIdentifier` without its generated ``__new__`` (readers make many)."""
 _KEY_IDENTIFIER_TAGS = (0x80, 0xA0)  # [0] IMPLICIT SubjectKeyIdentifier (BER: constructed)
 
 

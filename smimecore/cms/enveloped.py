@@ -150,22 +150,35 @@ class EnvelopedMessage:
 
     def recipients_for(self, certificate: x509.Certificate) -> list[tuple[RecipientInfoEntry, int]]:
         """The (RecipientInfo, identifier index) pairs naming ``certificate``."""
-        return list(self._naming(certificate))
+        return self._naming(certificate, first_only=False)
 
     def names(self, certificate: x509.Certificate) -> bool:
         """Whether some RecipientInfo names ``certificate`` (``recipients_for`` is not empty)."""
-        return next(self._naming(certificate), None) is not None
+        return bool(self._naming(certificate, first_only=True))
 
-    def _naming(self, certificate: x509.Certificate) -> Iterator[tuple[RecipientInfoEntry, int]]:
+    def _naming(
+        self, certificate: x509.Certificate, *, first_only: bool
+    ) -> list[tuple[RecipientInfoEntry, int]]:
         """Each identifier is compared once however often it occurs (linear in the entries)."""
         known: dict[RecipientIdentifier, bool] = {}
+        naming = []
         for entry in self.recipients:
             for position, identifier in enumerate(entry.identifiers):
                 found = known.get(identifier)
                 if found is None:
                     found = known[identifier] = identifier.matches(certificate)
                 if found:
-                    yield entry, position
+                    naming.append((entry, position))
+                    if first_only:
+                        return naming
+        return naming
+
+    def content_parameters(self, cipher: ContentCipher) -> ContentParameters:
+        """The content-encryption parameters, read once (``cipher`` is :attr:`cipher`)."""
+        found = self.__dict__.get("_parameters")
+        if found is None:  # frozen: remembered beside the fields
+            found = self.__dict__["_parameters"] = parse_parameters(cipher, self.parameters_der)
+        return found
 
 
 @dataclass(frozen=True)
@@ -559,7 +572,7 @@ def decrypt_enveloped(
     if not isinstance(message, EnvelopedMessage):
         message = parse_enveloped(message)
     cipher, ciphertext = _content_to_decrypt(message)
-    parameters = parse_parameters(cipher, message.parameters_der)
+    parameters = message.content_parameters(cipher)
     candidates, by_identifier = _candidates(message, private_key, certificate, try_all)
     tried: set[tuple[object, ...]] = set()
     for entry, position in candidates:
@@ -600,7 +613,7 @@ def check_decryptable(message: EnvelopedMessage) -> None:
     report these before looking for a key: they reveal nothing about keys.
     """
     cipher, _ = _content_to_decrypt(message)
-    parse_parameters(cipher, message.parameters_der)
+    message.content_parameters(cipher)
 
 
 def _content_to_decrypt(message: EnvelopedMessage) -> tuple[ContentCipher, Bytes]:

@@ -345,7 +345,6 @@ class SignedData:
     ``cryptography`` cannot load are kept apart to name them when they sign.
     """
 
-    content_type: str
     content_type_oid: str
     content: bytes | memoryview | None
     certificate_encodings: tuple[bytes, ...] = field(repr=False)
@@ -354,6 +353,11 @@ class SignedData:
     digest_algorithms: frozenset[str] = frozenset()
     """The dotted OIDs of the SignedData's digestAlgorithms SET."""
     version: int = 1
+
+    @property
+    def content_type(self) -> str:
+        """The encapsulated content type's name (``data``...), or its OID when unnamed."""
+        return content_type_name(self.content_type_oid)
 
     @property
     def _loaded(self) -> tuple[tuple[x509.Certificate, ...], tuple[asn1_x509.Certificate, ...]]:
@@ -609,6 +613,7 @@ def _oid_der(dotted: str) -> bytes:
     return bytes(core.ObjectIdentifier(dotted).dump())
 
 
+_SIGNED_DATA = {SIGNED_DATA_OID: "signed-data"}
 _SIGNED_DATA_VERSIONS = frozenset({1, 3, 4, 5})
 _SIGNER_INFO_VERSIONS = frozenset({1, 3})
 _CERTIFICATE_CHOICES = frozenset({0xA0, 0xA1, 0xA2, 0xA3})  # the other CertificateChoices
@@ -622,13 +627,13 @@ def parse_signed_data(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> Sig
     not a well-formed SignedData, truncated input included.  Certificates
     are kept as received and loaded when first used.
     """
-    _, cursor = open_content_info(data, {SIGNED_DATA_OID: "signed-data"}, limits)
+    _, cursor = open_content_info(data, _SIGNED_DATA, limits)
     cursor.enter(TAG_SEQUENCE, "SignedData")
     version = cursor.version("SignedData.version", _SIGNED_DATA_VERSIONS)
-    digest_algorithms = set()
+    digest_algorithms = []
     cursor.enter(TAG_SET, "SignedData.digestAlgorithms")
-    while cursor.more():
-        digest_algorithms.add(cursor.algorithm("SignedData.digestAlgorithms").oid)
+    while cursor.pos < cursor.end:
+        digest_algorithms.append(cursor.algorithm("SignedData.digestAlgorithms").oid)
     cursor.leave("SignedData.digestAlgorithms")
     content_type, content = read_encapsulated(cursor, "SignedData.encapContentInfo")
     certificates: tuple[bytes, ...] = ()
@@ -651,7 +656,6 @@ def parse_signed_data(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> Sig
     cursor.leave("SignedData")
     close_content_info(cursor)
     return SignedData(
-        content_type_name(content_type),
         content_type,
         content,
         certificates,
@@ -668,9 +672,10 @@ def _choices(
     """The plain choices (SEQUENCEs: certificates or CRLs) of a ``[n]`` IMPLICIT SET;
     the other choices (attribute certificates, other formats) are skipped."""
     found = cursor.elements(tag, what, limits.max_certificates)
-    if any(element[0] != TAG_SEQUENCE and element[0] not in others for element in found):
+    plain = tuple(element for element in found if element[0] == TAG_SEQUENCE)
+    if len(plain) < len(found) and any(e[0] not in others for e in found if e[0] != TAG_SEQUENCE):
         raise MalformedCMSError(f"{what}: an element is neither a SEQUENCE nor a known choice")
-    return tuple(element for element in found if element[0] == TAG_SEQUENCE)
+    return plain
 
 
 def _read_signer_info(cursor: Cursor) -> SignerInfo:
@@ -688,9 +693,20 @@ def _read_signer_info(cursor: Cursor) -> SignerInfo:
     if cursor.more():
         unsigned = read_attributes(cursor, 0xA1, "SignerInfo.unsignedAttrs")
     cursor.leave("SignerInfo")
-    return SignerInfo(
-        version, signer_id, digest_algorithm, signed, signature_algorithm, signature, unsigned
+    fields = (
+        version,
+        signer_id,
+        digest_algorithm,
+        signed,
+        signature_algorithm,
+        signature,
+        unsigned,
     )
+    return _new_tuple(SignerInfo, fields)
+
+
+_new_tuple = tuple.__new__
+"""Makes a NamedTuple without its generated ``__new__`` (a reader makes many)."""
 
 
 def _certificates(

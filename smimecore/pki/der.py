@@ -253,25 +253,12 @@ class Cursor:
 
     def enter(self, tag: int, what: str) -> None:
         """Step into the next element, which must have ``tag``: its fields are read next."""
-        data, pos, end = self.data, self.pos, self.end
-        if pos + 4 <= end and data[pos] == tag:
-            length = data[pos + 1]
-            if length < 0x80:
-                stop = pos + 2 + length
-                pos += 2
-            elif length == 0x82:
-                stop = pos + 4 + (data[pos + 2] << 8 | data[pos + 3])
-                pos += 4
-            elif length == 0x81:
-                stop = pos + 3 + data[pos + 2]
-                pos += 3
-            else:
-                stop = end + 1
-            ends = self._ends
-            if stop <= end and len(ends) < self._max_depth:
-                ends.append(end)
-                self.pos, self.end = pos, stop
-                return
+        end = self.end
+        start, stop = _short_header(self.data, self.pos, end, tag)
+        if start >= 0 and len(self._ends) < self._max_depth:
+            self._ends.append(end)
+            self.pos, self.end = start, stop
+            return
         found, start, stop, after = self._header(what)
         if found != tag:
             raise MalformedCMSError(f"{what}: expected {tag_name(tag)}, got {tag_name(found)}")
@@ -322,16 +309,14 @@ class Cursor:
         """The encodings of the elements of the SET OF / SEQUENCE OF with ``tag`` (at most
         ``limit`` of them)."""
         self.enter(tag, what)
-        data, end, found = self.data, self.end, []
-        while (first := self.pos) < end:
-            if first + 2 <= end and data[first + 1] < 0x80 and data[first] & 0x1F not in (0, 0x1F):
-                stop = first + 2 + data[first + 1]  # the short form, read in place
-                if stop <= end:
-                    self.pos = stop
-                    found.append(bytes(data[first:stop]))
-                    continue
-            self.head(what)
-            found.append(bytes(data[first : self.pos]))
+        data, end = self.data, self.end
+        found = _short_elements(data, self.pos, end)
+        if found is None:
+            found = []
+            while (first := self.pos) < end:
+                self.head(what)
+                found.append(bytes(data[first : self.pos]))
+        self.pos = end
         if limit is not None and len(found) > limit:
             raise MalformedCMSError(f"{what}: more than {limit} elements")
         self.leave(what)
@@ -343,10 +328,11 @@ class Cursor:
         """Read past the next element: its (tag, contents start, contents end)."""
         data, pos, end = self.data, self.pos, self.end
         if pos + 2 <= end:
-            tag, stop = data[pos], pos + 2 + data[pos + 1]
-            if stop <= end and data[pos + 1] < 0x80 and tag & 0x1F != 0x1F and tag:
+            tag = data[pos]
+            start, stop = _short_header(data, pos, end, tag)
+            if start >= 0 and tag & 0x1F != 0x1F and tag:
                 self.pos = stop
-                return tag, pos + 2, stop
+                return tag, start, stop
         tag, start, stop, self.pos = self._header(what + part)
         return tag, start, stop
 
@@ -426,13 +412,33 @@ class Cursor:
 
     def octets(self, what: str, tag: int = TAG_OCTET_STRING) -> bytes:
         """:meth:`octets_view` as ``bytes`` (for the small values: keys, signatures, IVs)."""
-        data, pos, end = self.data, self.pos, self.end
-        if pos + 2 <= end and data[pos] == tag:
-            stop = pos + 2 + data[pos + 1]
-            if stop <= end and data[pos + 1] < 0x80:
-                self.pos = stop
-                return bytes(data[pos + 2 : stop])
+        data = self.data
+        start, stop = _short_header(data, self.pos, self.end, tag)
+        if start >= 0:
+            self.pos = stop
+            return bytes(data[start:stop])
         return bytes(self.octets_view(what, tag))
+
+    def attribute(self, what: str) -> tuple[str, tuple[bytes, ...]]:
+        """An X.501 Attribute: SEQUENCE { type OBJECT IDENTIFIER, values SET OF ANY }: the
+        type and the encodings of the values."""
+        data, first, end = self.data, self.pos, self.end
+        # The usual short forms, read in place: a known OID, then a SET of short elements.
+        start, stop = _short_header(data, first, end, TAG_SEQUENCE)
+        if start >= 0 and start + 2 <= stop and data[start] == TAG_OID and data[start + 1] < 0x80:
+            oid_end = start + 2 + data[start + 1]
+            oid = _OIDS.get(bytes(data[start + 2 : oid_end])) if oid_end <= stop else None
+            values_start, values_end = _short_header(data, oid_end, stop, TAG_SET)
+            if oid is not None and values_end == stop:
+                values = _short_elements(data, values_start, stop)
+                if values is not None:
+                    self.pos = stop
+                    return oid, tuple(values)
+        self.enter(TAG_SEQUENCE, what)
+        oid = self.oid(what, ".attrType")
+        values = self.elements(TAG_SET, what + ".attrValues")
+        self.leave(what)
+        return oid, tuple(values)
 
     def algorithm(self, what: str) -> AlgorithmIdentifier:
         """An AlgorithmIdentifier: SEQUENCE { algorithm OID, parameters ANY OPTIONAL }."""
@@ -455,6 +461,45 @@ class Cursor:
         parameters = self.element(what, part=".parameters") if self.more() else None
         self.leave(what)
         return AlgorithmIdentifier(oid, parameters)
+
+
+def _short_header(data: bytes | memoryview, pos: int, end: int, tag: int) -> tuple[int, int]:
+    """(contents start, contents end) of the element at ``pos`` when it has the one-octet
+    ``tag`` and a definite length below 65536 within ``end``; else (-1, -1)."""
+    if pos + 2 <= end and data[pos] == tag:
+        length = data[pos + 1]
+        if length < 0x80:
+            start, stop = pos + 2, pos + 2 + length
+        elif length == 0x82 and pos + 4 <= end:
+            start = pos + 4
+            stop = start + (data[pos + 2] << 8 | data[pos + 3])
+        elif length == 0x81 and pos + 3 <= end:
+            start = pos + 3
+            stop = start + data[pos + 2]
+        else:
+            return -1, -1
+        if stop <= end:
+            return start, stop
+    return -1, -1
+
+
+def _short_elements(data: bytes | memoryview, pos: int, end: int) -> list[bytes] | None:
+    """The encodings of the elements in ``[pos, end)`` when each has a one-octet tag and a
+    definite length below 65536; else ``None`` (and the general reading decides)."""
+    found = []
+    while pos < end:
+        if pos + 2 > end or data[pos] & 0x1F in (0, 0x1F):
+            return None
+        stop = pos + 2 + data[pos + 1]
+        if data[pos + 1] >= 0x80:
+            stop = _short_header(data, pos, end, data[pos])[1]
+            if stop < 0:
+                return None
+        if stop > end:
+            return None
+        found.append(bytes(data[pos:stop]))
+        pos = stop
+    return found
 
 
 def _constructed(tag: int) -> bool:
