@@ -18,8 +18,15 @@ from smimecore.pki.der import (
 
 def _read_sequence_of_integers(data: bytes) -> list[int]:
     cursor = Cursor(data)
-    values = [cursor.integer("value") for _ in cursor.children(TAG_SEQUENCE, "list")]
+    values = []
+    cursor.enter(TAG_SEQUENCE, "list")
+    while cursor.more():
+        values.append(cursor.integer("value"))
+    cursor.leave("list")
     cursor.finish("list")
+    assert [
+        Cursor(child).integer("value") for child in Cursor(data).children(TAG_SEQUENCE, "list")
+    ] == values
     return values
 
 
@@ -125,7 +132,7 @@ def test_depth_and_counts_are_limited() -> None:
     with pytest.raises(MalformedCMSError, match=r"^c: nested too deeply$"):
         cursor.enter(TAG_SEQUENCE, "c")
     with pytest.raises(MalformedCMSError, match=r"^list: more than 1 elements$"):
-        Cursor(bytes.fromhex("3006020101020102")).elements(TAG_SEQUENCE, "list", 1)
+        Cursor(bytes.fromhex("3006020101020102")).children(TAG_SEQUENCE, "list", 1)
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,14 @@ class EnvelopedMessage:
     ciphertext: Bytes | None = field(repr=False)
     mac: bytes | None = field(repr=False, default=None)
     aad: bytes | None = field(repr=False, default=None)
-    attempts: _Attempts = field(default_factory=_Attempts, repr=False, compare=False)
+
+    @property
+    def attempts(self) -> _Attempts:
+        """The private-key operations that failed on this message (shared by every key)."""
+        found = self.__dict__.get("_attempts")
+        if found is None:  # frozen: kept beside the fields
+            found = self.__dict__["_attempts"] = _Attempts()
+        return found
 
     def recipients_for(self, certificate: x509.Certificate) -> list[tuple[RecipientInfoEntry, int]]:
         """The (RecipientInfo, identifier index) pairs naming ``certificate``."""
@@ -435,8 +442,8 @@ def _encrypted_pieces(
 # --------------------------------------------------------------------------- reading
 
 _TYPES = {ENVELOPED_DATA_OID: "enveloped-data", AUTH_ENVELOPED_DATA_OID: "authenveloped-data"}
-_ENVELOPED_VERSIONS = frozenset({0, 2, 3, 4})
-_AUTH_ENVELOPED_VERSIONS = frozenset({0})
+_ENVELOPED = ("EnvelopedData", frozenset({0, 2, 3, 4}))
+_AUTH_ENVELOPED = ("AuthEnvelopedData", frozenset({0}))
 
 
 def parse_enveloped(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> EnvelopedMessage:
@@ -448,19 +455,21 @@ def parse_enveloped(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> Envel
     """
     outer_type, cursor = open_content_info(data, _TYPES, limits)
     authenticated = outer_type == AUTH_ENVELOPED_DATA_OID
-    what = "AuthEnvelopedData" if authenticated else "EnvelopedData"
+    what, versions = _AUTH_ENVELOPED if authenticated else _ENVELOPED
     cursor.enter(TAG_SEQUENCE, what)
-    versions = _AUTH_ENVELOPED_VERSIONS if authenticated else _ENVELOPED_VERSIONS
     version = cursor.version(f"{what}.version", versions)
     if cursor.peek() == 0xA0:
         _skip_originator_info(cursor, f"{what}.originatorInfo")
-    recipients = tuple(
-        read_recipient_info(cursor, index)
-        for index in cursor.children(TAG_SET, f"{what}.recipientInfos", limits.max_recipient_infos)
-    )
+    recipients: list[RecipientInfoEntry] = []
+    cursor.enter(TAG_SET, "RecipientInfos")
+    while cursor.pos < cursor.end:
+        if len(recipients) >= limits.max_recipient_infos:
+            raise MalformedCMSError(f"RecipientInfos: more than {limits.max_recipient_infos}")
+        recipients.append(read_recipient_info(cursor, len(recipients)))
+    cursor.leave("RecipientInfos")
     if not recipients:
-        raise MalformedCMSError(f"{what}.recipientInfos: empty (at least one is required)")
-    info = _read_encrypted_content_info(cursor, f"{what}.encryptedContentInfo")
+        raise MalformedCMSError("RecipientInfos: empty (at least one is required)")
+    info = _read_encrypted_content_info(cursor, "EncryptedContentInfo")
     mac = aad = None
     if authenticated:
         if cursor.peek() == 0xA1:
@@ -473,19 +482,11 @@ def parse_enveloped(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> Envel
     cursor.leave(what)
     close_content_info(cursor)
     content_type, cipher_oid, parameters, ciphertext = info
+    cipher = content_cipher_by_oid(cipher_oid)
     return EnvelopedMessage(
-        authenticated=authenticated,
-        version=version,
-        content_type=content_type,
-        cipher_oid=cipher_oid,
-        cipher=content_cipher_by_oid(cipher_oid),
-        recipients=recipients,
-        has_content=ciphertext is not None,
-        parameters_der=parameters,
-        ciphertext=ciphertext,
-        mac=mac,
-        aad=aad,
-    )
+        authenticated, version, content_type, cipher_oid, cipher, tuple(recipients),
+        ciphertext is not None, parameters, ciphertext, mac, aad,
+    )  # fmt: skip
 
 
 def _skip_originator_info(cursor: Cursor, what: str) -> None:

@@ -671,7 +671,7 @@ def _choices(
 ) -> tuple[bytes, ...]:
     """The plain choices (SEQUENCEs: certificates or CRLs) of a ``[n]`` IMPLICIT SET;
     the other choices (attribute certificates, other formats) are skipped."""
-    found = cursor.elements(tag, what, limits.max_certificates)
+    found = cursor.children(tag, what, limits.max_certificates)
     plain = tuple(element for element in found if element[0] == TAG_SEQUENCE)
     if len(plain) < len(found) and any(e[0] not in others for e in found if e[0] != TAG_SEQUENCE):
         raise MalformedCMSError(f"{what}: an element is neither a SEQUENCE nor a known choice")

@@ -16,7 +16,6 @@ and :func:`encode_tlv`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -145,19 +144,26 @@ class Cursor:
     :meth:`expect` and :meth:`head`; everything else goes through :meth:`_header`.
     """
 
-    __slots__ = ("_ends", "_eocs", "_max_depth", "data", "end", "limits", "pos", "view")
+    __slots__ = ("_ends", "_eocs", "_max_depth", "_view", "data", "end", "limits", "pos")
 
     def __init__(self, data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> None:
-        self.view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
-        self.data: bytes | memoryview = data if isinstance(data, bytes) else self.view
+        self.data: bytes | memoryview = data if type(data) is bytes else memoryview(data).cast("B")
+        self._view: memoryview | None = None
         self.limits = limits
         self._max_depth = limits.max_depth
         self.pos = 0
-        self.end = len(self.view)
+        self.end = len(self.data)
         self._ends: list[int] = []
         """The ends of the enclosing levels (``~end`` when the level inside is indefinite)."""
-        self._eocs: dict[int, int] = {}
+        self._eocs: dict[int, int] | None = None
         """Where the end-of-contents octets of indefinite elements are, by contents start."""
+
+    @property
+    def view(self) -> memoryview:
+        """A view on the whole buffer (contents are handed out as slices of it, not copied)."""
+        if self._view is None:
+            self._view = memoryview(self.data)
+        return self._view
 
     # ------------------------------------------------------------------ headers
 
@@ -214,6 +220,8 @@ class Cursor:
     def _end_of_contents(self, start: int, what: str, depth: int) -> int:
         """Where the end-of-contents octets of the indefinite element whose contents start at
         ``start`` are; the contents are walked once (nested ends are remembered)."""
+        if self._eocs is None:
+            self._eocs = {}
         known = self._eocs.get(start)
         if known is not None:
             return known
@@ -284,28 +292,10 @@ class Cursor:
 
     def finish(self, what: str) -> None:
         """At the top level: nothing may follow the element read."""
-        if self._ends or self.pos != len(self.view):
+        if self._ends or self.pos != len(self.data):
             raise MalformedCMSError(f"{what}: unexpected data after its end")
 
-    def children(self, tag: int, what: str, limit: int | None = None) -> Iterator[int]:
-        """Enter a SET OF / SEQUENCE OF with ``tag`` and yield once per element (its index).
-
-        The loop body must read exactly one element each time; more than
-        ``limit`` elements is malformed.  The container is left at the end.
-        """
-        self.enter(tag, what)
-        index = 0
-        while self.pos < self.end:
-            if limit is not None and index >= limit:
-                raise MalformedCMSError(f"{what}: more than {limit} elements")
-            before = self.pos
-            yield index
-            if self.pos == before:
-                raise AssertionError("a children() loop must read one element per step")
-            index += 1
-        self.leave(what)
-
-    def elements(self, tag: int, what: str, limit: int | None = None) -> list[bytes]:
+    def children(self, tag: int, what: str, limit: int | None = None) -> list[bytes]:
         """The encodings of the elements of the SET OF / SEQUENCE OF with ``tag`` (at most
         ``limit`` of them)."""
         self.enter(tag, what)
@@ -436,7 +426,7 @@ class Cursor:
                     return oid, tuple(values)
         self.enter(TAG_SEQUENCE, what)
         oid = self.oid(what, ".attrType")
-        values = self.elements(TAG_SET, what + ".attrValues")
+        values = self.children(TAG_SET, what + ".attrValues")
         self.leave(what)
         return oid, tuple(values)
 
