@@ -54,6 +54,22 @@ def _with_kekri(der: bytes) -> cms.ContentInfo:
     return info
 
 
+def test_a_kekri_beside_a_ktri_is_identified_and_the_ktri_decrypts(
+    people: dict[str, Recipient],
+) -> None:
+    rsa = people["rsa2048"]
+    info = _with_kekri(build_enveloped(CONTENT, [EncryptionRecipient(rsa.certificate)]))
+    parsed = parse_enveloped(info.dump(force=True))
+    assert [entry.kind for entry in parsed.recipients] == ["ktri", "kekri"]
+    kek = parsed.recipients[1]
+    assert (kek.key_encryption, kek.supported, kek.other) == (
+        "2.16.840.1.101.3.4.1.5",
+        False,
+        b"kek",
+    )
+    assert decrypt_enveloped(parsed, rsa.key, rsa.certificate).content == CONTENT
+
+
 def test_a_ktri_encrypted_key_that_is_not_an_octet_string(people: dict[str, Recipient]) -> None:
     """Was ValueError from cms/enveloped.py (key transport)."""
     rsa = people["rsa2048"]

@@ -32,7 +32,6 @@ from smimecore.cms.enveloped import (
     build_enveloped,
     decrypt_enveloped,
     enveloped_pieces,
-    parse_enveloped,
 )
 from smimecore.demo.pki import DemoIdentity
 from smimecore.errors import MalformedMessageError
@@ -90,34 +89,6 @@ def test_openssl_output_decrypts(
     assert made.returncode == 0, made.stderr
     result = decrypt_enveloped(made.stdout, people[kind].key, people[kind].certificate)
     assert result.content == CONTENT
-
-
-def test_kekri_beside_a_ktri_is_identified_and_the_ktri_decrypts(
-    people: dict[str, Recipient],
-) -> None:
-    der = build_enveloped(CONTENT, [EncryptionRecipient(people["rsa2048"].certificate)])
-    kekri = cms.RecipientInfo(
-        name="kekri",
-        value={
-            "version": "v4",
-            "kekid": {"key_identifier": b"kek"},
-            "key_encryption_algorithm": {"algorithm": "aes128_wrap"},
-            "encrypted_key": os.urandom(24),
-        },
-    )
-    rebuilt = cms.ContentInfo.load(der)
-    ktri = rebuilt["content"]["recipient_infos"][0]
-    rebuilt["content"]["recipient_infos"] = cms.RecipientInfos([ktri, kekri])
-    parsed = parse_enveloped(rebuilt.dump(force=True))
-    assert [entry.kind for entry in parsed.recipients] == ["ktri", "kekri"]
-    kek = parsed.recipients[1]
-    assert (kek.key_encryption, kek.supported, kek.other) == (
-        "2.16.840.1.101.3.4.1.5",
-        False,
-        b"kek",
-    )
-    person = people["rsa2048"]
-    assert decrypt_enveloped(parsed, person.key, person.certificate).content == CONTENT
 
 
 # ------------------------------------------------------------------ DER written by hand

@@ -15,6 +15,7 @@ import functools
 import os
 from dataclasses import dataclass
 
+from asn1crypto import algos, cms
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -67,8 +68,6 @@ def rsa_wrap(
 
 @functools.lru_cache(maxsize=8)
 def _oaep_algorithm_der(hash_name: str) -> bytes:
-    from asn1crypto import algos, cms  # building an AlgorithmIdentifier: asn1crypto's job
-
     hash_identifier = {"algorithm": hash_name, "parameters": None}
     parameters = algos.RSAESOAEPParams(
         {

@@ -23,6 +23,7 @@ from smimecore.pki.der import (
     Bytes,
     Cursor,
     ReaderLimits,
+    new_record,
 )
 
 __all__ = [
@@ -103,7 +104,7 @@ def read_encapsulated(cursor: Cursor, what: str) -> tuple[str, bytes | memoryvie
     whose contents octets are then the content.
     """
     cursor.enter(TAG_SEQUENCE, what)
-    content_type = cursor.oid(f"{what}.eContentType")
+    content_type = cursor.oid(what, ".eContentType")
     content: bytes | memoryview | None = None
     if cursor.more():
         field = f"{what}.eContent"
@@ -124,11 +125,9 @@ def read_issuer_and_serial(cursor: Cursor, what: str) -> CertificateIdentifier:
     issuer = cursor.element(what, TAG_SEQUENCE, ".issuer")
     serial = cursor.integer(what, ".serialNumber")
     cursor.leave(what)
-    return _new_identifier(CertificateIdentifier, (issuer, serial, None))
+    return new_record(CertificateIdentifier, (issuer, serial, None))
 
 
-_new_identifier = tuple.__new__
-"""Makes a :class:`CertificateIdentifier` without its generated ``__new__`` (readers make many)."""
 _KEY_IDENTIFIER_TAGS = (0x80, 0xA0)  # [0] IMPLICIT SubjectKeyIdentifier (BER: constructed)
 
 

@@ -72,6 +72,7 @@ from smimecore.pki.der import (
     Cursor,
     ReaderLimits,
     encode_tlv,
+    new_record,
 )
 
 __all__ = [
@@ -702,11 +703,7 @@ def _read_signer_info(cursor: Cursor) -> SignerInfo:
         signature,
         unsigned,
     )
-    return _new_tuple(SignerInfo, fields)
-
-
-_new_tuple = tuple.__new__
-"""Makes a NamedTuple without its generated ``__new__`` (a reader makes many)."""
+    return new_record(SignerInfo, fields)
 
 
 def _certificates(

@@ -36,6 +36,7 @@ __all__ = [
     "ReaderLimits",
     "encode_header",
     "encode_tlv",
+    "new_record",
     "tag_name",
 ]
 
@@ -77,8 +78,9 @@ class AlgorithmIdentifier(NamedTuple):
     parameters: bytes | None = None
 
 
-_new_algorithm = tuple.__new__
-"""Makes an :class:`AlgorithmIdentifier` without the generated ``__new__`` (a reader makes many)."""
+new_record = tuple.__new__
+"""Makes a NamedTuple from a tuple of its fields, without its generated ``__new__``
+(``new_record(AlgorithmIdentifier, (oid, None))``): readers make many."""
 
 
 def encode_header(tag: int, length: int) -> bytes:
@@ -139,9 +141,10 @@ class Cursor:
     that read an element take ``what``, the field's name for errors (some
     also a ``part`` appended to it, so that names are only built for errors).
 
-    The short definite forms (one-octet tags, lengths below 128, or below
-    65536 for constructed elements) are read inline by :meth:`enter`,
-    :meth:`expect` and :meth:`head`; everything else goes through :meth:`_header`.
+    The short definite forms (one-octet tags, lengths below 65536) are read
+    in place by the methods every element goes through; anything else (long
+    or indefinite lengths, high tag numbers, and every error) by
+    :meth:`_header`, which gives the same answers for the short forms.
     """
 
     __slots__ = ("_ends", "_eocs", "_max_depth", "_view", "data", "end", "limits", "pos")
@@ -368,9 +371,10 @@ class Cursor:
         start, stop = self.expect(TAG_INTEGER, what)
         if start == stop:
             raise MalformedCMSError(f"{what}: an INTEGER has no contents")
+        value = int.from_bytes(self.data[start:stop], "big", signed=True)
+        found = f"{value}" if stop == start + 1 else f"{value} in {stop - start} octets"
         raise MalformedCMSError(
-            f"{what}: expected {' or '.join(map(str, sorted(allowed)))}, "
-            f"got {int.from_bytes(self.data[start:stop], 'big', signed=True)}"
+            f"{what}: expected {' or '.join(map(str, sorted(allowed)))}, got {found}"
         )
 
     def oid(self, what: str, part: str = "") -> str:
@@ -440,11 +444,11 @@ class Cursor:
             oid = _OIDS.get(bytes(data[start + 2 : oid_end])) if oid_end <= stop else None
             if oid is not None:
                 if oid_end == stop:
-                    return _new_algorithm(AlgorithmIdentifier, (oid, None))
+                    return new_record(AlgorithmIdentifier, (oid, None))
                 if oid_end + 2 <= stop and oid_end + 2 + data[oid_end + 1] == stop:
                     tag = data[oid_end]
                     if data[oid_end + 1] < 0x80 and tag and tag & 0x1F != 0x1F:
-                        return _new_algorithm(AlgorithmIdentifier, (oid, bytes(data[oid_end:stop])))
+                        return new_record(AlgorithmIdentifier, (oid, bytes(data[oid_end:stop])))
         self.pos = first
         self.enter(TAG_SEQUENCE, what)
         oid = self.oid(what, ".algorithm")
@@ -478,7 +482,7 @@ def _short_elements(data: bytes | memoryview, pos: int, end: int) -> list[bytes]
     definite length below 65536; else ``None`` (and the general reading decides)."""
     found = []
     while pos < end:
-        if pos + 2 > end or data[pos] & 0x1F in (0, 0x1F):
+        if pos + 2 > end or data[pos] == 0 or data[pos] & 0x1F == 0x1F:
             return None
         stop = pos + 2 + data[pos + 1]
         if data[pos + 1] >= 0x80:
