@@ -51,7 +51,6 @@ __all__ = [
     "agree_and_wrap",
     "key_agreement",
     "originator_fits",
-    "scheme_by_oid",
     "unwrap_agreed",
 ]
 
@@ -116,11 +115,6 @@ _EC_OID = "1.2.840.10045.2.1"
 _X25519_OID = "1.3.101.110"
 _X448_OID = "1.3.101.111"
 _DEFAULT_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
-
-
-def scheme_by_oid(oid: str) -> KeyAgreementScheme | None:
-    """The key-agreement scheme with the dotted ``oid``, or ``None`` when unknown."""
-    return _SCHEMES.get(oid)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -515,14 +515,13 @@ def _read_encrypted_content_info(
 # --------------------------------------------------------------------------- decrypting
 
 
-def _compatible(entry: RecipientInfoEntry, private_key: DecryptionKey) -> bool:
-    if not entry.supported:
-        return False
-    if entry.kind == "ktri":
-        return isinstance(private_key, rsa.RSAPrivateKey)
-    if entry.kind == "kari" and not isinstance(private_key, rsa.RSAPrivateKey):
-        return originator_fits(private_key, entry.originator)
-    return False
+def _usable_by(private_key: DecryptionKey) -> Callable[[RecipientInfoEntry], bool]:
+    """Whether a RecipientInfo is of a kind ``private_key`` can use (the key's kind found once)."""
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return lambda entry: entry.supported and entry.kind == "ktri"
+    return lambda entry: (
+        entry.supported and entry.kind == "kari" and originator_fits(private_key, entry.originator)
+    )
 
 
 def _candidates(
@@ -531,22 +530,18 @@ def _candidates(
     certificate: x509.Certificate | None,
     try_all: bool,
 ) -> tuple[list[tuple[RecipientInfoEntry, int]], bool]:
-    usable = [entry for entry in message.recipients if _compatible(entry, private_key)]
-    if not usable:
-        raise NoUsableRecipientError("no usable recipient for this key")
+    usable = _usable_by(private_key)
     if certificate is not None:
-        usable_indexes = {entry.index for entry in usable}
-        matched = [
-            (entry, position)
-            for entry, position in message.recipients_for(certificate)
-            if entry.index in usable_indexes
-        ]
-        if matched:
-            return matched, True
-        if not try_all:
-            raise NoMatchingRecipientError("no recipient matches certificate")
+        named = [pair for pair in message.recipients_for(certificate) if usable(pair[0])]
+        if named:
+            return named, True
+    entries = [entry for entry in message.recipients if usable(entry)]
+    if not entries:
+        raise NoUsableRecipientError("no usable recipient for this key")
+    if certificate is not None and not try_all:
+        raise NoMatchingRecipientError("no recipient matches certificate")
     return [
-        (entry, position) for entry in usable for position in range(len(entry.identifiers))
+        (entry, position) for entry in entries for position in range(len(entry.identifiers))
     ], False
 
 

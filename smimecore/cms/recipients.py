@@ -101,13 +101,12 @@ def read_recipient_info(cursor: Cursor, index: int) -> RecipientInfoEntry:
 
 
 def _read_ktri(cursor: Cursor, index: int) -> RecipientInfoEntry:
-    what = "KeyTransRecipientInfo"
-    cursor.enter(TAG_SEQUENCE, what)
-    cursor.version(f"{what}.version", _KTRI_VERSIONS)
+    cursor.enter(TAG_SEQUENCE, "KeyTransRecipientInfo")
+    cursor.version("KeyTransRecipientInfo.version", _KTRI_VERSIONS)
     rid = read_identifier(cursor, "KeyTransRecipientInfo.rid")
-    algorithm = cursor.algorithm(f"{what}.keyEncryptionAlgorithm")
-    encrypted_key = cursor.octets(f"{what}.encryptedKey")
-    cursor.leave(what)
+    algorithm = cursor.algorithm("KeyTransRecipientInfo.keyEncryptionAlgorithm")
+    encrypted_key = cursor.octets("KeyTransRecipientInfo.encryptedKey")
+    cursor.leave("KeyTransRecipientInfo")
     try:
         method = key_transport(algorithm)
     except (UnsupportedAlgorithmError, MalformedCMSError):
@@ -119,21 +118,20 @@ def _read_ktri(cursor: Cursor, index: int) -> RecipientInfoEntry:
 
 
 def _read_kari(cursor: Cursor, index: int) -> RecipientInfoEntry:
-    what = "KeyAgreeRecipientInfo"
-    cursor.enter(0xA1, what)
-    cursor.version(f"{what}.version", _KARI_VERSIONS)
-    cursor.enter(0xA0, f"{what}.originator")
-    originator = _read_originator(cursor, f"{what}.originator")
-    cursor.leave(f"{what}.originator")
+    cursor.enter(0xA1, "KeyAgreeRecipientInfo")
+    cursor.version("KeyAgreeRecipientInfo.version", _KARI_VERSIONS)
+    cursor.enter(0xA0, "KeyAgreeRecipientInfo.originator")
+    originator = _read_originator(cursor, "KeyAgreeRecipientInfo.originator")
+    cursor.leave("KeyAgreeRecipientInfo.originator")
     ukm = None
     if cursor.peek() == 0xA1:
-        cursor.enter(0xA1, f"{what}.ukm")
-        ukm = cursor.octets(f"{what}.ukm")
-        cursor.leave(f"{what}.ukm")
-    algorithm = cursor.algorithm(f"{what}.keyEncryptionAlgorithm")
+        cursor.enter(0xA1, "KeyAgreeRecipientInfo.ukm")
+        ukm = cursor.octets("KeyAgreeRecipientInfo.ukm")
+        cursor.leave("KeyAgreeRecipientInfo.ukm")
+    algorithm = cursor.algorithm("KeyAgreeRecipientInfo.keyEncryptionAlgorithm")
     identifiers: list[RecipientIdentifier] = []
     encrypted_keys: list[bytes] = []
-    field_name = f"{what}.recipientEncryptedKeys"
+    field_name = "KeyAgreeRecipientInfo.recipientEncryptedKeys"
     cursor.enter(TAG_SEQUENCE, field_name)
     while cursor.more():
         cursor.enter(TAG_SEQUENCE, "RecipientEncryptedKey")
@@ -141,7 +139,7 @@ def _read_kari(cursor: Cursor, index: int) -> RecipientInfoEntry:
         encrypted_keys.append(cursor.octets("RecipientEncryptedKey.encryptedKey"))
         cursor.leave("RecipientEncryptedKey")
     cursor.leave(field_name)
-    cursor.leave(what)
+    cursor.leave("KeyAgreeRecipientInfo")
     try:
         method: KeyAgreement | None = key_agreement(algorithm)
     except (UnsupportedAlgorithmError, MalformedCMSError):
