@@ -212,7 +212,7 @@ def test_corrupted_rsa_encrypted_key_fails_like_a_wrong_key(people: dict[str, Re
     owner = people["rsa2048"]
     der = build_enveloped(CONTENT, [_spec(people, "rsa2048")], cipher="aes-128-cbc")
     message = parse_enveloped(der)
-    encrypted_key = message.recipients[0].info.chosen["encrypted_key"].native
+    encrypted_key = message.recipients[0].encrypted_keys[0]
     position = der.index(encrypted_key)
     broken = bytearray(der)
     broken[position + 5] ^= 0xFF
@@ -242,7 +242,9 @@ def test_unknown_content_cipher(people: dict[str, Recipient]) -> None:
 
 def test_not_enveloped_data() -> None:
     data = cms.ContentInfo({"content_type": "data", "content": b"hello"}).dump()
-    with pytest.raises(MalformedCMSError, match="not \\(Auth\\)EnvelopedData"):
+    with pytest.raises(
+        MalformedCMSError, match="expected CMS enveloped-data or authenveloped-data"
+    ):
         parse_enveloped(data)
     with pytest.raises(MalformedCMSError):
         parse_enveloped(b"")

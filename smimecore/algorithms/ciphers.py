@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from asn1crypto import core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import RC2, TripleDES
 from cryptography.hazmat.primitives.ciphers import (
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.algorithms import AES
 
 from smimecore.algorithms.rc2 import rc2_cbc_decrypt
 from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.pki.der import TAG_SEQUENCE, Cursor
 
 __all__ = [
     "CONTENT_CIPHERS",
@@ -84,20 +84,6 @@ class ContentParameters:
         return cipher.key_size
 
 
-class _GcmParameters(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
-        ("nonce", core.OctetString),
-        ("icv_len", core.Integer, {"default": 12}),
-    ]
-
-
-class _Rc2Parameters(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012
-        ("version", core.Integer),
-        ("iv", core.OctetString),
-    ]
-
-
 CONTENT_CIPHERS: tuple[ContentCipher, ...] = (
     ContentCipher("aes-128-cbc", "2.16.840.1.101.3.4.1.2", 16, "cbc"),
     ContentCipher("aes-192-cbc", "2.16.840.1.101.3.4.1.22", 24, "cbc"),
@@ -143,77 +129,45 @@ def content_cipher_by_oid(oid: str) -> ContentCipher | None:
 
 
 def parse_parameters(cipher: ContentCipher, parameters: bytes | None) -> ContentParameters:
-    """Read the AlgorithmIdentifier parameters (DER, or ``None`` if absent) of ``cipher``."""
+    """Read the AlgorithmIdentifier parameters (``None`` if absent) of ``cipher``."""
+    what = f"{cipher.name} parameters"
     if parameters is None:
-        raise MalformedCMSError(f"{cipher.name} parameters are missing")
-    try:
-        if cipher.mode == "gcm":
-            return _gcm_parameters(parameters)
-        if cipher.name == "rc2-cbc":
-            return _rc2_parameters(parameters)
-        iv = _short_octets(parameters)
-        if iv is None:
-            iv = core.OctetString.load(parameters).native
-    except (ValueError, TypeError) as exc:
-        raise MalformedCMSError(f"{cipher.name} parameters are malformed") from exc
-    expected = 12 if cipher.mode == "chacha20-poly1305" else cipher.block_size
-    if len(iv) != expected:
-        raise MalformedCMSError(f"{cipher.name} IV/nonce must be {expected} bytes")
-    return ContentParameters(iv)
-
-
-def _short_octets(encoded: bytes) -> bytes | None:
-    """The value of a DER OCTET STRING shorter than 128 bytes, or ``None`` for any other form.
-
-    Only the plain form every encoder writes is read here; anything else
-    (BER, long lengths, trailing data) goes to asn1crypto as before.
-    """
-    if len(encoded) >= 2 and encoded[0] == 0x04 and encoded[1] == len(encoded) - 2 < 0x80:
-        return encoded[2:]
-    return None
-
-
-def _plain_gcm_parameters(parameters: bytes) -> tuple[bytes, int] | None:
-    """(nonce, ICV length) from DER GCMParameters in their short form, else ``None``."""
-    if len(parameters) < 4 or parameters[0] != 0x30 or parameters[1] != len(parameters) - 2:
-        return None
-    nonce_length = parameters[3]
-    if parameters[2] != 0x04 or nonce_length >= 0x80:
-        return None
-    nonce, rest = parameters[4 : 4 + nonce_length], parameters[4 + nonce_length :]
-    if len(nonce) != nonce_length:
-        return None
-    if not rest:
-        return nonce, 12
-    if len(rest) == 3 and rest[:2] == b"\x02\x01" and rest[2] < 0x80:
-        return nonce, rest[2]
-    return None
-
-
-def _gcm_parameters(parameters: bytes) -> ContentParameters:
-    plain = _plain_gcm_parameters(parameters)
-    if plain is not None:
-        nonce, tag_length = plain
+        raise MalformedCMSError(f"{what} are missing")
+    cursor = Cursor(parameters)
+    if cipher.mode == "gcm":
+        found = _gcm_parameters(cursor, what)
+    elif cipher.name == "rc2-cbc":
+        found = _rc2_parameters(cursor, what)
     else:
-        parsed = _GcmParameters.load(parameters)
-        nonce = parsed["nonce"].native
-        tag_length = parsed["icv_len"].native
+        found = ContentParameters(cursor.octets(what))
+    cursor.finish(what)
+    expected = 12 if cipher.mode == "chacha20-poly1305" else cipher.block_size
+    if cipher.mode != "gcm" and len(found.iv) != expected:
+        raise MalformedCMSError(f"{cipher.name} IV/nonce must be {expected} bytes")
+    return found
+
+
+def _gcm_parameters(cursor: Cursor, what: str) -> ContentParameters:
+    """GCMParameters (RFC 5084): { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 }."""
+    cursor.enter(TAG_SEQUENCE, what)
+    nonce = cursor.octets(f"{what}.aes-nonce")
+    tag_length = cursor.integer(f"{what}.aes-ICVlen") if cursor.more() else 12
+    cursor.leave(what)
     if not 12 <= tag_length <= 16 or not 8 <= len(nonce) <= 64:
         raise MalformedCMSError("GCM nonce or ICV length is out of range (RFC 5084)")
     return ContentParameters(nonce, tag_length)
 
 
-def _rc2_parameters(parameters: bytes) -> ContentParameters:
+def _rc2_parameters(cursor: Cursor, what: str) -> ContentParameters:
     # RFC 3370 section 5.2: rc2ParameterVersion is mandatory (unlike RFC 8018,
     # where an absent version means 32 bits), so a bare IV is malformed.
-    parsed = _Rc2Parameters.load(parameters)
-    version: int = parsed["version"].native
+    cursor.enter(TAG_SEQUENCE, what)
+    version = cursor.integer(f"{what}.rc2ParameterVersion")
+    iv = cursor.octets(f"{what}.iv")
+    cursor.leave(what)
     bits = version if version >= 256 else _RC2_VERSIONS.get(version)
     if bits is None or bits > 1024:
         raise UnsupportedAlgorithmError(f"rc2-cbc version {version}", "is not supported")
-    iv: bytes = parsed["iv"].native
-    if len(iv) != 8:
-        raise MalformedCMSError("rc2-cbc IV must be 8 bytes")
     return ContentParameters(iv, effective_bits=bits)
 
 

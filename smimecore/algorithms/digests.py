@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 
-from smimecore.errors import UnsupportedAlgorithmError
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.pki.der import Cursor
 
 __all__ = [
     "SIGNING_DIGESTS",
     "DigestAlgorithm",
     "digest_by_micalg",
     "digest_by_name",
+    "read_hash_and_mgf1",
 ]
 
 
@@ -31,8 +33,8 @@ class DigestAlgorithm:
     weak: bool = False
 
     def hash_algorithm(self) -> hashes.HashAlgorithm:
-        """The ``cryptography`` hash object, for signature primitives."""
-        return _HASH_CLASSES[self.name]()
+        """The ``cryptography`` hash object, for signature primitives (stateless: shared)."""
+        return _HASH_OBJECTS[self.name]
 
     def digest(self, data: bytes | memoryview) -> bytes:
         """The digest of ``data`` (hashlib: it releases the GIL on large inputs)."""
@@ -56,6 +58,8 @@ _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha3_384": hashes.SHA3_384,
     "sha3_512": hashes.SHA3_512,
 }
+
+_HASH_OBJECTS = {name: kind() for name, kind in _HASH_CLASSES.items()}
 
 _DIGESTS: dict[str, DigestAlgorithm] = {
     algorithm.name: algorithm
@@ -108,3 +112,29 @@ def digest_by_name(name: str) -> DigestAlgorithm:
 def digest_by_micalg(micalg: str) -> DigestAlgorithm:
     """The digest named by a ``multipart/signed`` ``micalg`` parameter (``sha-256``...)."""
     return digest_by_name(micalg)
+
+
+_MGF1 = "1.2.840.113549.1.1.8"
+
+
+def read_hash_and_mgf1(cursor: Cursor, what: str) -> tuple[DigestAlgorithm, DigestAlgorithm]:
+    """The ``[0]`` hashAlgorithm and ``[1]`` maskGenAlgorithm (MGF1) of RSASSA-PSS-params or
+    RSAES-OAEP-params (RFC 8017), each SHA-1 when absent; the cursor is inside the SEQUENCE."""
+    digest = mask_digest = _DIGESTS["sha1"]
+    if cursor.peek() == 0xA0:
+        cursor.enter(0xA0, f"{what}.hashAlgorithm")
+        digest = digest_by_name(cursor.algorithm(f"{what}.hashAlgorithm").oid)
+        cursor.leave(f"{what}.hashAlgorithm")
+    if cursor.peek() == 0xA1:
+        field = f"{what}.maskGenAlgorithm"
+        cursor.enter(0xA1, field)
+        mask = cursor.algorithm(field)
+        cursor.leave(field)
+        if mask.oid != _MGF1:
+            raise UnsupportedAlgorithmError(mask.oid, "is not a supported mask generation function")
+        if mask.parameters is None:
+            raise MalformedCMSError(f"{field}: MGF1 without its hash algorithm")
+        parameters = Cursor(mask.parameters)
+        mask_digest = digest_by_name(parameters.algorithm(f"{field}.parameters").oid)
+        parameters.finish(f"{field}.parameters")
+    return digest, mask_digest

@@ -20,9 +20,9 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from asn1crypto import cms, core
+from asn1crypto import core
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -32,26 +32,33 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from smimecore.algorithms.digests import digest_by_name
 from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
-from smimecore.pki.der import TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, Reader, encode_tlv
+from smimecore.pki.der import (
+    TAG_OCTET_STRING,
+    TAG_OID,
+    TAG_SEQUENCE,
+    AlgorithmIdentifier,
+    Cursor,
+    encode_tlv,
+)
 
 __all__ = [
     "AgreementPrivateKey",
     "AgreementPublicKey",
     "Kdf",
+    "KeyAgreement",
     "KeyAgreementScheme",
-    "agree_and_wrap_der",
-    "describe_agreement",
-    "describe_agreement_der",
-    "originator_matches_key",
-    "originator_matches_key_der",
-    "scheme_by_oid",
+    "OriginatorKey",
+    "agree_and_wrap",
+    "key_agreement",
+    "originator_fits",
     "unwrap_agreed",
-    "unwrap_agreed_der",
 ]
 
 AgreementPrivateKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
 AgreementPublicKey = ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
 Kdf = Literal["x963", "hkdf"]
+OriginatorKey = tuple[str, bytes]
+"""A kari's ephemeral originatorKey: its algorithm OID and its public key (the BIT STRING)."""
 
 
 @dataclass(frozen=True)
@@ -110,59 +117,47 @@ _X448_OID = "1.3.101.111"
 _DEFAULT_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
 
 
-class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
-        ("algorithm", core.ObjectIdentifier),
-        ("parameters", core.Any, {"optional": True}),
-    ]
+@dataclass(frozen=True)
+class KeyAgreement:
+    """What a KeyAgreeRecipientInfo's keyEncryptionAlgorithm says: the scheme and the key wrap.
+
+    ``wrap_der`` is the key-wrap AlgorithmIdentifier as received (the
+    SharedInfo's keyInfo); ``size`` the key-encryption key's length.
+    """
+
+    scheme: KeyAgreementScheme
+    wrap_der: bytes
+    size: int
+    des3_wrap: bool = False
+
+    @property
+    def name(self) -> str:
+        """``ecdh-x963-sha256+aes128-wrap`` style name."""
+        wrap = "des-ede3" if self.des3_wrap else f"aes{self.size * 8}"
+        return f"{self.scheme.name}+{wrap}-wrap"
 
 
-class _SharedInfo(core.Sequence):  # type: ignore[misc]
-    """ECC-CMS-SharedInfo (RFC 5753 section 7.2)."""
+@functools.lru_cache(maxsize=64)
+def key_agreement(algorithm: AlgorithmIdentifier) -> KeyAgreement:
+    """The key agreement ``algorithm`` names (a few distinct values, so cached).
 
-    _fields = [  # noqa: RUF012
-        ("key_info", core.Any),
-        ("entity_u_info", core.OctetString, {"explicit": 0, "optional": True}),
-        ("supp_pub_info", core.OctetString, {"explicit": 2}),
-    ]
-
-
-def scheme_by_oid(oid: str) -> KeyAgreementScheme | None:
-    """The key-agreement scheme with the dotted ``oid``, or ``None`` when unknown."""
-    return _SCHEMES.get(oid)
-
-
-def _scheme_and_wrap(
-    algorithm: cms.KeyEncryptionAlgorithm,
-) -> tuple[KeyAgreementScheme, bytes, int]:
-    oid = algorithm["algorithm"].dotted
-    scheme = _SCHEMES.get(oid)
+    Raises :class:`UnsupportedAlgorithmError` for schemes and key wraps we do
+    not know, :class:`MalformedCMSError` when the key wrap is missing or unreadable.
+    """
+    scheme = _SCHEMES.get(algorithm.oid)
     if scheme is None:
-        raise UnsupportedAlgorithmError(oid, "is not a supported key agreement algorithm")
-    parameters = algorithm["parameters"]
-    if not isinstance(parameters, core.Any) or parameters.contents is None:
+        raise UnsupportedAlgorithmError(algorithm.oid, "is not a supported key agreement algorithm")
+    if algorithm.parameters is None:
         raise MalformedCMSError("key agreement algorithm has no key-wrap algorithm")
-    try:
-        wrap = parameters.parse(_AlgorithmIdentifier)
-        wrap_oid = wrap["algorithm"].dotted
-    except (ValueError, TypeError) as exc:
-        raise MalformedCMSError("key-wrap AlgorithmIdentifier is malformed") from exc
-    size = 24 if wrap_oid == _DES3_WRAP_OID else _WRAP_OIDS.get(wrap_oid)
+    cursor = Cursor(algorithm.parameters)
+    wrap_oid = cursor.algorithm("the key-wrap AlgorithmIdentifier").oid
+    cursor.finish("the key-wrap AlgorithmIdentifier")
+    if wrap_oid == _DES3_WRAP_OID:
+        return KeyAgreement(scheme, algorithm.parameters, 24, des3_wrap=True)
+    size = _WRAP_OIDS.get(wrap_oid)
     if size is None:
         raise UnsupportedAlgorithmError(wrap_oid, "is not a supported key-wrap algorithm")
-    return scheme, bytes(wrap.dump()), size
-
-
-def describe_agreement(algorithm: cms.KeyEncryptionAlgorithm) -> str:
-    """``ecdh-x963-sha256+aes128-wrap`` style name of a KARI keyEncryptionAlgorithm."""
-    scheme, wrap_der, size = _scheme_and_wrap(algorithm)
-    if size == 24 and _is_des3_wrap(wrap_der):
-        return f"{scheme.name}+des-ede3-wrap"
-    return f"{scheme.name}+aes{size * 8}-wrap"
-
-
-def _is_des3_wrap(wrap_der: bytes) -> bool:
-    return bool(_AlgorithmIdentifier.load(wrap_der)["algorithm"].dotted == _DES3_WRAP_OID)
+    return KeyAgreement(scheme, algorithm.parameters, size)
 
 
 def _des3_unwrap(kek: bytes, wrapped: bytes) -> bytes:
@@ -223,30 +218,11 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
 }
 
 
-def _originator_public(originator: cms.OriginatorIdentifierOrKey) -> tuple[str, bytes]:
-    if originator.name != "originator_key":
-        raise UnsupportedAlgorithmError(
-            "static-static ECDH", "is not supported (originator is not an ephemeral key)"
-        )
-    info = originator.chosen
-    contents = info["public_key"].contents or b""
-    if not contents or contents[0] != 0:
-        raise MalformedCMSError("originator public key BIT STRING is malformed")
-    return str(info["algorithm"]["algorithm"].dotted), bytes(contents[1:])
-
-
-def originator_matches_key(
-    private_key: AgreementPrivateKey, originator: cms.OriginatorIdentifierOrKey
-) -> bool:
+def originator_fits(private_key: AgreementPrivateKey, originator: OriginatorKey | None) -> bool:
     """Whether the originator key is of the same kind (and curve) as ``private_key``."""
-    try:
-        oid, _ = _originator_public(originator)
-    except (UnsupportedAlgorithmError, MalformedCMSError):
+    if originator is None:
         return False
-    return _oid_fits_key(private_key, oid)
-
-
-def _oid_fits_key(private_key: AgreementPrivateKey, oid: str) -> bool:
+    oid = originator[0]
     if isinstance(private_key, x25519.X25519PrivateKey):
         return oid == _X25519_OID
     if isinstance(private_key, x448.X448PrivateKey):
@@ -270,9 +246,9 @@ def _exchange(private_key: AgreementPrivateKey, oid: str, point: bytes) -> bytes
 
 def unwrap_agreed(
     private_key: AgreementPrivateKey,
-    originator: cms.OriginatorIdentifierOrKey,
+    agreement: KeyAgreement,
+    originator: OriginatorKey,
     ukm: bytes | None,
-    algorithm: cms.KeyEncryptionAlgorithm,
     encrypted_key: bytes,
 ) -> bytes:
     """Recover the content key of one RecipientEncryptedKey.
@@ -280,30 +256,12 @@ def unwrap_agreed(
     Raises :class:`DecryptionError` when the key wrap's integrity check fails
     (a wrong key), and typed errors for unsupported or malformed parameters.
     """
-    scheme, wrap_der, size = _scheme_and_wrap(algorithm)
-    _check_curve_kind(private_key, scheme)
-    public = _originator_public(originator)
-    return _unwrap(private_key, scheme, wrap_der, size, public, ukm, encrypted_key)
-
-
-def _check_curve_kind(private_key: AgreementPrivateKey, scheme: KeyAgreementScheme) -> None:
+    scheme = agreement.scheme
     if scheme.oid in _COFACTOR_OIDS and not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise UnsupportedAlgorithmError(scheme.oid, "is only supported on NIST curves")
-
-
-def _unwrap(
-    private_key: AgreementPrivateKey,
-    scheme: KeyAgreementScheme,
-    wrap_der: bytes,
-    size: int,
-    originator: tuple[str, bytes],
-    ukm: bytes | None,
-    encrypted_key: bytes,
-) -> bytes:
-    oid, point = originator
-    shared = _exchange(private_key, oid, point)
-    kek = _derive(scheme, shared, wrap_der, size, ukm)
-    if size == 24 and _is_des3_wrap(wrap_der):
+    shared = _exchange(private_key, *originator)
+    kek = _derive(scheme, shared, agreement.wrap_der, agreement.size, ukm)
+    if agreement.des3_wrap:
         return _des3_unwrap(kek, encrypted_key)
     try:
         return aes_key_unwrap(kek, encrypted_key)
@@ -345,7 +303,7 @@ def _ephemeral(public_key: AgreementPublicKey) -> tuple[bytes, bytes, str]:
     raise UnsupportedAlgorithmError(type(public_key).__name__, "keys cannot be used for ECDH")
 
 
-def agree_and_wrap_der(
+def agree_and_wrap(
     public_key: AgreementPublicKey,
     key: bytes,
     *,
@@ -396,99 +354,3 @@ _ORIGINATOR_ALGORITHMS = {
     oid: encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OID, _oid_bytes(oid)))
     for oid in (_EC_OID, _X25519_OID, _X448_OID)
 }
-
-
-# ---------------------------------------------------------------- the same from DER
-# The usual encodings are read with the TLV reader; anything else is handed to
-# asn1crypto and the functions above, so odd input gets the same answers as before.
-
-
-def _plain_children(reader: Reader, offset: int, tag: int, counts: tuple[int, ...]) -> list[Any]:
-    """The children of the definite-length element at ``offset`` with ``tag``, or ``[]``."""
-    tlv = reader.read(offset)
-    if reader.view[offset] != tag or tlv.indefinite or tlv.end != len(reader.view):
-        return []
-    children = reader.children(tlv)
-    return children if len(children) in counts else []
-
-
-@functools.lru_cache(maxsize=64)
-def _scheme_and_wrap_der(algorithm_der: bytes) -> tuple[KeyAgreementScheme, bytes, int]:
-    reader = Reader(algorithm_der)
-    try:
-        fields = _plain_children(reader, 0, TAG_SEQUENCE, (2,))
-        if fields and reader.view[fields[1].start] == TAG_SEQUENCE and not fields[1].indefinite:
-            oid = reader.oid(fields[0])
-            wrap = reader.children(fields[1])
-            if 1 <= len(wrap) <= 2:
-                scheme = _SCHEMES.get(oid)
-                if scheme is None:
-                    raise UnsupportedAlgorithmError(
-                        oid, "is not a supported key agreement algorithm"
-                    )
-                wrap_oid = reader.oid(wrap[0])
-                size = 24 if wrap_oid == _DES3_WRAP_OID else _WRAP_OIDS.get(wrap_oid)
-                if size is None:
-                    raise UnsupportedAlgorithmError(
-                        wrap_oid, "is not a supported key-wrap algorithm"
-                    )
-                return scheme, bytes(reader.element(fields[1])), size
-    except MalformedCMSError:
-        pass
-    return _scheme_and_wrap(_load(cms.KeyEncryptionAlgorithm, algorithm_der))
-
-
-def _load(kind: Any, der: bytes) -> Any:
-    try:
-        return kind.load(der)
-    except ValueError as exc:
-        raise MalformedCMSError(f"{kind.__name__} is malformed") from exc
-
-
-def describe_agreement_der(algorithm_der: bytes) -> str:
-    """:func:`describe_agreement` of a DER KeyEncryptionAlgorithm."""
-    scheme, wrap_der, size = _scheme_and_wrap_der(algorithm_der)
-    if size == 24 and _is_des3_wrap(wrap_der):
-        return f"{scheme.name}+des-ede3-wrap"
-    return f"{scheme.name}+aes{size * 8}-wrap"
-
-
-@functools.lru_cache(maxsize=16)  # asked twice per message: does it fit the key, then unwrap
-def _originator_public_der(originator_der: bytes) -> tuple[str, bytes]:
-    reader = Reader(originator_der)
-    try:
-        fields = _plain_children(reader, 0, 0xA1, (2,))
-        if fields and reader.view[fields[1].start] == 0x03:
-            algorithm = reader.children(fields[0])
-            if reader.view[fields[0].start] == TAG_SEQUENCE and 1 <= len(algorithm) <= 2:
-                contents = bytes(reader.contents(fields[1]))
-                if not contents or contents[0] != 0:
-                    raise MalformedCMSError("originator public key BIT STRING is malformed")
-                return reader.oid(algorithm[0]), contents[1:]
-    except MalformedCMSError as exc:
-        if str(exc) == "originator public key BIT STRING is malformed":
-            raise
-    return _originator_public(_load(cms.OriginatorIdentifierOrKey, originator_der))
-
-
-def originator_matches_key_der(private_key: AgreementPrivateKey, originator_der: bytes) -> bool:
-    """:func:`originator_matches_key` with the OriginatorIdentifierOrKey as DER."""
-    try:
-        oid, _ = _originator_public_der(originator_der)
-    except (UnsupportedAlgorithmError, MalformedCMSError):
-        return False
-    return _oid_fits_key(private_key, oid)
-
-
-def unwrap_agreed_der(
-    private_key: AgreementPrivateKey,
-    originator_der: bytes,
-    ukm: bytes | None,
-    algorithm_der: bytes,
-    encrypted_key: bytes,
-) -> bytes:
-    """:func:`unwrap_agreed` with the originator and keyEncryptionAlgorithm as DER."""
-    scheme, wrap_der, size = _scheme_and_wrap_der(algorithm_der)
-    _check_curve_kind(private_key, scheme)
-    public = _originator_public_der(originator_der)
-    return _unwrap(private_key, scheme, wrap_der, size, public, ukm, encrypted_key)

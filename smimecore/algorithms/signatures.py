@@ -9,16 +9,16 @@ HashML-DSA and SLH-DSA are refused by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from asn1crypto import core
+from asn1crypto import algos
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, mldsa, padding, rsa
 
-from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
+from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name, read_hash_and_mgf1
 from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.pki.der import TAG_SEQUENCE, AlgorithmIdentifier, Cursor
 
 __all__ = [
     "ML_DSA_OIDS",
@@ -139,7 +139,10 @@ class SignatureScheme:
         if self.name == "rsassa_pss":
             mgf_digest = self.mgf_digest or self.digest
             return padding.PSS(padding.MGF1(mgf_digest.hash_algorithm()), self.pss_salt_length)
-        return padding.PKCS1v15()
+        return _PKCS1V15
+
+
+_PKCS1V15 = padding.PKCS1v15()
 
 
 _PurePublicKey = (
@@ -209,57 +212,76 @@ def scheme_for_key(
     raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys cannot sign S/MIME")
 
 
-_SCHEME_BY_SIGNATURE_ALGO = {
-    "rsassa_pkcs1v15": "rsassa_pkcs1v15",
-    "rsassa_pss": "rsassa_pss",
-    "ecdsa": "ecdsa",
-    "dsa": "dsa",
-    "ed25519": "ed25519",
-    "ed448": "ed448",
-}
+_SCHEMES_BY_NAME = ("rsassa_pkcs1v15", "rsassa_pss", "ecdsa", "dsa", "ed25519", "ed448")
+_SCHEMES_BY_SUFFIX = {"_rsa": "rsassa_pkcs1v15", "_ecdsa": "ecdsa", "_dsa": "dsa"}
 
 # Signature algorithm OIDs asn1crypto has no name for, seen in the wild.
 _EXTRA_OIDS = {
     "1.2.840.10045.2.1": "ecdsa",  # id-ecPublicKey used as a signature algorithm
-    "1.2.840.10040.4.1": "dsa",  # id-dsa used as a signature algorithm
 }
 
 
+def _scheme_name(oid: str) -> str:
+    """The scheme an OID names: asn1crypto's name (``sha256_rsa``...) without its digest."""
+    name = str(algos.SignedDigestAlgorithmId.map(oid))
+    if name in _SCHEMES_BY_NAME:
+        return name
+    suffix = name[name.rfind("_") :] if "_" in name else ""
+    return _SCHEMES_BY_SUFFIX.get(suffix) or _EXTRA_OIDS.get(oid, "")
+
+
 def scheme_from_algorithm_identifier(
-    signature_algorithm: Any, digest: DigestAlgorithm
+    signature_algorithm: AlgorithmIdentifier, digest: DigestAlgorithm
 ) -> SignatureScheme:
-    """The scheme a SignerInfo's ``signatureAlgorithm`` (asn1crypto object) names.
+    """The scheme a SignerInfo's ``signatureAlgorithm`` names.
 
     ``digest`` is the SignerInfo's digestAlgorithm, which hashes the
     content and the signed attributes.
     """
-    dotted = signature_algorithm["algorithm"].dotted
-    has_parameters = not isinstance(signature_algorithm["parameters"], core.Void)
-    post_quantum = post_quantum_scheme(dotted, digest, has_parameters=has_parameters)
+    post_quantum = post_quantum_scheme(
+        signature_algorithm.oid, digest, has_parameters=signature_algorithm.parameters is not None
+    )
     if post_quantum is not None:
         return post_quantum
-    try:
-        name = _SCHEME_BY_SIGNATURE_ALGO[signature_algorithm.signature_algo]
-    except (ValueError, KeyError):
-        name = _EXTRA_OIDS.get(dotted, "")
+    name = _scheme_name(signature_algorithm.oid)
     if not name:
-        raise UnsupportedAlgorithmError(dotted, "is not a supported signature algorithm")
+        raise UnsupportedAlgorithmError(
+            signature_algorithm.oid, "is not a supported signature algorithm"
+        )
     if name == "rsassa_pss":
-        return _pss_scheme(signature_algorithm["parameters"].native or {})
+        return _pss_scheme(signature_algorithm.parameters)
+    if signature_algorithm.parameters not in (None, _NULL):
+        raise MalformedCMSError(f"signatureAlgorithm {name}: parameters must be absent or NULL")
     return SignatureScheme(name, digest)
 
 
-def _pss_scheme(parameters: Mapping[str, Any]) -> SignatureScheme:
-    hash_algorithm = (parameters.get("hash_algorithm") or {}).get("algorithm", "sha1")
-    mask = parameters.get("mask_gen_algorithm") or {}
-    if mask.get("algorithm", "mgf1") != "mgf1":
-        raise UnsupportedAlgorithmError(str(mask.get("algorithm")), "is not a supported PSS mask")
-    mgf_hash = (mask.get("parameters") or {}).get("algorithm", "sha1")
+_NULL = b"\x05\x00"
+
+
+def _pss_scheme(parameters: bytes | None) -> SignatureScheme:
+    """RSASSA-PSS-params (RFC 8017 appendix A.2.3); absent parameters are all defaults."""
+    what = "RSASSA-PSS-params"
+    cursor = Cursor(parameters or b"\x30\x00")
+    cursor.enter(TAG_SEQUENCE, what)
+    digest, mask_digest = read_hash_and_mgf1(cursor, what)
+    salt_length = 20
+    if cursor.peek() == 0xA2:
+        cursor.enter(0xA2, f"{what}.saltLength")
+        salt_length = cursor.integer(f"{what}.saltLength")
+        cursor.leave(f"{what}.saltLength")
+    if cursor.peek() == 0xA3:
+        cursor.enter(0xA3, f"{what}.trailerField")
+        if cursor.integer(f"{what}.trailerField") != 1:
+            raise UnsupportedAlgorithmError(
+                "RSASSA-PSS trailerField", "other than 1 is not defined"
+            )
+        cursor.leave(f"{what}.trailerField")
+    cursor.leave(what)
+    cursor.finish(what)
+    if not 0 <= salt_length <= 1024:
+        raise UnsupportedAlgorithmError(f"RSASSA-PSS saltLength {salt_length}", "is not supported")
     return SignatureScheme(
-        "rsassa_pss",
-        digest_by_name(hash_algorithm),
-        pss_salt_length=int(parameters.get("salt_length", 20)),
-        mgf_digest=digest_by_name(mgf_hash),
+        "rsassa_pss", digest, pss_salt_length=salt_length, mgf_digest=mask_digest
     )
 
 

@@ -1,7 +1,9 @@
-"""Signed attributes (RFC 5652 section 11, RFC 8551 section 2.5, RFC 5035).
+"""CMS attributes (RFC 5652 section 11, RFC 8551 section 2.5, RFC 5035): reading and writing.
 
-smimecore writes contentType, signingTime, messageDigest,
-smimeCapabilities and the ESS signingCertificateV2 attribute.
+:func:`read_attributes` reads any SET OF Attribute (signed, unsigned,
+authenticated, unprotected) into an :class:`Attributes`.  smimecore writes
+contentType, signingTime, messageDigest, smimeCapabilities and the ESS
+signingCertificateV2 attribute.
 
 The attributes that stay the same for a signer (contentType,
 smimeCapabilities, signingCertificateV2) are built with asn1crypto once
@@ -13,18 +15,26 @@ sorted as DER requires.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 
-from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, encode_tlv
+from smimecore.errors import MalformedCMSError
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, Cursor, encode_tlv
 
 __all__ = [
+    "CONTENT_TYPE",
+    "COUNTERSIGNATURE",
+    "MESSAGE_DIGEST",
+    "SIGNING_TIME",
     "SMIME_CAPABILITIES",
+    "Attributes",
     "constant_signed_attributes",
     "message_digest_attribute",
+    "read_attributes",
     "read_signing_time",
     "signed_attributes_set",
     "signing_time_attribute",
@@ -97,7 +107,13 @@ def read_signing_time(value: bytes) -> datetime | None:
 
 def _utc(year: int, rest: bytes) -> datetime:
     """``rest`` is MMDDHHMMSS."""
-    month, day, hour, minute, second = (int(rest[i : i + 2]) for i in range(0, 10, 2))
+    month, day, hour, minute, second = (
+        int(rest[0:2]),
+        int(rest[2:4]),
+        int(rest[4:6]),
+        int(rest[6:8]),
+        int(rest[8:10]),
+    )
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -114,3 +130,100 @@ def _ess_cert_id_v2(certificate: asn1_x509.Certificate) -> dict[str, Any]:
             "serial_number": certificate.serial_number,
         },
     }
+
+
+CONTENT_TYPE = "1.2.840.113549.1.9.3"
+MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+SIGNING_TIME = "1.2.840.113549.1.9.5"
+COUNTERSIGNATURE = "1.2.840.113549.1.9.6"
+_NAMES = {
+    CONTENT_TYPE: "content_type",
+    MESSAGE_DIGEST: "message_digest",
+    SIGNING_TIME: "signing_time",
+    COUNTERSIGNATURE: "counter_signature",
+}
+
+
+class Attributes(NamedTuple):
+    """A SET OF Attribute as received.
+
+    ``encoding`` is the whole element, its ``[n]`` IMPLICIT tag included;
+    ``values`` maps each attribute type (dotted OID) to the encodings of the
+    values of each of its occurrences, in the order received.
+    """
+
+    encoding: bytes
+    values: dict[str, list[tuple[bytes, ...]]]
+
+    def single(self, oid: str, kind: str = "signed") -> bytes | None:
+        """The encoding of the only value of attribute ``oid`` (``None`` when absent)."""
+        found = self.values.get(oid)
+        if not found:
+            return None
+        if len(found) > 1 or len(found[0]) != 1:
+            raise MalformedCMSError(
+                f"the {_NAMES.get(oid, oid)} {kind} attribute must have exactly one value"
+            )
+        return found[0][0]
+
+    def signing_time(self) -> datetime | None:
+        """The signingTime attribute, if there is exactly one well-formed one."""
+        try:
+            value = self.single(SIGNING_TIME)
+        except MalformedCMSError:
+            return None
+        return read_signing_time(value) if value is not None else None
+
+    def as_set(self) -> bytes:
+        """The encoding received, tagged SET OF (what a signature or MAC covers)."""
+        return bytes((TAG_SET,)) + self.encoding[1:]
+
+    def encodings(self) -> Iterator[bytes]:
+        """What a signer may have signed: the encoding received (as a SET), then its DER.
+
+        A generator: the DER re-encoding (asn1crypto's forced dump costs
+        milliseconds) is made only when the received bytes did not do.
+        """
+        received = self.as_set()
+        yield received
+        der = _reencoded(received)
+        if der is not None and der != received:
+            yield der
+
+    def der(self) -> bytes:
+        """The DER of the SET OF (what an AuthEnvelopedData MAC covers, RFC 5083 section 2.2):
+        the encoding received, unless it has an indefinite length."""
+        received = self.as_set()
+        if received[1] != 0x80:
+            return received
+        der = _reencoded(received)
+        if der is None:
+            raise MalformedCMSError("the attributes cannot be re-encoded as DER")
+        return der
+
+
+def _reencoded(encoding: bytes) -> bytes | None:
+    """asn1crypto's DER re-encoding of a SET OF Attribute, or ``None`` if it cannot make one."""
+    try:
+        return bytes(cms.CMSAttributes.load(encoding).dump(force=True))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def read_attributes(cursor: Cursor, tag: int, what: str) -> Attributes:
+    """The SET SIZE (1..MAX) OF Attribute at the cursor, implicitly tagged ``tag``."""
+    start = cursor.pos
+    attribute = f"{what} Attribute"
+    found: dict[str, list[tuple[bytes, ...]]] = {}
+    cursor.enter(tag, what)
+    while cursor.pos < cursor.end:
+        oid, values = cursor.attribute(attribute)
+        occurrences = found.get(oid)
+        if occurrences is None:
+            found[oid] = [values]
+        else:
+            occurrences.append(values)
+    cursor.leave(what)
+    if not found:
+        raise MalformedCMSError(f"{what}: empty (at least one attribute is required)")
+    return Attributes(bytes(cursor.data[start : cursor.pos]), found)

@@ -3,50 +3,60 @@
 from __future__ import annotations
 
 import zlib
+from typing import NamedTuple
 
-from asn1crypto import cms
-
-from smimecore.errors import (
-    MalformedCMSError,
-    ResourceLimitError,
-    UnsupportedAlgorithmError,
-    first_line,
+from smimecore.cms.content_info import (
+    COMPRESSED_DATA_OID,
+    close_content_info,
+    open_content_info,
+    read_encapsulated,
 )
+from smimecore.errors import MalformedCMSError, ResourceLimitError, UnsupportedAlgorithmError
+from smimecore.pki.der import DEFAULT_LIMITS, TAG_SEQUENCE, AlgorithmIdentifier, Bytes, ReaderLimits
 
-__all__ = ["decompress"]
+__all__ = ["CompressedData", "decompress", "parse_compressed"]
 
 _ZLIB = "1.2.840.113549.1.9.16.3.8"
+_VERSIONS = frozenset({0})
 
 
-def decompress(data: bytes, *, limit: int) -> bytes:
+class CompressedData(NamedTuple):
+    """A CompressedData as read: the compression algorithm and the encapsulated content."""
+
+    algorithm: AlgorithmIdentifier
+    content_type: str
+    content: bytes | memoryview | None
+
+
+def parse_compressed(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> CompressedData:
+    """Read a DER/BER ContentInfo holding CompressedData (the content stays a view)."""
+    _, cursor = open_content_info(data, {COMPRESSED_DATA_OID: "compressed-data"}, limits)
+    cursor.enter(TAG_SEQUENCE, "CompressedData")
+    cursor.version("CompressedData.version", _VERSIONS)
+    algorithm = cursor.algorithm("CompressedData.compressionAlgorithm")
+    content_type, content = read_encapsulated(cursor, "CompressedData.encapContentInfo")
+    cursor.leave("CompressedData")
+    close_content_info(cursor)
+    return CompressedData(algorithm, content_type, content)
+
+
+def decompress(data: Bytes, *, limit: int) -> bytes:
     """The content of a DER/BER ContentInfo holding CompressedData.
 
     Raises :class:`MalformedCMSError` when the data is broken, and
     :class:`ResourceLimitError` as soon as the decompressed content would
     exceed ``limit`` bytes (a compression bomb: no more is inflated).
     """
-    try:
-        content_info = cms.ContentInfo.load(data)
-        if content_info["content_type"].native != "compressed_data":
-            raise MalformedCMSError(
-                f"expected CMS compressed-data, found {content_info['content_type'].native}"
-            )
-        compressed = content_info["content"]
-        algorithm = compressed["compression_algorithm"]["algorithm"].dotted
-        payload = compressed["encap_content_info"]["content"].native
-    except MalformedCMSError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise MalformedCMSError(
-            f"broken CMS CompressedData: {first_line(exc, 'truncated')}"
-        ) from None
-    if algorithm != _ZLIB:
-        raise UnsupportedAlgorithmError(algorithm, "is not a supported compression algorithm")
-    if not isinstance(payload, bytes):
+    compressed = parse_compressed(data)
+    if compressed.algorithm.oid != _ZLIB:
+        raise UnsupportedAlgorithmError(
+            compressed.algorithm.oid, "is not a supported compression algorithm"
+        )
+    if compressed.content is None:
         raise MalformedCMSError("CompressedData carries no content")
     inflater = zlib.decompressobj()
     try:
-        content = inflater.decompress(payload, limit + 1)
+        content = inflater.decompress(compressed.content, limit + 1)
     except zlib.error as exc:
         raise MalformedCMSError(f"compressed content is damaged: {exc}") from None
     if len(content) > limit:

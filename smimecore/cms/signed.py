@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
@@ -31,11 +33,26 @@ from smimecore.algorithms.signatures import (
     scheme_from_algorithm_identifier,
 )
 from smimecore.cms.attributes import (
+    CONTENT_TYPE,
+    COUNTERSIGNATURE,
+    MESSAGE_DIGEST,
+    SIGNING_TIME,
+    Attributes,
     constant_signed_attributes,
     message_digest_attribute,
-    read_signing_time,
+    read_attributes,
     signed_attributes_set,
     signing_time_attribute,
+)
+from smimecore.cms.content_info import (
+    SIGNED_DATA_OID,
+    CertificateIdentifier,
+    close_content_info,
+    content_type_name,
+    open_content_info,
+    read_encapsulated,
+    read_identifier,
+    same_name,
 )
 from smimecore.errors import (
     CertificateNotFoundError,
@@ -46,19 +63,16 @@ from smimecore.errors import (
 )
 from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
 from smimecore.pki.der import (
-    CONTEXT,
-    TAG_INTEGER,
+    DEFAULT_LIMITS,
     TAG_OCTET_STRING,
-    TAG_OID,
     TAG_SEQUENCE,
     TAG_SET,
-    Reader,
-    Tlv,
-    UnusualEncodingError,
-    decode_oid,
+    AlgorithmIdentifier,
+    Bytes,
+    Cursor,
+    ReaderLimits,
     encode_tlv,
-    read_head,
-    require_usual,
+    new_record,
 )
 
 __all__ = [
@@ -129,10 +143,12 @@ def build_signed_data(
         encode_tlv(TAG_OCTET_STRING, signature),
     )
     encapsulated = (
-        encode_tlv(TAG_SEQUENCE, _DATA_OID)
+        encode_tlv(TAG_SEQUENCE, _DATA_OID_DER)
         if detached
         else encode_tlv(
-            TAG_SEQUENCE, _DATA_OID, encode_tlv(_EXPLICIT_0, encode_tlv(TAG_OCTET_STRING, *pieces))
+            TAG_SEQUENCE,
+            _DATA_OID_DER,
+            encode_tlv(_EXPLICIT_0, encode_tlv(TAG_OCTET_STRING, *pieces)),
         )
     )
     signed_data = encode_tlv(
@@ -143,13 +159,13 @@ def build_signed_data(
         template.certificates,
         encode_tlv(TAG_SET, signer_info),
     )
-    return encode_tlv(TAG_SEQUENCE, _SIGNED_DATA_OID, encode_tlv(_EXPLICIT_0, signed_data))
+    return encode_tlv(TAG_SEQUENCE, _SIGNED_DATA_OID_DER, encode_tlv(_EXPLICIT_0, signed_data))
 
 
 _IMPLICIT_0 = 0xA0
 _EXPLICIT_0 = 0xA0
-_DATA_OID = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
-_SIGNED_DATA_OID = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+_DATA_OID_DER = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+_SIGNED_DATA_OID_DER = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
 
 
 def _retag_implicit_0(der_set: bytes) -> bytes:
@@ -296,33 +312,25 @@ class SignerCheck:
         return tuple(found)
 
 
-@dataclass(frozen=True)
-class SignerIdentifier:
-    """A SignerInfo's ``sid``: issuer name (DER) and serial number, or a subject key identifier."""
-
-    issuer: bytes | None = None
-    serial: int | None = None
-    key_identifier: bytes | None = None
+SignerIdentifier = CertificateIdentifier
+"""A SignerInfo's ``sid``: issuer name (DER) and serial number, or a subject key identifier."""
 
 
-@dataclass(frozen=True)
-class SignerInfo:
+class SignerInfo(NamedTuple):
     """One SignerInfo as received (RFC 5652 section 5.3).
 
-    ``signed_attributes`` and ``unsigned_attributes`` are the whole
-    encodings received, ``[0]``/``[1]`` tag included; the signature is
-    checked over the former retagged as a SET.
+    The signature is checked over ``signed_attributes`` as received,
+    retagged as a SET (:meth:`Attributes.encodings`).
     """
 
     version: int
     signer_id: SignerIdentifier
     digest_algorithm: str
     """The dotted OID of the digestAlgorithm."""
-    signed_attributes: bytes | None
-    signature_algorithm: bytes
-    """The DER of the signatureAlgorithm AlgorithmIdentifier."""
-    signature: bytes = field(repr=False)
-    unsigned_attributes: bytes | None = None
+    signed_attributes: Attributes | None
+    signature_algorithm: AlgorithmIdentifier
+    signature: bytes
+    unsigned_attributes: Attributes | None = None
 
 
 ContentSource = Callable[[int], bytes | memoryview | None]
@@ -331,19 +339,44 @@ ContentSource = Callable[[int], bytes | memoryview | None]
 
 @dataclass(frozen=True)
 class SignedData:
-    """A parsed SignedData: encapsulated content, certificates, CRLs and signers."""
+    """A parsed SignedData: encapsulated content, certificates, CRLs and signers.
 
-    content_type: str
+    ``certificate_encodings`` are the certificates as received; they are
+    loaded when first asked for (:attr:`certificates`), and those that
+    ``cryptography`` cannot load are kept apart to name them when they sign.
+    """
+
     content_type_oid: str
-    content: bytes | None
-    certificates: tuple[x509.Certificate, ...]
-    crls: tuple[bytes, ...]
+    content: bytes | memoryview | None
+    certificate_encodings: tuple[bytes, ...] = field(repr=False)
+    crls: tuple[bytes, ...] = field(repr=False)
     signer_infos: tuple[SignerInfo, ...] = field(repr=False)
-    digest_algorithms: frozenset[str] | None = None
-    """The dotted OIDs of the SignedData's digestAlgorithms SET (``None``: not checked)."""
-    unreadable_certificates: tuple[asn1_x509.Certificate, ...] = field(default=(), repr=False)
-    """Certificates in the message that ``cryptography`` cannot load (DSA keys that
-    inherit their parameters, for one); kept to name them when they sign."""
+    digest_algorithms: frozenset[str] = frozenset()
+    """The dotted OIDs of the SignedData's digestAlgorithms SET."""
+    version: int = 1
+
+    @property
+    def content_type(self) -> str:
+        """The encapsulated content type's name (``data``...), or its OID when unnamed."""
+        return content_type_name(self.content_type_oid)
+
+    @property
+    def _loaded(self) -> tuple[tuple[x509.Certificate, ...], tuple[asn1_x509.Certificate, ...]]:
+        loaded = self.__dict__.get("_loaded")
+        if loaded is None:  # loaded once (frozen: stored beside the fields)
+            loaded = self.__dict__["_loaded"] = _certificates(self.certificate_encodings)
+        return loaded
+
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """The certificates of the message that ``cryptography`` loads."""
+        return self._loaded[0]
+
+    @property
+    def unreadable_certificates(self) -> tuple[asn1_x509.Certificate, ...]:
+        """Certificates of the message that ``cryptography`` cannot load (DSA keys that
+        inherit their parameters, for one)."""
+        return self._loaded[1]
 
     @property
     def is_detached(self) -> bool:
@@ -381,21 +414,18 @@ class SignedData:
             digest = self._signer_digest(signer_info)
             scheme = _scheme(signer_info.signature_algorithm, digest)
             public_key = _public_key(certificate)
-            signed_attributes = signer_info.signed_attributes
-            signature = signer_info.signature
-            if signed_attributes is None:
-                _check_attribute_placement(None, signer_info.unsigned_attributes)
-                return self._check_without_attributes(
-                    index, certificate, digest, scheme, public_key, signature, contents
-                )
-            attributes = _AttributeIndex.of(signed_attributes)
+            attributes = signer_info.signed_attributes
             _check_attribute_placement(attributes, signer_info.unsigned_attributes)
+            if attributes is None:
+                return self._check_without_attributes(
+                    index, certificate, digest, scheme, public_key, signer_info.signature, contents
+                )
             content_index, intact = _match_message_digest(
                 attributes, digest, contents, self.content_type_oid
             )
             valid = any(
-                scheme.verify(public_key, signature, encoding)
-                for encoding in _signed_attribute_encodings(signed_attributes)
+                scheme.verify(public_key, signer_info.signature, encoding)
+                for encoding in attributes.encodings()
             )
             return SignerCheck(
                 index,
@@ -409,8 +439,8 @@ class SignedData:
             )
         except SmimeError as error:
             return SignerCheck(index, certificate, digest, scheme, False, False, error=error)
-        except (ValueError, TypeError, KeyError) as error:
-            problem = MalformedCMSError(f"SignerInfo {index + 1} is malformed: {first_line(error)}")
+        except ValueError as error:  # cryptography's verdict on a key it cannot use
+            problem = MalformedCMSError(f"SignerInfo {index + 1}: {first_line(error)}")
             return SignerCheck(index, certificate, digest, scheme, False, False, error=problem)
 
     def _check_without_attributes(
@@ -441,8 +471,8 @@ class SignedData:
         that SET; OpenSSL does, and so do we (an empty SET is the usual case).
         """
         dotted = signer_info.digest_algorithm
-        digest = digest_by_name(algos.DigestAlgorithmId.map(dotted))
-        if self.digest_algorithms is not None and dotted not in self.digest_algorithms:
+        digest = _digest(dotted)
+        if dotted not in self.digest_algorithms:
             raise MalformedCMSError(
                 f"the signer's digest algorithm {digest.name} is not listed "
                 "in the SignedData digestAlgorithms"
@@ -455,15 +485,14 @@ class SignedData:
         known_certificates: Callable[[], Iterable[x509.Certificate]],
     ) -> x509.Certificate:
         sid = signer_info.signer_id
-        matches = _signer_matcher(sid)
         for certificate in self.certificates:
-            if matches(certificate):
+            if sid.matches(certificate):
                 return certificate
         for unreadable in self.unreadable_certificates:
             if _asn1_certificate_matches(sid, unreadable):
                 raise _unreadable_signer_error(unreadable)
         for certificate in known_certificates():
-            if matches(certificate):
+            if sid.matches(certificate):
                 return certificate
         raise CertificateNotFoundError(
             "the signer's certificate is neither in the message nor in the keyring"
@@ -478,66 +507,39 @@ def _public_key(certificate: x509.Certificate) -> object:
             "signer public key",
             f"cannot be used ({exc}; DSA keys with inherited parameters are unsupported)",
         ) from None
-    except Exception as exc:  # cryptography raises its own UnsupportedAlgorithm
+    except UnsupportedAlgorithm as exc:
         raise UnsupportedAlgorithmError("signer public key", f"cannot be used: {exc}") from None
 
 
 @functools.lru_cache(maxsize=64)
-def _scheme(signature_algorithm: bytes, digest: DigestAlgorithm) -> SignatureScheme:
-    """The scheme a signatureAlgorithm (DER) names; a handful of distinct values, so cached."""
-    try:
-        identifier = algos.SignedDigestAlgorithm.load(signature_algorithm)
-        identifier.native  # noqa: B018 - parse now, so a broken encoding fails here
-    except (ValueError, TypeError) as exc:
-        raise MalformedCMSError(f"unreadable signatureAlgorithm: {first_line(exc)}") from None
-    return scheme_from_algorithm_identifier(identifier, digest)
+def _digest(dotted: str) -> DigestAlgorithm:
+    """The digest algorithm with OID ``dotted`` (named as asn1crypto names it, for errors)."""
+    return digest_by_name(algos.DigestAlgorithmId.map(dotted))
 
 
-def _signer_matcher(sid: SignerIdentifier) -> Callable[[x509.Certificate], bool]:
-    if sid.key_identifier is not None:
-        wanted_key_id = sid.key_identifier
-
-        def matches_key_id(certificate: x509.Certificate) -> bool:
-            return bool(subject_key_identifier(certificate) == wanted_key_id)
-
-        return matches_key_id
-    serial = sid.serial
-    issuer_der = sid.issuer or b""
-
-    def matches_issuer_serial(certificate: x509.Certificate) -> bool:
-        if certificate.serial_number != serial:
-            return False
-        certificate_issuer = certificate.issuer.public_bytes()
-        return certificate_issuer == issuer_der or _same_name(certificate_issuer, issuer_der)
-
-    return matches_issuer_serial
-
-
-def _same_name(first: bytes, second: bytes) -> bool:
-    """RFC 5280 name comparison (case and space folding) of two DER Names."""
-    try:
-        return bool(asn1_x509.Name.load(first).hashable == asn1_x509.Name.load(second).hashable)
-    except (ValueError, TypeError, KeyError):
-        return False
+@functools.lru_cache(maxsize=64)
+def _scheme(signature_algorithm: AlgorithmIdentifier, digest: DigestAlgorithm) -> SignatureScheme:
+    """The scheme a signatureAlgorithm names; a handful of distinct values, so cached."""
+    return scheme_from_algorithm_identifier(signature_algorithm, digest)
 
 
 def _asn1_certificate_matches(sid: SignerIdentifier, certificate: asn1_x509.Certificate) -> bool:
     """The signer-identifier match for a certificate only asn1crypto can read."""
     try:
-        if sid.key_identifier is not None:
-            return bool(certificate.key_identifier == sid.key_identifier)
+        if sid.subject_key_identifier is not None:
+            return bool(certificate.key_identifier == sid.subject_key_identifier)
         return bool(
             certificate.serial_number == sid.serial
-            and _same_name(certificate.issuer.dump(), sid.issuer or b"")
+            and same_name(certificate.issuer.dump(), sid.issuer_der or b"")
         )
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return False
 
 
 def _unreadable_signer_error(certificate: asn1_x509.Certificate) -> UnsupportedAlgorithmError:
     try:
         subject = certificate.subject.human_friendly
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         subject = "(unreadable subject)"
     if _inherits_dsa_parameters(certificate):
         return UnsupportedAlgorithmError(
@@ -556,124 +558,49 @@ def _inherits_dsa_parameters(certificate: asn1_x509.Certificate) -> bool:
         return bool(
             algorithm["algorithm"].native == "dsa" and algorithm["parameters"].native is None
         )
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return False
 
 
-_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_SIGNING_TIME = "1.2.840.113549.1.9.5"
-_COUNTERSIGNATURE = "1.2.840.113549.1.9.6"
-_NAMES = {
-    _CONTENT_TYPE: "content_type",
-    _MESSAGE_DIGEST: "message_digest",
-    _SIGNING_TIME: "signing_time",
-    _COUNTERSIGNATURE: "counter_signature",
-}
-
-
-@dataclass(frozen=True)
-class _AttributeIndex:
-    """The attributes of one SignerInfo, read in one pass over the bytes received.
-
-    ``values`` maps each attribute type (dotted OID) to the DER of the
-    values of each occurrence.
-    """
-
-    values: dict[str, list[list[bytes]]]
-
-    @classmethod
-    def of(cls, attributes: bytes) -> _AttributeIndex:
-        """Index the attributes of a ``[0]``/``[1]`` IMPLICIT SET OF Attribute encoding."""
-        try:
-            return cls(_usual_attributes(attributes))
-        except UnusualEncodingError:
-            pass  # BER, or something odd: the TLV reader decides
-        reader = Reader(attributes)
-        found: dict[str, list[list[bytes]]] = {}
-        for attribute in reader.children(reader.read(0)):
-            parts = reader.children(attribute)
-            if len(parts) != 2:
-                raise MalformedCMSError("a CMS attribute must hold a type and a set of values")
-            values = [bytes(reader.element(value)) for value in reader.children(parts[1])]
-            found.setdefault(reader.oid(parts[0]), []).append(values)
-        return cls(found)
-
-    def single(self, oid: str) -> bytes | None:
-        """The DER of the only value of attribute ``oid`` (``None`` when absent)."""
-        occurrences = self.values.get(oid)
-        if not occurrences:
-            return None
-        if len(occurrences) > 1 or len(occurrences[0]) != 1:
-            raise MalformedCMSError(
-                f"the {_NAMES.get(oid, oid)} signed attribute must have exactly one value"
-            )
-        return occurrences[0][0]
-
-    def signing_time(self) -> datetime | None:
-        """The signingTime attribute, if there is exactly one well-formed one."""
-        try:
-            value = self.single(_SIGNING_TIME)
-        except MalformedCMSError:
-            return None
-        return read_signing_time(value) if value is not None else None
-
-
-def _usual_attributes(attributes: bytes) -> dict[str, list[list[bytes]]]:
-    """:meth:`_AttributeIndex.of` for plain DER, one header read per element."""
-    found: dict[str, list[list[bytes]]] = {}
-    tag, pos, end = read_head(attributes, 0, len(attributes))
-    require_usual(tag & 0x20 != 0)
-    while pos < end:
-        tag, start, pos = read_head(attributes, pos, end)
-        require_usual(tag == TAG_SEQUENCE)
-        tag, oid_start, oid_end = read_head(attributes, start, pos)
-        require_usual(tag == TAG_OID)
-        tag, values_start, values_end = read_head(attributes, oid_end, pos)
-        require_usual(tag == TAG_SET and values_end == pos)
-        values = [attributes[s:e] for s, e in _usual_elements(attributes, values_start, pos)]
-        found.setdefault(decode_oid(attributes[oid_start:oid_end]), []).append(values)
-    return found
-
-
-def _check_attribute_placement(signed: _AttributeIndex | None, unsigned: bytes | None) -> None:
+def _check_attribute_placement(signed: Attributes | None, unsigned: Attributes | None) -> None:
     """RFC 5652 section 11: contentType, messageDigest and signingTime MUST be
     signed attributes, countersignature MUST NOT be one (OpenSSL checks the same)."""
-    if signed is not None and _COUNTERSIGNATURE in signed.values:
+    if signed is not None and COUNTERSIGNATURE in signed.values:
         raise MalformedCMSError("the counter_signature attribute must not be a signed attribute")
     if unsigned is None:
         return
-    for oid in _AttributeIndex.of(unsigned).values:
-        if oid in (_CONTENT_TYPE, _MESSAGE_DIGEST, _SIGNING_TIME):
-            raise MalformedCMSError(
-                f"the {_NAMES[oid]} attribute must not be an unsigned attribute"
-            )
+    for oid, name in _SIGNED_ONLY.items():
+        if oid in unsigned.values:
+            raise MalformedCMSError(f"the {name} attribute must not be an unsigned attribute")
+
+
+_SIGNED_ONLY = {
+    CONTENT_TYPE: "content_type",
+    MESSAGE_DIGEST: "message_digest",
+    SIGNING_TIME: "signing_time",
+}
 
 
 def _match_message_digest(
-    attributes: _AttributeIndex,
+    attributes: Attributes,
     digest: DigestAlgorithm,
     contents: ContentSource,
     content_type_oid: str,
 ) -> tuple[int, bool]:
-    found_content_type = attributes.single(_CONTENT_TYPE)
+    found_content_type = attributes.single(CONTENT_TYPE)
     if found_content_type is None:
         raise MalformedCMSError("the contentType signed attribute is missing")
     if found_content_type != _oid_der(content_type_oid) and (
-        Reader(found_content_type).oid(Reader(found_content_type).read(0)) != content_type_oid
+        Cursor(found_content_type).oid("the contentType attribute") != content_type_oid
     ):
         raise MalformedCMSError("the contentType signed attribute does not match the content")
-    message_digest = attributes.single(_MESSAGE_DIGEST)
+    message_digest = attributes.single(MESSAGE_DIGEST)
     if message_digest is None:
         raise MalformedCMSError("the messageDigest signed attribute is missing")
     if message_digest[0] == TAG_OCTET_STRING and message_digest[1] == len(message_digest) - 2:
         expected = message_digest[2:]  # the DER of every digest up to 127 bytes
     else:
-        reader = Reader(message_digest)
-        element = reader.read(0)
-        if not element.is_universal_octet_string:
-            raise MalformedCMSError("the messageDigest signed attribute is not an OCTET STRING")
-        expected = bytes(reader.octets(element))
+        expected = Cursor(message_digest).octets("the messageDigest attribute")
     candidate_index = 0
     while (content := contents(candidate_index)) is not None:
         if digest.digest(content) == expected:
@@ -687,327 +614,96 @@ def _oid_der(dotted: str) -> bytes:
     return bytes(core.ObjectIdentifier(dotted).dump())
 
 
-def _signed_attribute_encodings(attributes: bytes) -> Iterator[bytes]:
-    """The byte strings a signer may have signed: as received (retagged SET), then DER.
+_SIGNED_DATA = {SIGNED_DATA_OID: "signed-data"}
+_SIGNED_DATA_VERSIONS = frozenset({1, 3, 4, 5})
+_SIGNER_INFO_VERSIONS = frozenset({1, 3})
+_CERTIFICATE_CHOICES = frozenset({0xA0, 0xA1, 0xA2, 0xA3})  # the other CertificateChoices
+_CRL_CHOICES = frozenset({0xA1})  # RevocationInfoChoice other [1]
 
-    A generator: the DER re-encoding (asn1crypto's forced dump costs
-    milliseconds) is made only when the received bytes did not verify.
+
+def parse_signed_data(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> SignedData:
+    """Read a DER/BER ContentInfo holding a SignedData (RFC 5652 section 5).
+
+    Raises :class:`MalformedCMSError` naming the field for anything that is
+    not a well-formed SignedData, truncated input included.  Certificates
+    are kept as received and loaded when first used.
     """
-    received = bytes((TAG_SET,)) + attributes[1:]
-    yield received
-    try:
-        der = bytes(cms.CMSAttributes.load(received).dump(force=True))
-    except (ValueError, TypeError):
-        return  # attributes asn1crypto cannot re-encode: the received bytes must do
-    if der != received:
-        yield der
-
-
-def parse_signed_data(data: bytes) -> SignedData:
-    """Parse a DER/BER ContentInfo holding a SignedData.
-
-    The structure is walked by hand over the bytes received (asn1crypto's
-    lazy objects cost most of a 1 KiB verification); certificates go to
-    ``cryptography``.  Raises :class:`MalformedCMSError` for anything that
-    is not a well-formed SignedData, truncated input included.
-    """
-    try:
-        return _read_usual_signed_data(data)
-    except (UnusualEncodingError, MalformedCMSError, ValueError):
-        pass  # not the usual shape, or broken: the full reading decides (and words the error)
-    try:
-        return _SignedDataReader(data).read()
-    except MalformedCMSError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise MalformedCMSError(f"broken CMS SignedData: {first_line(exc)}") from None
-
-
-# --------------------------------------------------------------------------- the usual DER
-# What encoders write (definite lengths; certificates and CRLs as plain SEQUENCEs; a
-# primitive eContent; SignerInfos with the fields in their places) is read in one pass,
-# one header read per element.  Anything else raises UnusualEncodingError, or an error,
-# and _SignedDataReader reads the whole object again: unusual and broken input gets the
-# same answers either way.
-
-
-def _read_usual_signed_data(data: bytes) -> SignedData:
-    tag, pos, info_end = read_head(data, 0, len(data))
-    require_usual(tag == TAG_SEQUENCE)
-    tag, start, pos = read_head(data, pos, info_end)
-    require_usual(tag == TAG_OID and decode_oid(data[start:pos]) == _SIGNED_DATA)
-    tag, pos, end = read_head(data, pos, info_end)
-    require_usual(tag == _EXPLICIT_0 and end == info_end)
-    tag, pos, end = read_head(data, pos, end)
-    require_usual(tag == TAG_SEQUENCE and end == info_end)
-    tag, start, pos = read_head(data, pos, end)  # version
-    require_usual(tag == TAG_INTEGER)
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_SET)
-    digest_algorithms = frozenset(
-        _usual_algorithm_oid(data, s, e) for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)
-    )
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_SEQUENCE)
-    content_type, content = _usual_encapsulated(data, start, pos)
-    certificates: list[bytes] = []
-    crls: list[bytes] = []
-    tag, start, pos = read_head(data, pos, end)
-    if tag == _IMPLICIT_0:
-        certificates = [data[s:e] for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)]
-        tag, start, pos = read_head(data, pos, end)
-    if tag == 0xA1:
-        crls = [data[s:e] for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)]
-        tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_SET and pos == end)
-    signer_infos = tuple(
-        _usual_signer_info(data, s, e) for s, e in _usual_elements(data, start, pos, TAG_SEQUENCE)
-    )
-    loaded, unreadable = _certificates(certificates)
+    _, cursor = open_content_info(data, _SIGNED_DATA, limits)
+    cursor.enter(TAG_SEQUENCE, "SignedData")
+    version = cursor.version("SignedData.version", _SIGNED_DATA_VERSIONS)
+    digest_algorithms = []
+    cursor.enter(TAG_SET, "SignedData.digestAlgorithms")
+    while cursor.pos < cursor.end:
+        digest_algorithms.append(cursor.algorithm("SignedData.digestAlgorithms").oid)
+    cursor.leave("SignedData.digestAlgorithms")
+    content_type, content = read_encapsulated(cursor, "SignedData.encapContentInfo")
+    certificates: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    if cursor.peek() == _IMPLICIT_0:
+        certificates = _choices(
+            cursor, _IMPLICIT_0, "SignedData.certificates", _CERTIFICATE_CHOICES, limits
+        )
+    if cursor.peek() == 0xA1:
+        crls = _choices(cursor, 0xA1, "SignedData.crls", _CRL_CHOICES, limits)
+    signer_infos: list[SignerInfo] = []
+    cursor.enter(TAG_SET, "SignedData.signerInfos")
+    while cursor.pos < cursor.end:
+        if len(signer_infos) >= limits.max_signer_infos:
+            raise MalformedCMSError(
+                f"SignedData.signerInfos: more than {limits.max_signer_infos} elements"
+            )
+        signer_infos.append(_read_signer_info(cursor))
+    cursor.leave("SignedData.signerInfos")
+    cursor.leave("SignedData")
+    close_content_info(cursor)
     return SignedData(
-        cms.ContentType.map(content_type),
         content_type,
         content,
-        loaded,
-        tuple(crls),
-        signer_infos,
-        digest_algorithms=digest_algorithms,
-        unreadable_certificates=unreadable,
+        certificates,
+        crls,
+        tuple(signer_infos),
+        frozenset(digest_algorithms),
+        version,
     )
 
 
-def _usual_elements(
-    data: bytes, pos: int, end: int, tag: int | None = None
-) -> list[tuple[int, int]]:
-    """Where each element of the contents ``data[pos:end]`` starts and ends (each with the
-    identifier octet ``tag``, when given)."""
-    found = []
-    while pos < end:
-        element_tag, _, element_end = read_head(data, pos, end)
-        require_usual(tag is None or element_tag == tag)
-        found.append((pos, element_end))
-        pos = element_end
-    return found
+def _choices(
+    cursor: Cursor, tag: int, what: str, others: frozenset[int], limits: ReaderLimits
+) -> tuple[bytes, ...]:
+    """The plain choices (SEQUENCEs: certificates or CRLs) of a ``[n]`` IMPLICIT SET;
+    the other choices (attribute certificates, other formats) are skipped."""
+    found = cursor.children(tag, what, limits.max_certificates)
+    plain = tuple(element for element in found if element[0] == TAG_SEQUENCE)
+    if len(plain) < len(found) and any(e[0] not in others for e in found if e[0] != TAG_SEQUENCE):
+        raise MalformedCMSError(f"{what}: an element is neither a SEQUENCE nor a known choice")
+    return plain
 
 
-def _usual_algorithm_oid(data: bytes, pos: int, end: int) -> str:
-    """The OID of the AlgorithmIdentifier ``data[pos:end]``."""
-    tag, start, end = read_head(data, pos, end)
-    tag, start, oid_end = read_head(data, start, end)
-    require_usual(tag == TAG_OID)
-    return decode_oid(data[start:oid_end])
-
-
-def _usual_encapsulated(data: bytes, pos: int, end: int) -> tuple[str, bytes | None]:
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_OID)
-    content_type = decode_oid(data[start:pos])
-    if pos == end:
-        return content_type, None
-    tag, start, explicit_end = read_head(data, pos, end)
-    require_usual(tag == _EXPLICIT_0 and explicit_end == end)
-    tag, start, octets_end = read_head(data, start, end)
-    require_usual(tag == TAG_OCTET_STRING and octets_end == end)
-    return content_type, data[start:octets_end]
-
-
-def _usual_signer_info(data: bytes, pos: int, end: int) -> SignerInfo:
-    tag, pos, end = read_head(data, pos, end)
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_INTEGER and 0 < pos - start <= 4)
-    version = int.from_bytes(data[start:pos], "big", signed=True)
-    sid_start = pos
-    tag, start, pos = read_head(data, pos, end)
-    signer_id = _usual_signer_identifier(data, tag, sid_start, start, pos)
-    digest_start = pos
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_SEQUENCE)
-    digest_algorithm = _usual_algorithm_oid(data, digest_start, pos)
-    signed_attributes = None
-    field_start = pos
-    tag, start, pos = read_head(data, pos, end)
-    if tag == _IMPLICIT_0:
-        signed_attributes = data[field_start:pos]
-        field_start = pos
-        tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_SEQUENCE)
-    signature_algorithm = data[field_start:pos]
-    tag, start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_OCTET_STRING)
-    signature = data[start:pos]
-    unsigned_attributes = None
-    if pos < end:
-        field_start = pos
-        tag, start, pos = read_head(data, pos, end)
-        require_usual(tag == 0xA1)
-        unsigned_attributes = data[field_start:pos]
-    require_usual(pos == end)
-    return SignerInfo(
-        version=version,
-        signer_id=signer_id,
-        digest_algorithm=digest_algorithm,
-        signed_attributes=signed_attributes,
-        signature_algorithm=signature_algorithm,
-        signature=signature,
-        unsigned_attributes=unsigned_attributes,
+def _read_signer_info(cursor: Cursor) -> SignerInfo:
+    """SignerInfo (RFC 5652 section 5.3)."""
+    cursor.enter(TAG_SEQUENCE, "SignerInfo")
+    version = cursor.version("SignerInfo.version", _SIGNER_INFO_VERSIONS)
+    signer_id = read_identifier(cursor, "SignerInfo.sid")
+    digest_algorithm = cursor.algorithm("SignerInfo.digestAlgorithm").oid
+    signed = None
+    if cursor.peek() == _IMPLICIT_0:
+        signed = read_attributes(cursor, _IMPLICIT_0, "SignerInfo.signedAttrs")
+    signature_algorithm = cursor.algorithm("SignerInfo.signatureAlgorithm")
+    signature = cursor.octets("SignerInfo.signature")
+    unsigned = None
+    if cursor.more():
+        unsigned = read_attributes(cursor, 0xA1, "SignerInfo.unsignedAttrs")
+    cursor.leave("SignerInfo")
+    fields = (
+        version,
+        signer_id,
+        digest_algorithm,
+        signed,
+        signature_algorithm,
+        signature,
+        unsigned,
     )
-
-
-def _usual_signer_identifier(
-    data: bytes, tag: int, pos: int, start: int, end: int
-) -> SignerIdentifier:
-    if tag == 0x80:
-        return SignerIdentifier(key_identifier=data[start:end])
-    require_usual(tag == TAG_SEQUENCE)
-    tag, _, pos = read_head(data, start, end)
-    require_usual(tag == TAG_SEQUENCE)
-    issuer = data[start:pos]
-    tag, serial_start, pos = read_head(data, pos, end)
-    require_usual(tag == TAG_INTEGER and pos == end and pos > serial_start)
-    serial = int.from_bytes(data[serial_start:pos], "big", signed=True)
-    return SignerIdentifier(issuer=issuer, serial=serial)
-
-
-class _SignedDataReader:
-    """One pass over a ContentInfo { signedData, SignedData }, RFC 5652 sections 3 and 5."""
-
-    def __init__(self, data: bytes) -> None:
-        self.reader = Reader(data)
-
-    def read(self) -> SignedData:
-        reader = self.reader
-        content_info = _expect(reader.read(0), TAG_SEQUENCE, "ContentInfo")
-        fields = reader.children(content_info)
-        content_type = reader.oid(fields[0]) if fields else ""
-        if content_type != _SIGNED_DATA:
-            raise MalformedCMSError(
-                f"expected CMS signed-data, found {cms.ContentType.map(content_type) or 'nothing'}"
-            )
-        if len(fields) != 2:
-            raise MalformedCMSError("broken CMS SignedData: the ContentInfo has no content")
-        signed_data = _expect(_explicit_0(reader, fields[1]), TAG_SEQUENCE, "SignedData")
-        parts = reader.children(signed_data)
-        if len(parts) < 4:
-            raise MalformedCMSError("broken CMS SignedData: too few fields")
-        digest_algorithms = frozenset(
-            reader.oid(reader.read(algorithm.content_start, algorithm.content_end))
-            for algorithm in reader.children(_expect(parts[1], TAG_SET, "digestAlgorithms"))
-        )
-        encapsulated_type, content = self._encapsulated(parts[2])
-        certificates_der: list[bytes] = []
-        crls: list[bytes] = []
-        for optional in parts[3:-1]:
-            if optional.is_tag(CONTEXT, 0):
-                certificates_der.extend(self._choices(optional))
-            elif optional.is_tag(CONTEXT, 1):
-                crls.extend(self._choices(optional))
-            else:
-                raise MalformedCMSError(
-                    "broken CMS SignedData: unexpected field before signerInfos"
-                )
-        signer_set = _expect(parts[-1], TAG_SET, "signerInfos")
-        signer_infos = tuple(self._signer_info(element) for element in reader.children(signer_set))
-        certificates, unreadable = _certificates(certificates_der)
-        return SignedData(
-            cms.ContentType.map(encapsulated_type),
-            encapsulated_type,
-            content,
-            certificates,
-            tuple(crls),
-            signer_infos,
-            digest_algorithms=digest_algorithms,
-            unreadable_certificates=unreadable,
-        )
-
-    def _encapsulated(self, element: Tlv) -> tuple[str, bytes | None]:
-        reader = self.reader
-        fields = reader.children(_expect(element, TAG_SEQUENCE, "encapContentInfo"))
-        if not fields or len(fields) > 2:
-            raise MalformedCMSError("broken CMS SignedData: malformed encapContentInfo")
-        content_type = reader.oid(fields[0])
-        if len(fields) == 1:
-            return content_type, None
-        inner = _explicit_0(reader, fields[1])
-        if inner.is_universal_octet_string:
-            return content_type, bytes(reader.octets(inner))
-        return content_type, bytes(reader.contents(inner))  # PKCS #7 v1.5 "any" content
-
-    def _choices(self, element: Tlv) -> list[bytes]:
-        """The plain choices (SEQUENCEs: certificates or CRLs) of a [0]/[1] IMPLICIT SET."""
-        reader = self.reader
-        return [
-            bytes(reader.element(choice))
-            for choice in reader.children(element)
-            if choice.is_tag(0, TAG_SEQUENCE & 0x1F) and choice.constructed
-        ]
-
-    def _signer_info(self, element: Tlv) -> SignerInfo:
-        reader = self.reader
-        fields = reader.children(_expect(element, TAG_SEQUENCE, "SignerInfo"))
-        if len(fields) < 5:
-            raise MalformedCMSError("broken CMS SignedData: a SignerInfo has too few fields")
-        version = reader.small_integer(fields[0])
-        signer_id = self._signer_identifier(fields[1])
-        digest_algorithm = _expect(fields[2], TAG_SEQUENCE, "digestAlgorithm")
-        rest = fields[3:]
-        signed_attributes = None
-        if rest and rest[0].is_tag(CONTEXT, 0):
-            signed_attributes = bytes(reader.element(rest.pop(0)))
-        if len(rest) < 2:
-            raise MalformedCMSError("broken CMS SignedData: a SignerInfo has no signature")
-        signature_algorithm = _expect(rest[0], TAG_SEQUENCE, "signatureAlgorithm")
-        if not rest[1].is_universal_octet_string:
-            raise MalformedCMSError("broken CMS SignedData: the signature is not an OCTET STRING")
-        unsigned_attributes = None
-        if len(rest) > 2:
-            if len(rest) > 3 or not rest[2].is_tag(CONTEXT, 1):
-                raise MalformedCMSError("broken CMS SignedData: unexpected SignerInfo field")
-            unsigned_attributes = bytes(reader.element(rest[2]))
-        return SignerInfo(
-            version=version,
-            signer_id=signer_id,
-            digest_algorithm=reader.oid(
-                reader.read(digest_algorithm.content_start, digest_algorithm.content_end)
-            ),
-            signed_attributes=signed_attributes,
-            signature_algorithm=bytes(reader.element(signature_algorithm)),
-            signature=bytes(reader.octets(rest[1])),
-            unsigned_attributes=unsigned_attributes,
-        )
-
-    def _signer_identifier(self, element: Tlv) -> SignerIdentifier:
-        reader = self.reader
-        if element.is_tag(CONTEXT, 0):
-            return SignerIdentifier(key_identifier=bytes(reader.octets(element)))
-        fields = reader.children(_expect(element, TAG_SEQUENCE, "issuerAndSerialNumber"))
-        if len(fields) != 2 or not fields[1].is_tag(0, TAG_INTEGER) or fields[1].constructed:
-            raise MalformedCMSError("broken CMS SignedData: malformed issuerAndSerialNumber")
-        issuer = _expect(fields[0], TAG_SEQUENCE, "issuer")
-        serial = int.from_bytes(reader.contents(fields[1]), "big", signed=True)
-        return SignerIdentifier(issuer=bytes(reader.element(issuer)), serial=serial)
-
-
-_SIGNED_DATA = "1.2.840.113549.1.7.2"
-
-
-def _expect(element: Tlv, tag: int, what: str) -> Tlv:
-    """``element`` if it is the universal constructed ``tag`` (SEQUENCE or SET)."""
-    if element.cls != 0 or element.number != tag & 0x1F or not element.constructed:
-        raise MalformedCMSError(f"broken CMS SignedData: {what} is not a {_TAG_NAMES[tag]}")
-    return element
-
-
-_TAG_NAMES = {TAG_SEQUENCE: "SEQUENCE", TAG_SET: "SET"}
-
-
-def _explicit_0(reader: Reader, element: Tlv) -> Tlv:
-    """The single element inside an ``[0] EXPLICIT`` wrapper."""
-    if not element.is_tag(CONTEXT, 0) or not element.constructed:
-        raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT content expected")
-    inner = reader.children(element)
-    if len(inner) != 1:
-        raise MalformedCMSError("broken CMS SignedData: [0] EXPLICIT must hold one element")
-    return inner[0]
+    return new_record(SignerInfo, fields)
 
 
 def _certificates(

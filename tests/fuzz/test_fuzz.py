@@ -21,33 +21,7 @@ from tests.fuzz.targets import TARGETS, seeds
 
 CRASHES = Path(__file__).resolve().parent / "crashes"
 
-_READERS = "cms readers being rewritten"
-PENDING: dict[str, str] = {
-    "cms_signed/attributeerror-name-native": (
-        f"{_READERS}: cms/signed.py _same_name compares asn1crypto Names whose attribute value "
-        "has a tag asn1crypto cannot read; AttributeError 'InstanceOf' object has no 'native'"
-    ),
-    "cms_signed/attributeerror-unreadable-signer-subject": (
-        f"{_READERS}: cms/signed.py _unreadable_signer_error reads the subject of a signer "
-        "certificate cryptography refused with asn1crypto; AttributeError escapes"
-    ),
-    "cms_enveloped/valueerror-kari-compatible": (
-        f"{_READERS}: cms/enveloped.py _compatible parses a broken KeyAgreeRecipientInfo "
-        "with asn1crypto; its ValueError escapes"
-    ),
-    "cms_enveloped/valueerror-kari-encrypted-key": (
-        f"{_READERS}: cms/enveloped.py _agreed_key parses a broken RecipientEncryptedKey "
-        "with asn1crypto; its ValueError escapes"
-    ),
-    "cms_enveloped/valueerror-kari-originator-key": (
-        f"{_READERS}: algorithms/keyagreement.py _originator_public parses a broken "
-        "originator PublicKeyInfo with asn1crypto; its ValueError escapes"
-    ),
-    "cms_enveloped/valueerror-ktri-transported-key": (
-        f"{_READERS}: cms/enveloped.py _transported_key parses a broken KeyTransRecipientInfo "
-        "with asn1crypto (key transport); its ValueError escapes"
-    ),
-}
+PENDING: dict[str, str] = {}
 """Crash files (``<target>/<name>``) whose fix belongs to another part, and why they fail."""
 
 HYPOTHESIS_PENDING: dict[str, str] = {}

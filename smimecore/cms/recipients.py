@@ -1,0 +1,254 @@
+"""RecipientInfo (RFC 5652 section 6.2): every kind read into one :class:`RecipientInfoEntry`.
+
+ktri and kari are read in full, with their identifiers, so a caller can
+match them against its certificates before using any private key; kekri
+and pwri are read for their key-encryption algorithm, ori for its oriType.
+An ori whose oriType has a reader in :data:`OTHER_RECIPIENT_READERS` is
+read by it: a new kind (KEMRecipientInfo, RFC 9629) is one function there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from smimecore.algorithms.keyagreement import KeyAgreement, OriginatorKey, key_agreement
+from smimecore.algorithms.keytransport import KeyTransport, key_transport
+from smimecore.cms.content_info import (
+    CertificateIdentifier,
+    read_identifier,
+    read_issuer_and_serial,
+)
+from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.pki.der import (
+    TAG_BIT_STRING,
+    TAG_SEQUENCE,
+    AlgorithmIdentifier,
+    Cursor,
+    tag_name,
+)
+
+__all__ = [
+    "OTHER_RECIPIENT_READERS",
+    "RecipientIdentifier",
+    "RecipientInfoEntry",
+    "RecipientKind",
+    "read_recipient_info",
+]
+
+RecipientKind = Literal["ktri", "kari", "kekri", "pwri", "ori"]
+RecipientIdentifier = CertificateIdentifier
+"""Who a RecipientInfo is for: issuer and serial number, or subjectKeyIdentifier."""
+
+
+@dataclass(frozen=True)
+class RecipientInfoEntry:
+    """One RecipientInfo of the message, as read.
+
+    ``identifiers`` holds the ktri's rid, or one rid per RecipientEncryptedKey
+    of a kari (empty for the other kinds), and ``encrypted_keys`` the
+    encrypted key of each (one for ktri, kekri and pwri).  ``key_encryption``
+    names the algorithm (``rsaes-oaep-sha256``, ``ecdh-x963-sha256+aes128-wrap``,
+    or a dotted OID when unknown; an ori's oriType); ``supported`` tells
+    whether we could use it with a matching key, ``method`` (not compared)
+    being the algorithm read.  ``originator`` is a kari's ephemeral key,
+    ``ukm`` its user keying material; ``other`` an ori's oriValue, a kekri's
+    key identifier or a pwri's keyDerivationAlgorithm, as received.
+    """
+
+    index: int
+    kind: RecipientKind
+    identifiers: tuple[RecipientIdentifier, ...]
+    key_encryption: str
+    supported: bool
+    algorithm: AlgorithmIdentifier | None = field(default=None, repr=False)
+    encrypted_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    originator: OriginatorKey | None = field(default=None, repr=False)
+    ukm: bytes | None = field(default=None, repr=False)
+    other: bytes | None = field(default=None, repr=False)
+    method: KeyTransport | KeyAgreement | None = field(default=None, repr=False, compare=False)
+
+    def operation(self, position: int) -> tuple[object, ...]:
+        """What the private-key operation for identifier ``position`` takes: equal values
+        give equal results, so one is enough."""
+        return (self.kind, self.algorithm, self.encrypted_keys[position], self.originator, self.ukm)
+
+
+OtherRecipientReader = Callable[[Cursor, int, str], RecipientInfoEntry]
+"""Reads an ori's oriValue at the cursor: (cursor, index, field name) -> the entry."""
+
+OTHER_RECIPIENT_READERS: dict[str, OtherRecipientReader] = {}
+"""Readers of OtherRecipientInfo values by oriType (dotted OID)."""
+
+_KTRI_VERSIONS = frozenset({0, 2})
+_KARI_VERSIONS = frozenset({3})
+_KEKRI_VERSIONS = frozenset({4})
+_PWRI_VERSIONS = frozenset({0})
+
+
+def read_recipient_info(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    """The RecipientInfo at the cursor (the ``index``-th of its SET)."""
+    tag = cursor.peek()
+    if tag == TAG_SEQUENCE:
+        return _read_ktri(cursor, index)
+    reader = _READERS.get(tag or 0)
+    if reader is None:
+        raise MalformedCMSError(
+            f"RecipientInfo: expected SEQUENCE or [1]..[4] (constructed), got {tag_name(tag)}"
+        )
+    return reader(cursor, index)
+
+
+def _read_ktri(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    cursor.enter(TAG_SEQUENCE, "KeyTransRecipientInfo")
+    cursor.version("KeyTransRecipientInfo.version", _KTRI_VERSIONS)
+    rid = read_identifier(cursor, "KeyTransRecipientInfo.rid")
+    algorithm = cursor.algorithm("KeyTransRecipientInfo.keyEncryptionAlgorithm")
+    encrypted_key = cursor.octets("KeyTransRecipientInfo.encryptedKey")
+    cursor.leave("KeyTransRecipientInfo")
+    try:
+        method = key_transport(algorithm)
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        method = None
+    name = method.name if method is not None else algorithm.oid
+    return RecipientInfoEntry(
+        index, "ktri", (rid,), name, method is not None, algorithm, (encrypted_key,), method=method
+    )
+
+
+def _read_kari(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    cursor.enter(0xA1, "KeyAgreeRecipientInfo")
+    cursor.version("KeyAgreeRecipientInfo.version", _KARI_VERSIONS)
+    cursor.enter(0xA0, "KeyAgreeRecipientInfo.originator")
+    originator = _read_originator(cursor, "KeyAgreeRecipientInfo.originator")
+    cursor.leave("KeyAgreeRecipientInfo.originator")
+    ukm = None
+    if cursor.peek() == 0xA1:
+        cursor.enter(0xA1, "KeyAgreeRecipientInfo.ukm")
+        ukm = cursor.octets("KeyAgreeRecipientInfo.ukm")
+        cursor.leave("KeyAgreeRecipientInfo.ukm")
+    algorithm = cursor.algorithm("KeyAgreeRecipientInfo.keyEncryptionAlgorithm")
+    identifiers: list[RecipientIdentifier] = []
+    encrypted_keys: list[bytes] = []
+    field_name = "KeyAgreeRecipientInfo.recipientEncryptedKeys"
+    cursor.enter(TAG_SEQUENCE, field_name)
+    while cursor.more():
+        cursor.enter(TAG_SEQUENCE, "RecipientEncryptedKey")
+        identifiers.append(_read_kari_rid(cursor, "RecipientEncryptedKey.rid"))
+        encrypted_keys.append(cursor.octets("RecipientEncryptedKey.encryptedKey"))
+        cursor.leave("RecipientEncryptedKey")
+    cursor.leave(field_name)
+    cursor.leave("KeyAgreeRecipientInfo")
+    try:
+        method: KeyAgreement | None = key_agreement(algorithm)
+    except (UnsupportedAlgorithmError, MalformedCMSError):
+        method = None
+    return RecipientInfoEntry(
+        index,
+        "kari",
+        tuple(identifiers),
+        method.name if method is not None else algorithm.oid,
+        method is not None and originator is not None,
+        algorithm,
+        tuple(encrypted_keys),
+        originator,
+        ukm,
+        method=method,
+    )
+
+
+def _read_originator(cursor: Cursor, what: str) -> OriginatorKey | None:
+    """OriginatorIdentifierOrKey: the ephemeral originatorKey, or ``None`` for a static
+    originator named by certificate (static-static ECDH, which we do not support)."""
+    tag = cursor.peek()
+    if tag == 0xA1:
+        cursor.enter(0xA1, f"{what}.originatorKey")
+        algorithm = cursor.algorithm(f"{what}.originatorKey.algorithm")
+        start, stop = cursor.expect(TAG_BIT_STRING, f"{what}.originatorKey.publicKey")
+        cursor.leave(f"{what}.originatorKey")
+        bits = cursor.data[start:stop]
+        if not bits or bits[0] > 7:
+            raise MalformedCMSError(f"{what}.originatorKey.publicKey: malformed BIT STRING")
+        return (algorithm.oid, bytes(bits[1:])) if bits[0] == 0 else None
+    read_identifier(cursor, what)
+    return None
+
+
+def _read_kari_rid(cursor: Cursor, what: str) -> RecipientIdentifier:
+    """KeyAgreeRecipientIdentifier: issuerAndSerialNumber or [0] IMPLICIT RecipientKeyIdentifier."""
+    if cursor.peek() != 0xA0:
+        return read_issuer_and_serial(cursor, what)
+    cursor.enter(0xA0, f"{what}.rKeyId")
+    key_identifier = cursor.octets(f"{what}.rKeyId.subjectKeyIdentifier")
+    _skip_date_and_other(cursor, f"{what}.rKeyId")
+    cursor.leave(f"{what}.rKeyId")
+    return RecipientIdentifier(subject_key_identifier=key_identifier)
+
+
+def _skip_date_and_other(cursor: Cursor, what: str) -> None:
+    """``date GeneralizedTime OPTIONAL, other OtherKeyAttribute OPTIONAL`` (RecipientKeyIdentifier,
+    KEKIdentifier): read, not needed to match a key."""
+    if cursor.peek() == _GENERALIZED_TIME:
+        cursor.expect(_GENERALIZED_TIME, what, ".date")
+    if cursor.more():
+        cursor.algorithm(f"{what}.other")  # OtherKeyAttribute: an OID and an optional ANY
+
+
+_GENERALIZED_TIME = 0x18
+
+
+def _read_kekri(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    what = "KEKRecipientInfo"
+    cursor.enter(0xA2, what)
+    cursor.version(f"{what}.version", _KEKRI_VERSIONS)
+    cursor.enter(TAG_SEQUENCE, f"{what}.kekid")
+    key_identifier = cursor.octets(f"{what}.kekid.keyIdentifier")
+    _skip_date_and_other(cursor, f"{what}.kekid")
+    cursor.leave(f"{what}.kekid")
+    return _key_encrypted_entry(cursor, index, "kekri", what, key_identifier)
+
+
+def _read_pwri(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    what = "PasswordRecipientInfo"
+    cursor.enter(0xA3, what)
+    cursor.version(f"{what}.version", _PWRI_VERSIONS)
+    derivation = None
+    if cursor.peek() == 0xA0:
+        derivation = cursor.element(f"{what}.keyDerivationAlgorithm")
+    return _key_encrypted_entry(cursor, index, "pwri", what, derivation)
+
+
+def _key_encrypted_entry(
+    cursor: Cursor, index: int, kind: RecipientKind, what: str, other: bytes | None
+) -> RecipientInfoEntry:
+    """The keyEncryptionAlgorithm and encryptedKey ending a kekri or pwri (never usable here)."""
+    algorithm = cursor.algorithm(f"{what}.keyEncryptionAlgorithm")
+    encrypted_key = cursor.octets(f"{what}.encryptedKey")
+    cursor.leave(what)
+    return RecipientInfoEntry(
+        index, kind, (), algorithm.oid, False, algorithm, (encrypted_key,), other=other
+    )
+
+
+def _read_ori(cursor: Cursor, index: int) -> RecipientInfoEntry:
+    what = "OtherRecipientInfo"
+    cursor.enter(0xA4, what)
+    ori_type = cursor.oid(f"{what}.oriType")
+    reader = OTHER_RECIPIENT_READERS.get(ori_type)
+    if reader is not None:
+        entry = reader(cursor, index, f"{what}.oriValue")
+    else:
+        entry = RecipientInfoEntry(
+            index, "ori", (), ori_type, False, other=cursor.element(f"{what}.oriValue")
+        )
+    cursor.leave(what)
+    return entry
+
+
+_READERS: dict[int, Callable[[Cursor, int], RecipientInfoEntry]] = {
+    0xA1: _read_kari,
+    0xA2: _read_kekri,
+    0xA3: _read_pwri,
+    0xA4: _read_ori,
+}
