@@ -228,6 +228,11 @@ class Config(TrustPolicy):
     max_mime_depth: int = 64
     max_mime_parts: int = 10_000
     max_header_size: int = 1024 * 1024
+    max_ber_depth: int = 32
+    max_recipient_infos: int = 1024
+    max_signer_infos: int = 64
+    max_certificates: int = 512
+    max_decryption_attempts: int = 8
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -271,6 +276,11 @@ class Config(TrustPolicy):
             "max_mime_depth",
             "max_mime_parts",
             "max_header_size",
+            "max_ber_depth",
+            "max_recipient_infos",
+            "max_signer_infos",
+            "max_certificates",
+            "max_decryption_attempts",
         ):
             _check_positive_int(limit, getattr(self, limit))
         if self.cross_check and not self.openssl:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smimecore import SMIME, Config
+from smimecore import SMIME, Config, SmimeError
 from smimecore.errors import ResourceLimitError
 from tests.conftest import SAMPLE_MESSAGE
 from tests.test_process import _compressed, _pkcs7_part
@@ -146,3 +146,29 @@ def test_memory_stays_within_a_multiple_of_the_input_plus_the_output_budget(
         budget = 4 * len(message) + Config().max_decompressed_size + 64 * MiB
         found = _in_child(tmp_path, message, budget)
         assert found["outcome"] in ("ok", "ResourceLimitError"), found
+
+
+def test_cms_limits_come_from_the_configuration(pki_dir: Path) -> None:
+    """max_signer_infos, max_certificates, max_ber_depth, max_recipient_infos and
+    max_decryption_attempts reach the CMS reader and the decryption."""
+    from tests.conftest import PASSPHRASE
+
+    def engine_with(**limits: int) -> SMIME:
+        keys = {"keyring": pki_dir / "keyring", "passphrase": PASSPHRASE}
+        return SMIME(Config(**keys, accept_untrusted_cas=True, **limits))  # type: ignore[arg-type]
+
+    engine = engine_with()
+    signed = engine.sign(SAMPLE_MESSAGE, signer="p256@test.example").data
+    assert engine.verify(signed).ok
+    strict = engine_with(max_ber_depth=3)
+    with pytest.raises(SmimeError) as raised:
+        strict.verify(signed)
+    assert raised.value.statuses[0]["Status"] == "ERROR" and "deep" in str(raised.value)
+    encrypted = engine.encrypt(
+        SAMPLE_MESSAGE, recipients=["p256@test.example", "rsa2048@test.example"]
+    )
+    few = engine_with(max_recipient_infos=1)
+    with pytest.raises(SmimeError) as raised:
+        few.decrypt(encrypted.data)
+    assert "RecipientInfo" in str(raised.value)
+    assert engine.context.reader_limits.max_certificates == Config().max_certificates

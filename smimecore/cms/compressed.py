@@ -40,14 +40,14 @@ def parse_compressed(data: Bytes, limits: ReaderLimits = DEFAULT_LIMITS) -> Comp
     return CompressedData(algorithm, content_type, content)
 
 
-def decompress(data: Bytes, *, limit: int) -> bytes:
+def decompress(data: Bytes, *, limit: int, limits: ReaderLimits = DEFAULT_LIMITS) -> bytes:
     """The content of a DER/BER ContentInfo holding CompressedData.
 
     Raises :class:`MalformedCMSError` when the data is broken, and
     :class:`ResourceLimitError` as soon as the decompressed content would
     exceed ``limit`` bytes (a compression bomb: no more is inflated).
     """
-    compressed = parse_compressed(data)
+    compressed = parse_compressed(data, limits)
     if compressed.algorithm.oid != _ZLIB:
         raise UnsupportedAlgorithmError(
             compressed.algorithm.oid, "is not a supported compression algorithm"

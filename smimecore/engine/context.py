@@ -43,6 +43,7 @@ from smimecore.keyring.loading import is_ca
 from smimecore.keyring.store import CertificateStore, encryption_candidates
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.pki.certificate import CertificateIdentity, identity_of
+from smimecore.pki.der import ReaderLimits
 from smimecore.pki.files import CertificateFile
 from smimecore.trust.base import TrustEvaluator, TrustVerdict
 
@@ -68,6 +69,13 @@ class SmimeContext:
         self.keyring = keyring
         self.trust = trust
         self.store = store
+        self.reader_limits = ReaderLimits(
+            max_depth=config.max_ber_depth,
+            max_recipient_infos=config.max_recipient_infos,
+            max_signer_infos=config.max_signer_infos,
+            max_certificates=config.max_certificates,
+        )
+        """What one CMS object may hold (``max_ber_depth``, ``max_recipient_infos``...)."""
         other = config.other_certificates_to_send
         self._other_certificates = (
             CertificateFile(other, "other_certificates_to_send") if other is not None else None
@@ -329,7 +337,11 @@ class SmimeContext:
             return DecryptionOutcome("key", address, error=exc)
         try:
             content = decrypt_enveloped(
-                message, identity.private_key, identity.certificate, try_all=try_all
+                message,
+                identity.private_key,
+                identity.certificate,
+                try_all=try_all,
+                max_attempts=self.config.max_decryption_attempts,
             )
         except NoMatchingRecipientError:
             return None

@@ -30,6 +30,7 @@ from smimecore.mime.entity import split_entity
 from smimecore.mime.fields import with_field, without_field
 from smimecore.mime.protected import decode_body, reinsert
 from smimecore.mime.walk import MimeLimits, ProtectedPart, find_protected_parts, splice
+from smimecore.pki.der import ReaderLimits
 
 __all__ = ["Unwrapper", "with_status_header"]
 
@@ -62,6 +63,7 @@ class Unwrapper:
     output_limit: int
     """Bytes the result may grow to (``max_output_size``)."""
     mime_limits: MimeLimits
+    reader_limits: ReaderLimits
     statuses: list[StatusRecord] = field(default_factory=list)
     certificates: list[x509.Certificate] = field(default_factory=list)
     _settled: set[bytes] = field(default_factory=set)
@@ -152,7 +154,9 @@ class Unwrapper:
         entity = split_entity(data)
         try:
             content = decompress(
-                decode_body(entity, "the compressed part"), limit=self.decompressed_limit
+                decode_body(entity, "the compressed part"),
+                limit=self.decompressed_limit,
+                limits=self.reader_limits,
             )
         except ResourceLimitError as exc:
             raise exc.for_option("max_decompressed_size") from None
@@ -160,7 +164,9 @@ class Unwrapper:
         return _Outcome(reinsert(entity, content), (records.decompressed(len(content)),), False)
 
     def _certificates_only(self, data: bytes) -> _Outcome:
-        signed = parse_signed_data(decode_body(split_entity(data), "the certificates part"))
+        signed = parse_signed_data(
+            decode_body(split_entity(data), "the certificates part"), self.reader_limits
+        )
         if not signed.certificates:
             raise MalformedCMSError("the certificates-only part holds no certificate")
         self.store_certificates(signed.certificates)

@@ -207,7 +207,7 @@ class SMIME:
         """:meth:`verify`; ``origin`` comes from the top-level message when ``raw`` is a part."""
         try:
             signed_message = parse_signed(raw)
-            signed_data = parse_signed_data(signed_message.signature)
+            signed_data = parse_signed_data(signed_message.signature, self.context.reader_limits)
         except SmimeError as exc:
             _raise_verify_error(exc)
         if not signed_data.signer_infos:
@@ -327,7 +327,7 @@ class SMIME:
         raw = message_bytes(message)
         try:
             encrypted = parse_encrypted(raw)
-            enveloped = parse_enveloped(encrypted.cms)
+            enveloped = parse_enveloped(encrypted.cms, self.context.reader_limits)
         except SmimeError as exc:
             raise exc.with_statuses([records.decryption_failed(exc)]) from None
         outer = encrypted.outer
@@ -392,6 +392,7 @@ class SMIME:
             store_certificates=lambda found: self.context.remember_certificates(found, budget),
             max_depth=self.config.max_depth,
             decompressed_limit=self.config.max_decompressed_size,
+            reader_limits=self.context.reader_limits,
             output_limit=self.config.max_output_size,
             mime_limits=MimeLimits(
                 self.config.max_mime_depth, self.config.max_mime_parts, self.config.max_header_size
