@@ -14,13 +14,11 @@ import email.policy
 import json
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,6 +28,7 @@ from smimecore.cli.main import main
 from smimecore.engine.process import with_status_header
 from smimecore.mime.fields import with_field, without_field
 from tests.conftest import PASSPHRASE
+from tests.trustpki import self_signed
 
 OpenSSL = Callable[..., subprocess.CompletedProcess[bytes]]
 NAME = "X-RT-SMIME-Status"
@@ -52,20 +51,8 @@ def engine(pki_dir: Path) -> SMIME:
 
 
 def _self_signed(directory: Path, common_name: str, address: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name, _validate=False)])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    certificate, key = self_signed(name, address)
     cert_path, key_path = directory / "signer.pem", directory / "signer.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from smimecore import SMIME, Config, RecipientError
@@ -35,6 +34,7 @@ from smimecore.mime.protected import protected_entity_pieces
 from smimecore.mime.signed import build_detached
 from smimecore.pki.certificate import identity_of
 from tests.conftest import PASSPHRASE, SAMPLE_DATE
+from tests.trustpki import self_signed
 
 OpenSSL = Callable[..., CompletedProcess[bytes]]
 ALICE = "rsa2048@test.example"
@@ -224,25 +224,12 @@ def test_gcm_content_is_authenticated(pki_dir: Path) -> None:
 # -- 3. the certificate store ------------------------------------------------------------------
 
 
-def _self_signed(address: str) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
+def _forged_name(address: str) -> x509.Name:
+    return x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "Carol (forged)"),
             x509.NameAttribute(NameOID.EMAIL_ADDRESS, address),
         ]
-    )
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
-        .sign(key, hashes.SHA256())
     )
 
 
@@ -263,7 +250,7 @@ def test_a_certificates_only_part_cannot_plant_a_key(
     run: Callable[..., Runner], openssl: OpenSSL, pki_dir: Path, tmp_path: Path
 ) -> None:
     """A self-signed certificate for carol from anyone never becomes carol's encryption key."""
-    forged = _self_signed("carol@example.com")
+    forged, _ = self_signed(_forged_name("carol@example.com"), "carol@example.com")
     store = MemoryCertificateStore()
     engine = SMIME(_config(pki_dir, accept_untrusted_cas=True), store=store)
     result = engine.verify_decrypt(_certs_only_mail(openssl, tmp_path, forged))
@@ -284,20 +271,9 @@ def test_a_certificates_only_part_cannot_plant_a_key(
 def test_a_trusted_certificate_wins_over_an_untrusted_one(pki: DemoPKI, pki_dir: Path) -> None:
     """An untrusted signer's certificate is kept apart: used only under accept_untrusted_cas,
     and never chosen over a trusted certificate for the same address."""
-    forged_key = ec.generate_private_key(ec.SECP256R1())
-    forged = _self_signed("carol@example.com")
-    forged = (
-        x509.CertificateBuilder()
-        .subject_name(forged.subject)
-        .issuer_name(forged.subject)
-        .public_key(forged_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(forged.not_valid_before_utc)
-        .not_valid_after(forged.not_valid_after_utc + timedelta(days=300))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name("carol@example.com")]), critical=False
-        )
-        .sign(forged_key, hashes.SHA256())
+    # The forged one expires much later than the genuine one, so only trust can rank them.
+    forged, forged_key = self_signed(
+        _forged_name("carol@example.com"), "carol@example.com", days=3000
     )
     mallory = MemoryKeyring()
     mallory.add_identity(forged_key, forged)

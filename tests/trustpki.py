@@ -233,6 +233,21 @@ def base_builder(
     )
 
 
+def self_signed(
+    name: x509.Name, address: str, *, key: PrivateKey | None = None, days: int = 30
+) -> tuple[x509.Certificate, PrivateKey]:
+    """A self-signed certificate naming ``address`` (SAN rfc822Name): what anyone can make."""
+    key = key or ec_key()
+    now = datetime.now(UTC)
+    certificate = (
+        base_builder(name, name, key, now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
 @dataclass
 class TrustPKI:
     """The standard set of the trust tests (see :func:`build_trust_pki`)."""
