@@ -70,6 +70,7 @@ def test_realmail_processed_like_rt(engine: SMIME, rt: Path, number: int) -> Non
     assert [record.operation for record in result.statuses] == expected
     assert result.ok
     for record in result.statuses:
+        assert (record["Coverage"], record["Part"]) == ("whole", "")  # each layer covers it all
         if record.operation == "Decrypt":
             assert record.message == "Decryption process succeeded"
             assert record["EncryptedTo"][0]["EmailAddress"] in (
