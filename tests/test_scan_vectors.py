@@ -126,8 +126,13 @@ def test_classification_of_known_messages(archive: Archive, scanned: Path) -> No
     assert thunderbird["outcome"] == "failed" and thunderbird["weak_algorithms"] == ["sha1"]
     assert thunderbird["reason"].startswith("Verify BAD: The signing CA was not trusted")
     empty = rows[str(archive.eml / "empty.eml")]  # verify_decrypt raised: no record
-    assert empty["outcome"] == "failed" and empty["statuses"] == []
-    assert empty["reason"] == "MalformedMessageError: the message has no header section"
+    assert empty["outcome"] == "failed"
+    assert [(r["Operation"], r["Status"]) for r in empty["statuses"]] == [
+        ("VerifyDecrypt", "ERROR")
+    ]
+    assert empty["reason"] == (
+        "VerifyDecrypt ERROR: There was an error processing the message (MalformedMessageError)"
+    )
     tampered = rows[f"{archive.mbox}#6"]
     assert tampered["reason"] == "Verify BAD: The signature did not verify"
     no_key = rows[str(archive.eml / "openssl-5.eml")]

@@ -33,6 +33,7 @@ __all__ = [
     "decryption",
     "decryption_failed",
     "encrypted",
+    "failed",
     "key_check",
     "limit_exceeded",
     "nested_too_deeply",
@@ -49,6 +50,30 @@ __all__ = [
 
 
 # -- signing and encrypting ---------------------------------------------------
+
+
+_FAILED = {
+    "Sign": "signing",
+    "Verify": "verifying",
+    "Encrypt": "encrypting",
+    "Decrypt": "decrypting",
+    "VerifyDecrypt": "processing the message",
+    "KeyCheck": "reading the certificate",
+}
+
+
+def failed(operation: str, error: SmimeError) -> StatusRecord:
+    """``<operation>``/``ERROR`` "There was an error <doing it>: <reason>", for an error that
+    stops an operation before any of its own records was made; ``Reason`` names its kind."""
+    if operation == "Sign":
+        record = sign_failed(error)
+    elif operation == "Verify":
+        record = verify_failed(error)
+    elif operation == "Decrypt":
+        record = decryption_failed(error)
+    else:
+        record = StatusRecord(operation, ERROR, f"There was an error {_FAILED[operation]}: {error}")
+    return record.with_fields(Reason=type(error).__name__)
 
 
 def signed() -> StatusRecord:

@@ -13,8 +13,9 @@ from them (:mod:`smimecore.engine.records`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from cryptography import x509
 
@@ -68,6 +69,36 @@ from smimecore.trust.capath import build_trust_evaluator
 from smimecore.trust.policy import TrustPolicy
 
 __all__ = ["SMIME"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _recorded(
+    operation: str,
+) -> Callable[[Callable[Concatenate[SMIME, _P], _R]], Callable[Concatenate[SMIME, _P], _R]]:
+    """Every SmimeError leaving the method carries a record of ``operation`` saying why.
+
+    Errors that already carry the operation's records keep them; one that
+    stopped it before any record was made (a malformed message, a refused
+    option) gets ``<operation>``/``ERROR`` "There was an error ...".
+    """
+
+    def decorate(
+        method: Callable[Concatenate[SMIME, _P], _R],
+    ) -> Callable[Concatenate[SMIME, _P], _R]:
+        def run(self: SMIME, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(self, *args, **kwargs)
+            except SmimeError as exc:
+                if not exc.statuses:
+                    exc.with_statuses([records.failed(operation, exc)])
+                raise
+
+        functools.update_wrapper(run, method)
+        return run
+
+    return decorate
 
 
 class SMIME:
@@ -123,6 +154,7 @@ class SMIME:
 
     # -- signing ---------------------------------------------------------
 
+    @_recorded("Sign")
     def sign(
         self,
         message: MessageInput,
@@ -190,6 +222,7 @@ class SMIME:
 
     # -- verifying -------------------------------------------------------
 
+    @_recorded("Verify")
     def verify(self, message: MessageInput) -> Result:
         """Verify a signed message: every SignerInfo gets its own ``Verify`` record.
 
@@ -252,6 +285,7 @@ class SMIME:
 
     # -- encrypting and decrypting -----------------------------------------
 
+    @_recorded("Encrypt")
     def encrypt(
         self,
         message: MessageInput,
@@ -284,6 +318,7 @@ class SMIME:
         output = encrypt_entity(raw, chosen, cipher=self._cipher(cipher), oaep=oaep)
         return Result(output, (records.encrypted(),))
 
+    @_recorded("Encrypt")
     def sign_encrypt(
         self,
         message: MessageInput,
@@ -316,6 +351,7 @@ class SMIME:
         output = encrypt_entity(signed.data, chosen, cipher=self._cipher(cipher), oaep=oaep)
         return Result(output, (*signed.statuses, records.encrypted()))
 
+    @_recorded("Decrypt")
     def decrypt(self, message: MessageInput, *, recipients: Sequence[str] = ()) -> Result:
         """Decrypt with the keyring: RT's ``Decrypt`` record, the plaintext under the outer fields.
 
@@ -367,6 +403,7 @@ class SMIME:
 
     # -- whole messages --------------------------------------------------
 
+    @_recorded("VerifyDecrypt")
     def verify_decrypt(self, message: MessageInput) -> Result:
         """RT's ``VerifyDecrypt``: unwrap every protected part, layer after layer.
 
@@ -407,6 +444,7 @@ class SMIME:
 
     # -- keys ------------------------------------------------------------
 
+    @_recorded("KeyCheck")
     def keys_for_signing(self, address: str) -> list[dict[str, Any]]:
         """RT's ``GetKeysForSigning``: the certificate information of ``address``'s signing key.
 
@@ -420,6 +458,7 @@ class SMIME:
             return []
         return [self.certificate_info(identity.certificate)]
 
+    @_recorded("KeyCheck")
     def keys_for_encryption(self, address: str) -> list[dict[str, Any]]:
         """RT's ``GetKeysForEncryption``: usable certificates of ``address``, expired ones dropped.
 
@@ -437,6 +476,7 @@ class SMIME:
 
     # -- certificate information -----------------------------------------
 
+    @_recorded("KeyCheck")
     def certificate_info(self, certificate: bytes | x509.Certificate) -> dict[str, Any]:
         """RT's ``GetCertificateInfo`` (section 8) for a PEM or DER certificate, with trust.
 
@@ -469,6 +509,7 @@ class SMIME:
             "Formatted": f"{identity.user_string} (issued by {identity.issuer_string})",
         }
 
+    @_recorded("KeyCheck")
     def address_certificate_info(self, address: str) -> dict[str, Any]:
         """:meth:`certificate_info` for the certificate of ``address``'s keyring file."""
         self._require_enabled()
@@ -479,6 +520,7 @@ class SMIME:
 
     # -- recipients ------------------------------------------------------
 
+    @_recorded("KeyCheck")
     def check_recipients(self, addresses: Iterable[str]) -> list[StatusRecord]:
         """RT's ``CheckRecipients``: one ``RecipientsCheck`` record per distinct address.
 
