@@ -24,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import string
 import tempfile
 import threading
 import time
@@ -83,7 +84,10 @@ def store_key(address: str) -> str | None:
     """How the store files ``address``: ASCII letters lowercased; ``None`` when refused."""
     if not address or len(address) > MAX_ADDRESS_LENGTH:
         return None
-    return "".join(character.lower() if character.isascii() else character for character in address)
+    return address.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def _refused(address: str) -> bool:
@@ -97,6 +101,10 @@ def _admit(
     """The new list for an address, or ``None`` when nothing changes."""
     if not trusted:
         return None if current else [StoredCertificate(certificate, False)]
+    if all(stored.trusted for stored in current) and any(
+        stored.certificate == certificate for stored in current
+    ):
+        return None  # the usual case: a known signer seen again
     updated = [
         StoredCertificate(stored.certificate, True)
         for stored in current

@@ -100,7 +100,7 @@ class RawEntity:
         ``None`` sends the caller to the full parser: RFC 2231 parameters,
         encoded words, escapes, repeated fields or anything irregular.
         """
-        found = self._field_values.get(b"content-type", ())
+        found = self._values(b"content-type")
         if len(found) != 1:
             return None if found else ("text/plain", _NO_PARAMETERS)
         return _parse_simple_content_type(found[0])
@@ -124,26 +124,16 @@ class RawEntity:
         White space between the name and the colon is allowed (RFC 5322's
         obsolete syntax, which mail readers still honour).
         """
-        values = self._field_values.get(name.lower().encode("ascii"), ())
         return [
             value.replace(b"\r\n", b"").replace(b"\n", b"").strip().decode("utf-8", "replace")
-            for value in values
+            for value in self._values(name.lower().encode("ascii"))
         ]
 
-    @cached_property
-    def _field_values(self) -> dict[bytes, tuple[bytes, ...]]:
-        """Each field's raw values (after the colon), by lowercased name, read once.
-
-        The one reading of a field's name: white space between the name and
-        the colon is allowed, so ``Content-Type :`` is a Content-Type field
-        for every question asked of this entity.
-        """
-        found: dict[bytes, list[bytes]] = {}
-        for line in self._header_lines:
-            name, colon, value = line.partition(b":")
-            if colon:
-                found.setdefault(name.rstrip(b" \t").lower(), []).append(value)
-        return {name: tuple(values) for name, values in found.items()}
+    def _values(self, wanted: bytes) -> list[bytes]:
+        """The raw values (after the colon) of the fields named ``wanted`` (lowercase)."""
+        return [
+            value for line in self._header_lines if (value := _value_of(line, wanted)) is not None
+        ]
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
@@ -209,6 +199,24 @@ def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | N
         for found in _PARAMETER.finditer(match["parameters"])
     }
     return match["type"].lower(), MappingProxyType(parameters)
+
+
+def _value_of(line: bytes, wanted: bytes) -> bytes | None:
+    """The value of the header field ``line`` when its name is ``wanted`` (lowercase), else None.
+
+    The one reading of a field's name: white space between the name and the
+    colon is allowed, so ``Content-Type :`` is a Content-Type field for
+    every question asked of an entity.
+    """
+    size = len(wanted)
+    if line[:size].lower() != wanted:
+        return None
+    rest = line[size:]
+    if rest[:1] != b":":
+        rest = rest.lstrip(b" \t")
+        if rest[:1] != b":":
+            return None
+    return rest[1:]
 
 
 def _is_content_header(line: bytes) -> bool:
