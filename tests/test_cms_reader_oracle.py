@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smimecore.algorithms.digests import digest_by_name
+from smimecore.algorithms.kem import ID_ORI_KEM, KemWrapped
 from smimecore.cms.compressed import parse_compressed
 from smimecore.cms.content_info import parse_content_info
 from smimecore.cms.enveloped import (
@@ -302,7 +303,11 @@ def _recipient(info: Any) -> dict[str, object]:
     if kind == "ori":
         fields = _split(chosen.contents)
         _require(len(fields) == 2, "OtherRecipientInfo fields")
-        return {"kind": kind, "type": _raw_oid(fields[0]), "other": fields[1].encoding}
+        ori_type = _raw_oid(fields[0])
+        found_ori: dict[str, object] = {"kind": kind, "type": ori_type, "other": fields[1].encoding}
+        if ori_type == ID_ORI_KEM:
+            found_ori["kemri"] = _kem_recipient(fields[1])
+        return found_ori
     versions = {"ktri": {0, 2}, "kari": {3}, "kekri": {4}, "pwri": {0}}[kind]
     _version(chosen["version"], versions)  # checked by both; the entries do not keep it
     found: dict[str, object] = {"kind": kind}
@@ -330,6 +335,40 @@ def _recipient(info: Any) -> dict[str, object]:
         found["other"] = None if isinstance(derivation, core.Void) else bytes(derivation.dump())
         found["keys"] = (bytes(chosen["encrypted_key"].native),)
     return found
+
+
+def _kem_recipient(value: _Element) -> dict[str, object]:
+    """KEMRecipientInfo (RFC 9629 section 3), split into its fields by asn1crypto's parser."""
+    _require((value.cls, value.tag, value.constructed) == (0, 16, True), "KEMRecipientInfo")
+    fields = _split(value.contents)
+    _require(len(fields) >= 8, "KEMRecipientInfo fields")
+    version, rid, kem, kemct, kdf, kek_length = fields[:6]
+    _require((version.cls, version.tag) == (0, 2), "version INTEGER")
+    _version(core.Integer.load(version.encoding), {0})
+    _require((kemct.cls, kemct.tag) == (0, 4), "kemct OCTET STRING")
+    _require((kek_length.cls, kek_length.tag, kek_length.constructed) == (0, 2, False), "INT")
+    length = _integer(core.Integer.load(kek_length.encoding))
+    _require(1 <= length <= 65535, "kekLength (1..65535)")
+    rest = fields[6:]
+    ukm = None
+    if (rest[0].cls, rest[0].tag, rest[0].constructed) == (2, 0, True):
+        inner = _one(rest[0].contents)
+        _require((inner.cls, inner.tag) == (0, 4), "ukm OCTET STRING")
+        ukm = _octets(inner)
+        rest = rest[1:]
+    _require(len(rest) == 2, "KEMRecipientInfo fields")
+    wrap, encrypted_key = rest
+    _require((encrypted_key.cls, encrypted_key.tag) == (0, 4), "encryptedKey OCTET STRING")
+    return {
+        "identifiers": (_identifier(cms.RecipientIdentifier.load(rid.encoding)),),
+        "kem": _algorithm(core.Sequence.load(kem.encoding)),
+        "kemct": _octets(kemct),
+        "kdf": _algorithm(core.Sequence.load(kdf.encoding)),
+        "kek_length": length,
+        "ukm": ukm,
+        "wrap": _algorithm(core.Sequence.load(wrap.encoding)),
+        "keys": (_octets(encrypted_key),),
+    }
 
 
 def asn1_enveloped(data: bytes) -> dict[str, object]:
@@ -435,6 +474,22 @@ def ours_enveloped(data: bytes) -> dict[str, object]:
     message = parse_enveloped(data)
     recipients: list[dict[str, object]] = []
     for entry in message.recipients:
+        if entry.kind == "ori" and isinstance(entry.method, KemWrapped):
+            kemri = entry.method
+            fields = {
+                "identifiers": tuple(tuple(i) for i in entry.identifiers),
+                "kem": tuple(entry.algorithm or ()),
+                "kemct": kemri.kemct,
+                "kdf": (kemri.kdf_oid, kemri.kdf_parameters),
+                "kek_length": kemri.kek_length,
+                "ukm": entry.ukm,
+                "wrap": (kemri.wrap_oid, kemri.wrap_parameters),
+                "keys": entry.encrypted_keys,
+            }
+            recipients.append(
+                {"kind": "ori", "type": ID_ORI_KEM, "other": entry.other, "kemri": fields}
+            )
+            continue
         if entry.kind == "ori":
             recipients.append({"kind": "ori", "type": entry.key_encryption, "other": entry.other})
             continue
@@ -606,18 +661,23 @@ def test_every_cms_object_in_the_vectors_reads_as_asn1crypto_reads_it() -> None:
 
 @pytest.mark.vectors
 def test_pqc_structures_are_read() -> None:
-    """ML-KEM ori recipients are identified, ML-DSA and SLH-DSA SignerInfos read."""
+    """ML-KEM ori recipients are read as KEMRecipientInfos (ML-KEM-512's unsupported, saying
+    why), ML-DSA and SLH-DSA SignerInfos read."""
     kem = sorted(vector_path("pqc", "hackathon-carl-redhound").glob("*_kemri_*.der"))
     assert len(kem) == 12
     for path in kem:
         message = parse_enveloped(path.read_bytes())
         (entry,) = message.recipients
-        assert (entry.kind, entry.key_encryption, entry.supported) == (
-            "ori",
-            "1.2.840.113549.1.9.16.13.3",
-            False,
-        )
+        level = path.name[len("mlkem") :].split("-")[0]
+        assert (entry.kind, entry.supported) == ("ori", level != "512")
+        # The producer wraps with AES-128 under AES-128-CBC content, AES-256 under AES-GCM.
+        wrap = "aes256" if "_auth_" in path.name else "aes128"
+        assert entry.key_encryption == f"ml-kem-{level}+hkdf-sha256+{wrap}-wrap"
+        assert isinstance(entry.method, KemWrapped)
+        assert (entry.method.ukm is not None) == path.name.endswith("_ukm.der")
         assert entry.other is not None and entry.other[0] == 0x30
+        if level == "512":
+            assert entry.problem is not None and "ML-KEM-512" in str(entry.problem)
     signed = [
         path.read_bytes()
         for path in sorted(vector_path("pqc", "hackathon-ossl35").glob("*_signed_attrs.der"))

@@ -26,12 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms, core
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from smimecore.algorithms.keywrap import unwrap_key, wrap_key, wrap_key_length
-from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.errors import (
+    DecryptionError,
+    MalformedCMSError,
+    SmimeError,
+    UnsupportedAlgorithmError,
+)
 
 __all__ = [
     "HKDF_SHA256_OID",
@@ -44,8 +50,10 @@ __all__ = [
     "derive_kek",
     "kem_by_oid",
     "kem_decapsulate",
+    "kem_description",
     "kem_encapsulate",
     "kem_fits_key",
+    "kem_for_certificate",
     "kem_for_key",
     "kem_other_info",
     "kem_unwrap",
@@ -84,6 +92,7 @@ _KEMS: dict[str, KemAlgorithm] = {
     )
 }
 _ML_KEM_512_OID = "2.16.840.1.101.3.4.4.1"
+_ML_KEM_512 = KemAlgorithm("ML-KEM-512", _ML_KEM_512_OID, 768, "2.16.840.1.101.3.4.1.5")
 _KEY_TYPES: dict[str, tuple[type, type]] = {  # OID: (private key type, public key type)
     "2.16.840.1.101.3.4.4.2": (mlkem.MLKEM768PrivateKey, mlkem.MLKEM768PublicKey),
     "2.16.840.1.101.3.4.4.3": (mlkem.MLKEM1024PrivateKey, mlkem.MLKEM1024PublicKey),
@@ -117,6 +126,14 @@ def kem_for_key(key: KemPrivateKey | KemPublicKey) -> KemAlgorithm:
         if isinstance(key, key_types):
             return _KEMS[oid]
     raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys are not ML-KEM keys")
+
+
+def kem_for_certificate(certificate: x509.Certificate) -> KemAlgorithm | None:
+    """The ML-KEM parameter set (768 or 1024) of a certificate's key, ``None`` for other keys.
+
+    Read from the algorithm identifier alone, without loading the key.
+    """
+    return _KEMS.get(certificate.public_key_algorithm_oid.dotted_string)
 
 
 def kem_fits_key(private_key: object, kem_oid: str) -> bool:
@@ -188,6 +205,29 @@ def check_kem_parameters(kem_oid: str, kdf_oid: str, wrap_oid: str, kek_length: 
         )
 
 
+_HKDF_NAMES = {oid: f"hkdf-{algorithm.name}" for oid, algorithm in _HKDF_HASHES.items()}
+_WRAP_NAMES = {
+    "2.16.840.1.101.3.4.1.5": "aes128-wrap",
+    "2.16.840.1.101.3.4.1.25": "aes192-wrap",
+    "2.16.840.1.101.3.4.1.45": "aes256-wrap",
+}
+
+
+def kem_description(kem_oid: str, kdf_oid: str, wrap_oid: str) -> str:
+    """A KEMRecipientInfo's algorithms as one name: ``ml-kem-768+hkdf-sha256+aes256-wrap``.
+
+    Unknown algorithms appear as their dotted OIDs.
+    """
+    kem = _KEMS.get(kem_oid) or (_ML_KEM_512 if kem_oid == _ML_KEM_512_OID else None)
+    return "+".join(
+        (
+            kem.name.lower() if kem is not None else kem_oid,
+            _HKDF_NAMES.get(kdf_oid, kdf_oid),
+            _WRAP_NAMES.get(wrap_oid, wrap_oid),
+        )
+    )
+
+
 def _hkdf_hash(kdf_oid: str) -> type[hashes.HashAlgorithm]:
     try:
         return _HKDF_HASHES[kdf_oid]
@@ -236,7 +276,12 @@ def kem_unwrap(
 
 @dataclass(frozen=True)
 class KemWrapped:
-    """The fields of a KEMRecipientInfo for one recipient, as plain values (none secret)."""
+    """The fields of a KEMRecipientInfo for one recipient, as plain values (none secret).
+
+    ``kem_parameters``, ``kdf_parameters`` and ``wrap_parameters`` are the
+    encodings of the AlgorithmIdentifiers' parameters as received (``None``:
+    absent, as RFC 9936, RFC 8619 and RFC 3565 require).
+    """
 
     kem_oid: str
     kemct: bytes
@@ -245,6 +290,32 @@ class KemWrapped:
     ukm: bytes | None
     wrap_oid: str
     encrypted_key: bytes
+    kem_parameters: bytes | None = None
+    kdf_parameters: bytes | None = None
+    wrap_parameters: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        """The algorithms as one name (:func:`kem_description`)."""
+        return kem_description(self.kem_oid, self.kdf_oid, self.wrap_oid)
+
+    def problem(self) -> SmimeError | None:
+        """Why these fields cannot be decrypted with any key, from their public values alone:
+        :func:`check_kem_parameters`, then parameters where none are allowed."""
+        try:
+            check_kem_parameters(self.kem_oid, self.kdf_oid, self.wrap_oid, self.kek_length)
+        except (UnsupportedAlgorithmError, MalformedCMSError) as exc:
+            return exc
+        for role, parameters in (
+            ("kem", self.kem_parameters),
+            ("kdf", self.kdf_parameters),
+            ("wrap", self.wrap_parameters),
+        ):
+            if parameters is not None:
+                return MalformedCMSError(
+                    f"KEMRecipientInfo.{role}: parameters are present (they must be absent)"
+                )
+        return None
 
 
 def kem_wrap(

@@ -18,10 +18,12 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
 from smimecore.pki.certificate import CertificateIdentity, load_der_certificate
+from smimecore.pki.keys import load_private_key
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
 __all__ = [
     "KeyMaterial",
+    "address_certificates",
     "is_ca",
     "load_pem_material",
     "load_pkcs12_material",
@@ -61,21 +63,13 @@ def load_pem_material(source: str, data: bytes, passphrase: str | None) -> KeyMa
 
 
 def _load_pem_key(source: str, block: PemBlock, passphrase: str | None) -> Any:
+    """The key of one PEM block, in every form :func:`smimecore.pki.keys.load_private_key`
+    reads (ML-DSA and ML-KEM keys in the seed and "both" forms included)."""
     if block.is_encrypted and not passphrase:
         raise MissingPassphraseError(
             source, "the private key is encrypted and no passphrase is configured"
         )
-    password = passphrase.encode("utf-8") if block.is_encrypted and passphrase else None
-    try:
-        return serialization.load_pem_private_key(block.text, password)
-    except ValueError:
-        if block.is_encrypted:
-            raise PassphraseError(source, "the passphrase does not open the private key") from None
-        raise KeyLoadError(source, "the private key is damaged or in an unknown format") from None
-    except Exception as exc:  # cryptography raises TypeError or UnsupportedAlgorithm here
-        raise KeyLoadError(
-            source, f"the private key cannot be used ({type(exc).__name__})"
-        ) from None
+    return load_private_key(block.text, passphrase if block.is_encrypted else None, source=source)
 
 
 def load_pkcs12_material(source: str, data: bytes, passphrase: str | None) -> KeyMaterial:
@@ -126,13 +120,22 @@ def pick_certificate(
     candidates: Sequence[x509.Certificate], address: str
 ) -> x509.Certificate | None:
     """Of several certificates, the one naming ``address``, else the first end-entity one."""
+    found = address_certificates(candidates, address)
+    return found[0] if found else None
+
+
+def address_certificates(
+    candidates: Sequence[x509.Certificate], address: str
+) -> list[x509.Certificate]:
+    """Of several certificates, those naming ``address`` (in order); when none does, the
+    first end-entity one (or the first of all)."""
     wanted = address.casefold()
-    for certificate in candidates:
-        if wanted in CertificateIdentity(certificate).addresses:
-            return certificate
+    naming = [c for c in candidates if wanted in CertificateIdentity(c).addresses]
+    if naming:
+        return naming
     end_entities = [c for c in candidates if not is_ca(c)]
     preferred = end_entities or list(candidates)
-    return preferred[0] if preferred else None
+    return preferred[:1]
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

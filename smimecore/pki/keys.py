@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from smimecore.errors import KeyLoadError, PassphraseError, UnsupportedAlgorithmError
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
-__all__ = ["PQC_KEY_OIDS", "load_private_key"]
+__all__ = ["PQC_KEY_OIDS", "UNSUPPORTED_KEY_OIDS", "load_private_key"]
 
 _DAMAGED = "the private key is damaged or in an unknown format"
 _NO_PASSPHRASE = "the private key is encrypted and no passphrase is configured"  # noqa: S105
@@ -97,13 +97,14 @@ PQC_KEY_OIDS: dict[str, _PqcKeyType] = {
 }
 """The ML-DSA and ML-KEM parameter sets whose PKCS#8 keys this module reads itself."""
 
-_UNSUPPORTED_KEY_OIDS = {
+UNSUPPORTED_KEY_OIDS: dict[str, tuple[str, str]] = {
     "2.16.840.1.101.3.4.4.1": (
         "ML-KEM-512",
         "is not supported: the OpenSSL inside the cryptography package offers only "
         "ML-KEM-768 and ML-KEM-1024",
     ),
 }
+"""Key algorithms refused by name: (name, why), by dotted OID."""
 
 
 class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]
@@ -202,8 +203,8 @@ def _parse(spec: type[core.Sequence], der: bytes) -> core.Sequence | None:
 
 def _load_pkcs8(info: core.Sequence, der: bytes, source: str) -> PrivateKeyTypes:
     oid = str(info["algorithm"]["algorithm"].dotted)
-    if oid in _UNSUPPORTED_KEY_OIDS:
-        raise UnsupportedAlgorithmError(*_UNSUPPORTED_KEY_OIDS[oid])
+    if oid in UNSUPPORTED_KEY_OIDS:
+        raise UnsupportedAlgorithmError(*UNSUPPORTED_KEY_OIDS[oid])
     key_type = PQC_KEY_OIDS.get(oid)
     if key_type is None:
         return _call_cryptography(
