@@ -13,9 +13,12 @@ from pathlib import Path
 
 from asn1crypto import cms, core, pem
 from cryptography import x509
-from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
 from smimecore.algorithms.kem import KemWrapped
@@ -148,3 +151,74 @@ def kem_message(path: Path) -> KemMessage:
         ),
         mac=body["mac"].native if authenticated else None,
     )
+
+
+class _OtherInfo(core.Sequence):  # type: ignore[misc]
+    """CMSORIforKEMOtherInfo (RFC 9629 section 5), declared here apart from smimecore's."""
+
+    _fields = [  # noqa: RUF012
+        ("wrap", _AlgorithmIdentifier),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
+_HKDF_HASHES = {
+    "1.2.840.113549.1.9.16.3.28": hashes.SHA256,
+    "1.2.840.113549.1.9.16.3.29": hashes.SHA384,
+    "1.2.840.113549.1.9.16.3.30": hashes.SHA512,
+}
+
+
+def independent_unwrap(
+    private_key: mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey, recipient: KemWrapped
+) -> bytes:
+    """The content key of a KEMRecipientInfo, by RFC 9629 with ``cryptography`` alone:
+    Decaps, HKDF(salt empty, info = CMSORIforKEMOtherInfo), AES key unwrap."""
+    shared_secret = private_key.decapsulate(recipient.kemct)
+    fields: dict[str, object] = {
+        "wrap": {"algorithm": recipient.wrap_oid},
+        "kek_length": recipient.kek_length,
+    }
+    if recipient.ukm is not None:
+        fields["ukm"] = recipient.ukm
+    kek = HKDF(
+        algorithm=_HKDF_HASHES[recipient.kdf_oid](),
+        length=recipient.kek_length,
+        salt=b"",
+        info=_OtherInfo(fields).dump(),
+    ).derive(shared_secret)
+    return aes_key_unwrap(kek, recipient.encrypted_key)
+
+
+def kem_messages(data: bytes) -> list[KemMessage]:
+    """Every KEMRecipientInfo of an (auth-)enveloped DER object, each with its content."""
+    info = cms.ContentInfo.load(data)
+    body = info["content"]
+    authenticated = info["content_type"].native == "authenticated_enveloped_data"
+    found = []
+    for choice in body["recipient_infos"]:
+        if choice.name != "ori" or choice.chosen["ori_type"].dotted != "1.2.840.113549.1.9.16.13.3":
+            continue
+        fields = KEMRecipientInfo.load(choice.chosen["ori_value"].dump())
+        found.append(
+            KemMessage(
+                recipient=KemWrapped(
+                    kem_oid=fields["kem"]["algorithm"].dotted,
+                    kemct=fields["kemct"].native,
+                    kdf_oid=fields["kdf"]["algorithm"].dotted,
+                    kek_length=fields["kek_length"].native,
+                    ukm=fields["ukm"].native,
+                    wrap_oid=fields["wrap"]["algorithm"].dotted,
+                    encrypted_key=fields["encrypted_key"].native,
+                ),
+                authenticated=authenticated,
+                encrypted_content_info=(
+                    body["auth_encrypted_content_info"]
+                    if authenticated
+                    else body["encrypted_content_info"]
+                ),
+                mac=body["mac"].native if authenticated else None,
+            )
+        )
+    return found

@@ -31,6 +31,7 @@ from functools import cached_property
 
 from asn1crypto import core
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
@@ -87,7 +88,11 @@ from smimecore.errors import (
     NoUsableRecipientError,
     UnsupportedAlgorithmError,
 )
-from smimecore.pki.certificate import issuer_and_serial, subject_key_identifier
+from smimecore.pki.certificate import (
+    issuer_and_serial,
+    key_algorithm_name,
+    subject_key_identifier,
+)
 from smimecore.pki.der import (
     DEFAULT_LIMITS,
     TAG_OCTET_STRING,
@@ -269,7 +274,13 @@ _RecipientKey = tuple[
 
 def _key_of(certificate: x509.Certificate) -> _RecipientKey:
     """The public key and its rids (issuerAndSerialNumber, key id)."""
-    public_key = certificate.public_key()
+    try:
+        public_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):  # ML-KEM-512, or a key cryptography cannot read
+        raise UnsupportedAlgorithmError(
+            key_algorithm_name(certificate),
+            "keys cannot be read by the cryptography package, so cannot receive encrypted content",
+        ) from None
     if isinstance(public_key, (rsa.RSAPublicKey, *_KEM_KEYS)):
         key_id = encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
         return public_key, _issuer_and_serial_der(certificate), key_id

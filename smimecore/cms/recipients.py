@@ -332,20 +332,21 @@ def kem_recipient_info_der(rid: bytes, fields: KemWrapped) -> bytes:
     """The DER RecipientInfo ``ori`` holding a KEMRecipientInfo (version 0) for ``rid``.
 
     ``rid`` is the DER RecipientIdentifier (issuerAndSerialNumber, or
-    ``[0]`` subjectKeyIdentifier); every AlgorithmIdentifier is written with
-    its parameters absent.
+    ``[0]`` subjectKeyIdentifier); the AlgorithmIdentifiers carry the
+    parameters ``fields`` holds: none, as :func:`~smimecore.algorithms.kem.kem_wrap`
+    makes them and RFC 9936 requires.
     """
     ukm = b"" if fields.ukm is None else encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, fields.ukm))
     value = encode_tlv(
         TAG_SEQUENCE,
         _VERSION_0,
         rid,
-        _bare_algorithm(fields.kem_oid),
+        _algorithm(fields.kem_oid, fields.kem_parameters),
         encode_tlv(TAG_OCTET_STRING, fields.kemct),
-        _bare_algorithm(fields.kdf_oid),
+        _algorithm(fields.kdf_oid, fields.kdf_parameters),
         bytes(core.Integer(fields.kek_length).dump()),
         ukm,
-        _bare_algorithm(fields.wrap_oid),
+        _algorithm(fields.wrap_oid, fields.wrap_parameters),
         encode_tlv(TAG_OCTET_STRING, fields.encrypted_key),
     )
     return encode_tlv(0xA4, _oid_der(ID_ORI_KEM), value)
@@ -354,9 +355,9 @@ def kem_recipient_info_der(rid: bytes, fields: KemWrapped) -> bytes:
 _VERSION_0 = b"\x02\x01\x00"
 
 
-def _bare_algorithm(oid: str) -> bytes:
-    """An AlgorithmIdentifier with its parameters absent."""
-    return encode_tlv(TAG_SEQUENCE, _oid_der(oid))
+def _algorithm(oid: str, parameters: bytes | None) -> bytes:
+    """An AlgorithmIdentifier (``parameters``: their encoding, or ``None`` for absent)."""
+    return encode_tlv(TAG_SEQUENCE, _oid_der(oid), parameters or b"")
 
 
 def _oid_der(oid: str) -> bytes:

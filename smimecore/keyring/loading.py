@@ -20,6 +20,7 @@ from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseErr
 from smimecore.pki.certificate import CertificateIdentity, load_der_certificate
 from smimecore.pki.keys import load_private_key
 from smimecore.pki.pem import PemBlock, find_pem_blocks
+from smimecore.pki.pkcs12 import read_pkcs12
 
 __all__ = [
     "KeyMaterial",
@@ -73,24 +74,33 @@ def _load_pem_key(source: str, block: PemBlock, passphrase: str | None) -> Any:
 
 
 def load_pkcs12_material(source: str, data: bytes, passphrase: str | None) -> KeyMaterial:
-    """The key and certificates of a PKCS#12 file (without a passphrase: none, then empty)."""
+    """The key and certificates of a PKCS#12 file (without a passphrase: none, then empty).
+
+    ``cryptography`` reads the file; one whose key it cannot read (ML-DSA,
+    ML-KEM: OpenSSL 3.5 writes them) is read by :mod:`smimecore.pki.pkcs12`.
+    """
     attempts = [passphrase.encode("utf-8")] if passphrase else [None, b""]
     for password in attempts:
         try:
             key, certificate, additional = pkcs12.load_key_and_certificates(data, password)
         except ValueError:
             continue
-        found = [c for c in (certificate, *additional) if c is not None]
-        if key is None:
-            return KeyMaterial(None, found[0] if found else None, tuple(found[1:]))
-        return _pair_key_with_certificate(source, key, found)
-    if not passphrase:
-        raise MissingPassphraseError(
-            source, "the PKCS#12 file is encrypted (or damaged) and no passphrase is configured"
-        )
-    raise PassphraseError(
-        source, "the passphrase does not open the PKCS#12 file (or it is damaged)"
-    )
+        return _material(source, key, [c for c in (certificate, *additional) if c is not None])
+    try:
+        contents = read_pkcs12(data, passphrase, source=source)
+    except PassphraseError:
+        if not passphrase:
+            raise MissingPassphraseError(
+                source, "the PKCS#12 file is encrypted (or damaged) and no passphrase is configured"
+            ) from None
+        raise
+    return _material(source, contents.private_key, list(contents.certificates))
+
+
+def _material(source: str, key: Any, certificates: list[x509.Certificate]) -> KeyMaterial:
+    if key is None:
+        return KeyMaterial(None, certificates[0] if certificates else None, tuple(certificates[1:]))
+    return _pair_key_with_certificate(source, key, certificates)
 
 
 def _pair_key_with_certificate(
