@@ -24,9 +24,9 @@ from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
 from smimecore.algorithms.kem import KemWrapped
 
 
-def content_info(path: Path) -> cms.ContentInfo:
-    """The ContentInfo of a PEM or DER file."""
-    data = path.read_bytes()
+def content_info(path: Path | bytes) -> cms.ContentInfo:
+    """The ContentInfo of a PEM or DER file (or of its bytes)."""
+    data = path if isinstance(path, bytes) else path.read_bytes()
     if pem.detect(data):
         _, _, data = pem.unarmor(data)
     return cms.ContentInfo.load(data)
@@ -45,8 +45,8 @@ class SignedParts:
     certificates: tuple[x509.Certificate, ...]
 
 
-def signed_parts(path: Path) -> SignedParts:
-    """The first SignerInfo of a SignedData file, and its content and certificates."""
+def signed_parts(path: Path | bytes) -> SignedParts:
+    """The first SignerInfo of a SignedData file (or bytes), and its content and certificates."""
     signed_data = content_info(path)["content"]
     signer = signed_data["signer_infos"][0]
     attributes = signer["signed_attrs"]

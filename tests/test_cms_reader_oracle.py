@@ -2,7 +2,8 @@
 
 The objects: every CMS object in ``../shared/vectors`` (raw, PEM, inside the
 mails, and inside RT's encrypted mails once decrypted), smimecore's own
-output for every algorithm, openssl's output,
+output for every algorithm (ML-DSA SignedData and ML-KEM KEMRecipientInfos
+included: asn1crypto's generic types read them), openssl's output,
 and hypothesis mutations of all of those (of single fields, re-encoded
 around them, and of raw bytes).
 
@@ -56,6 +57,7 @@ from smimecore.errors import MalformedCMSError
 from smimecore.pki.pem import find_pem_blocks
 from tests.conftest import VECTORS, vector_path
 from tests.envpki import CONTENT, KINDS, Recipient
+from tests.pqcpki import pqc_pki
 
 SIGNED = "1.2.840.113549.1.7.2"
 ENVELOPED = "1.2.840.113549.1.7.3"
@@ -732,12 +734,45 @@ def _own_enveloped(people: dict[str, Recipient]) -> list[bytes]:
     return made
 
 
+def _own_post_quantum() -> tuple[list[bytes], list[bytes]]:
+    """Our ML-DSA SignedData and ML-KEM (Auth)EnvelopedData, beside RSA and ECDH recipients."""
+    made = pqc_pki().identities
+    signed = [
+        build_signed_data(
+            CONTENT,
+            SigningIdentity(made[kind].key, made[kind].certificate),  # type: ignore[arg-type]
+            digest=digest_by_name("sha512"),
+            detached=detached,
+            use_subject_key_identifier=detached,
+        )
+        for kind in ("mldsa44", "mldsa65", "mldsa87")
+        for detached in (True, False)
+    ]
+    enveloped = [
+        build_enveloped(
+            CONTENT,
+            [
+                EncryptionRecipient(
+                    made[kind].certificate, use_subject_key_identifier=by_id, ukm=ukm
+                )
+                for kind in kinds
+            ],
+            cipher=cipher,
+        )
+        for kinds in (("mlkem768",), ("mlkem1024",), ("mlkem768", "rsa2048", "p256"))
+        for cipher in ("aes-256-cbc", "aes-256-gcm")
+        for by_id, ukm in ((False, None), (True, b"ukm"))
+    ]
+    return signed, enveloped
+
+
 def test_own_output_for_every_algorithm_reads_as_asn1crypto_reads_it(
     identities: dict[str, DemoIdentity], people: dict[str, Recipient]
 ) -> None:
-    for signed in _own_signed(identities):
+    post_quantum_signed, post_quantum_enveloped = _own_post_quantum()
+    for signed in [*_own_signed(identities), *post_quantum_signed]:
         assert assert_same("signed", signed) != "refused"
-    for enveloped in _own_enveloped(people):
+    for enveloped in [*_own_enveloped(people), *post_quantum_enveloped]:
         assert assert_same("enveloped", enveloped) != "refused"
 
 
@@ -958,6 +993,9 @@ def _seeds(
                 seeds[kind_of(blob)].append(blob)
     seeds["signed"] += _own_signed(identities)[:6]
     seeds["enveloped"] += _own_enveloped(people)[::5]
+    post_quantum_signed, post_quantum_enveloped = _own_post_quantum()
+    seeds["signed"] += post_quantum_signed[:2]
+    seeds["enveloped"] += post_quantum_enveloped[::4]
     seeds["compressed"].append(_compressed_data())
     return seeds
 
