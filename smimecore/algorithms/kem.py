@@ -22,10 +22,10 @@ and raise typed errors.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import mlkem
@@ -38,6 +38,7 @@ from smimecore.errors import (
     SmimeError,
     UnsupportedAlgorithmError,
 )
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, encode_tlv
 
 __all__ = [
     "HKDF_SHA256_OID",
@@ -166,27 +167,27 @@ def kem_decapsulate(private_key: KemPrivateKey, kem_oid: str, kemct: bytes) -> b
         raise DecryptionError() from None
 
 
-class _OtherInfo(core.Sequence):  # type: ignore[misc]
-    """CMSORIforKEMOtherInfo (RFC 9629 section 5)."""
-
-    _fields = [  # noqa: RUF012
-        ("wrap", cms.KeyEncryptionAlgorithm),
-        ("kek_length", core.Integer),
-        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
-    ]
-
-
 def kem_other_info(wrap_oid: str, kek_length: int, ukm: bytes | None = None) -> bytes:
-    """The DER CMSORIforKEMOtherInfo: the KDF's ``info``.
+    """The DER CMSORIforKEMOtherInfo (RFC 9629 section 5): the KDF's ``info``.
 
-    The wrap AlgorithmIdentifier is written with its parameters absent, as
-    AES key wrap requires (RFC 3565).  ``ukm=None`` leaves the field out;
-    ``b""`` writes an empty one.
+    SEQUENCE { wrap AlgorithmIdentifier (parameters absent, as AES key wrap
+    requires, RFC 3565), kekLength INTEGER, ukm [0] EXPLICIT OCTET STRING
+    OPTIONAL }.  ``ukm=None`` leaves the field out; ``b""`` writes an empty one.
     """
-    fields: dict[str, Any] = {"wrap": {"algorithm": wrap_oid}, "kek_length": kek_length}
+    fields = [_wrap_identifier(wrap_oid), _integer(kek_length)]
     if ukm is not None:
-        fields["ukm"] = ukm
-    return bytes(_OtherInfo(fields).dump())
+        fields.append(encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, ukm)))
+    return encode_tlv(TAG_SEQUENCE, *fields)
+
+
+@functools.lru_cache(maxsize=16)
+def _wrap_identifier(wrap_oid: str) -> bytes:
+    return encode_tlv(TAG_SEQUENCE, bytes(core.ObjectIdentifier(wrap_oid).dump()))
+
+
+@functools.lru_cache(maxsize=16)
+def _integer(value: int) -> bytes:
+    return bytes(core.Integer(value).dump())
 
 
 def check_kem_parameters(kem_oid: str, kdf_oid: str, wrap_oid: str, kek_length: int) -> None:

@@ -10,6 +10,7 @@ written, here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -344,7 +345,7 @@ def kem_recipient_info_der(rid: bytes, fields: KemWrapped) -> bytes:
         _algorithm(fields.kem_oid, fields.kem_parameters),
         encode_tlv(TAG_OCTET_STRING, fields.kemct),
         _algorithm(fields.kdf_oid, fields.kdf_parameters),
-        bytes(core.Integer(fields.kek_length).dump()),
+        _integer(fields.kek_length),
         ukm,
         _algorithm(fields.wrap_oid, fields.wrap_parameters),
         encode_tlv(TAG_OCTET_STRING, fields.encrypted_key),
@@ -360,8 +361,14 @@ def _algorithm(oid: str, parameters: bytes | None) -> bytes:
     return encode_tlv(TAG_SEQUENCE, _oid_der(oid), parameters or b"")
 
 
+@functools.lru_cache(maxsize=64)
 def _oid_der(oid: str) -> bytes:
     return bytes(core.ObjectIdentifier(oid).dump())
+
+
+@functools.lru_cache(maxsize=16)
+def _integer(value: int) -> bytes:
+    return bytes(core.Integer(value).dump())
 
 
 OTHER_RECIPIENT_READERS[ID_ORI_KEM] = _read_kemri
