@@ -128,29 +128,9 @@ class KemMessage:
 
 def kem_message(path: Path) -> KemMessage:
     """The first RecipientInfo of an EnvelopedData or AuthEnvelopedData file, a KEMRecipientInfo."""
-    info = content_info(path)
-    body = info["content"]
-    other = body["recipient_infos"][0].chosen
-    fields = KEMRecipientInfo.load(other["ori_value"].dump())
-    recipient = KemWrapped(
-        kem_oid=fields["kem"]["algorithm"].dotted,
-        kemct=fields["kemct"].native,
-        kdf_oid=fields["kdf"]["algorithm"].dotted,
-        kek_length=fields["kek_length"].native,
-        ukm=fields["ukm"].native,
-        wrap_oid=fields["wrap"]["algorithm"].dotted,
-        encrypted_key=fields["encrypted_key"].native,
-    )
-    authenticated = info["content_type"].native == "authenticated_enveloped_data"
-    assert other["ori_type"].dotted == "1.2.840.113549.1.9.16.13.3"
-    return KemMessage(
-        recipient=recipient,
-        authenticated=authenticated,
-        encrypted_content_info=(
-            body["auth_encrypted_content_info"] if authenticated else body["encrypted_content_info"]
-        ),
-        mac=body["mac"].native if authenticated else None,
-    )
+    data = path.read_bytes()
+    assert cms.ContentInfo.load(data)["content"]["recipient_infos"][0].name == "ori"
+    return kem_messages(data)[0]
 
 
 class _OtherInfo(core.Sequence):  # type: ignore[misc]

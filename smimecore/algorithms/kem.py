@@ -300,6 +300,19 @@ class KemWrapped:
         """The algorithms as one name (:func:`kem_description`)."""
         return kem_description(self.kem_oid, self.kdf_oid, self.wrap_oid)
 
+    def unwrap(self, private_key: KemPrivateKey) -> bytes:
+        """The content-encryption key these fields wrap for ``private_key`` (:func:`kem_unwrap`)."""
+        return kem_unwrap(
+            private_key,
+            kem_oid=self.kem_oid,
+            kemct=self.kemct,
+            kdf_oid=self.kdf_oid,
+            kek_length=self.kek_length,
+            ukm=self.ukm,
+            wrap_oid=self.wrap_oid,
+            encrypted_key=self.encrypted_key,
+        )
+
     def problem(self) -> SmimeError | None:
         """Why these fields cannot be decrypted with any key, from their public values alone:
         :func:`check_kem_parameters`, then parameters where none are allowed."""

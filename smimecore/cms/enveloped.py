@@ -49,7 +49,6 @@ from smimecore.algorithms.kem import (
     KemPublicKey,
     KemWrapped,
     kem_fits_key,
-    kem_unwrap,
     kem_wrap,
 )
 from smimecore.algorithms.keyagreement import (
@@ -682,16 +681,7 @@ def _decrypt_one(
         ok = len(key) == size
     elif isinstance(method, KemWrapped) and isinstance(private_key, _KEM_PRIVATE_KEYS):
         # From decapsulation on, every failure is the same DecryptionError (no oracle).
-        key = kem_unwrap(
-            private_key,
-            kem_oid=method.kem_oid,
-            kemct=method.kemct,
-            kdf_oid=method.kdf_oid,
-            kek_length=method.kek_length,
-            ukm=method.ukm,
-            wrap_oid=method.wrap_oid,
-            encrypted_key=encrypted_key,
-        )
+        key = method.unwrap(private_key)
         ok = len(key) == size
     else:
         raise DecryptionError()

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from smimecore.config import Config
-from smimecore.demo.pki import DemoPKI
+from smimecore.demo.pki import DemoIdentity, DemoPKI
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import Result
 
@@ -48,21 +48,16 @@ def run_demo() -> int:
     with tempfile.TemporaryDirectory(prefix="smimecore-demo-") as scratch:
         root = Path(scratch)
         pki = DemoPKI()
-        alice = pki.issue("alice@demo.example", "rsa2048", common_name="Alice")
-        bob = pki.issue("bob@demo.example", "p256", common_name="Bob")
-        pki.write_keyring(root / "keyring", [alice, bob], passphrase=_DEMO_PASSPHRASE)
-        (root / "ca.pem").write_bytes(pki.root_pem())
-        print(
-            f"demo PKI in {root}: CA {pki.root.subject.rfc4514_string()}, "
-            "identities alice (RSA), bob (P-256)"
+        smime = _engine(
+            root,
+            pki,
+            [
+                pki.issue("alice@demo.example", "rsa2048", common_name="Alice"),
+                pki.issue("bob@demo.example", "p256", common_name="Bob"),
+            ],
+            "demo PKI",
+            "identities alice (RSA), bob (P-256)",
         )
-
-        config = Config(
-            keyring=root / "keyring",
-            ca_path=root / "ca.pem",
-            passphrase={"": _DEMO_PASSPHRASE},
-        )
-        smime = SMIME(config)
         steps = []
         for signer, opaque in (("alice@demo.example", False), ("bob@demo.example", True)):
             signed = smime.sign(_MESSAGE, signer=signer, opaque=opaque)
@@ -95,23 +90,34 @@ def run_demo() -> int:
         return 0 if ok else 1
 
 
-def _post_quantum_round_trip(root: Path) -> list[bool]:
-    """Sign with ML-DSA-65, encrypt with ML-KEM-768, decrypt, verify; and a tampered copy."""
-    pki = DemoPKI("smimecore Demo ML-DSA Root CA", kind="mldsa65")
-    carol = pki.issue("carol@demo.example", "mldsa65", common_name="Carol")
-    dave = pki.issue("dave@demo.example", "mlkem768", common_name="Dave")
-    pki.write_keyring(root / "keyring", [carol, dave], passphrase=_DEMO_PASSPHRASE)
+def _engine(
+    root: Path, pki: DemoPKI, identities: list[DemoIdentity], title: str, who: str
+) -> SMIME:
+    """The identities' keyring and the CA in ``root``, and an engine over them."""
+    pki.write_keyring(root / "keyring", identities, passphrase=_DEMO_PASSPHRASE)
     (root / "ca.pem").write_bytes(pki.root_pem())
-    print(
-        f"post-quantum PKI in {root}: CA {pki.root.subject.rfc4514_string()} (ML-DSA-65), "
-        "identities carol (ML-DSA-65, signs), dave (ML-KEM-768, receives)"
-    )
-    smime = SMIME(
+    print(f"{title} in {root}: CA {pki.root.subject.rfc4514_string()}, {who}")
+    return SMIME(
         Config(
             keyring=root / "keyring",
             ca_path=root / "ca.pem",
             passphrase={"": _DEMO_PASSPHRASE},
         )
+    )
+
+
+def _post_quantum_round_trip(root: Path) -> list[bool]:
+    """Sign with ML-DSA-65, encrypt with ML-KEM-768, decrypt, verify; and a tampered copy."""
+    pki = DemoPKI("smimecore Demo ML-DSA Root CA", kind="mldsa65")
+    smime = _engine(
+        root,
+        pki,
+        [
+            pki.issue("carol@demo.example", "mldsa65", common_name="Carol"),
+            pki.issue("dave@demo.example", "mlkem768", common_name="Dave"),
+        ],
+        "post-quantum PKI",
+        "an ML-DSA-65 key; identities carol (ML-DSA-65, signs), dave (ML-KEM-768, receives)",
     )
     both = smime.sign_encrypt(
         _PQC_MESSAGE,
