@@ -10,16 +10,22 @@ a KEMRecipientInfo matched is the one uniform ``DecryptionError``.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
-from asn1crypto import cms, core
+from asn1crypto import cms, core, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem
 
+from smimecore import SMIME, Config
 from smimecore.algorithms.kem import ID_ORI_KEM, KemWrapped, kem_wrap
+from smimecore.cms.attributes import constant_signed_attributes
 from smimecore.cms.enveloped import (
     EncryptionRecipient,
     build_enveloped,
@@ -33,6 +39,7 @@ from smimecore.errors import (
     NoUsableRecipientError,
     UnsupportedAlgorithmError,
 )
+from smimecore.keyring.memory import MemoryKeyring
 from smimecore.pki.certificate import issuer_and_serial
 from smimecore.pki.der import TAG_SEQUENCE, encode_tlv
 from smimecore.pki.keys import load_private_key
@@ -91,7 +98,7 @@ def test_ml_kem_512_recipient_is_refused_saying_why() -> None:
     certificate = x509.load_der_x509_certificate(_vector(f"{ML_KEM_512}_ee.der").read_bytes())
     (entry,) = message.recipients
     assert not entry.supported and entry.problem is not None
-    with pytest.raises(UnsupportedAlgorithmError, match=r"ML-KEM-512 is not supported: the Open"):
+    with pytest.raises(NoUsableRecipientError, match=r"ML-KEM-512 is not supported: the Open"):
         decrypt_enveloped(message, mlkem.MLKEM768PrivateKey.generate(), certificate)
     with pytest.raises(UnsupportedAlgorithmError, match="ML-KEM-512"):
         load_private_key(_vector(f"{ML_KEM_512}_seed_priv.der").read_bytes(), source="512")
@@ -304,12 +311,14 @@ def _kemri(identity_kind: str, **changes: object) -> tuple[bytes, object, x509.C
 def test_unusable_kem_recipient_names_its_problem(
     changes: dict[str, object], error: type[Exception], match: str
 ) -> None:
-    """Public fields no key can use: the typed error, before any decapsulation."""
+    """Public fields no key can use: the entry's typed problem, and decrypting with the named
+    certificate is 'no usable recipient' saying why, before any decapsulation."""
     kemri, key, certificate = _kemri("mlkem768", **changes)
     message = parse_enveloped(_enveloped_with([kemri]))
     (entry,) = message.recipients
-    assert not entry.supported
-    with pytest.raises(error, match=match):
+    assert not entry.supported and isinstance(entry.problem, error)
+    assert re.search(match, str(entry.problem))
+    with pytest.raises(NoUsableRecipientError, match=match):
         decrypt_enveloped(message, key, certificate)  # type: ignore[arg-type]
     assert message.attempts.failed == 0
 
@@ -335,7 +344,9 @@ def test_parameters_present_make_the_recipient_unusable(role: str) -> None:
     make the recipient unusable, saying so (the error names the field)."""
     kemri, key, certificate = _kemri("mlkem768", **{f"{role}_parameters": b"\x05\x00"})
     message = parse_enveloped(_enveloped_with([kemri]))
-    with pytest.raises(MalformedCMSError, match=f"KEMRecipientInfo.{role}: parameters"):
+    (entry,) = message.recipients
+    assert isinstance(entry.problem, MalformedCMSError)
+    with pytest.raises(NoUsableRecipientError, match=f"KEMRecipientInfo.{role}: parameters"):
         decrypt_enveloped(message, key, certificate)  # type: ignore[arg-type]
 
 
@@ -376,3 +387,60 @@ def test_seed_pem_of_our_keys_decrypts() -> None:
     key = load_private_key(pem, "secret", source="k.pem")
     data = build_enveloped(CONTENT, [EncryptionRecipient(identity.certificate)])
     assert decrypt_enveloped(data, key, identity.certificate).content == CONTENT  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["rsa2048", "p256", "mldsa65"])
+def test_certificate_identifiers_are_the_bytes_asn1crypto_writes(kind: str) -> None:
+    """IssuerAndSerialNumber and the ESS signingCertificateV2 attribute, written from the
+    certificate's own encodings, are what asn1crypto writes from its parsed certificate (an
+    ML-DSA certificate's issuer and serial can be read by asn1crypto; only its key cannot)."""
+    certificate = pqc_pki().identities[kind].certificate
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    parsed = asn1_x509.Certificate.load(der)
+    expected_rid = cms.IssuerAndSerialNumber(
+        {"issuer": parsed.issuer, "serial_number": parsed.serial_number}
+    ).dump()
+    assert encode_tlv(TAG_SEQUENCE, *issuer_and_serial(certificate)) == expected_rid
+    assert tsp.SigningCertificateV2  # imported: registers the attribute with asn1crypto
+    ess = cms.CMSAttribute(
+        {
+            "type": "signing_certificate_v2",
+            "values": [
+                {
+                    "certs": [
+                        {
+                            "cert_hash": hashlib.sha256(der).digest(),
+                            "issuer_serial": {
+                                "issuer": [
+                                    asn1_x509.GeneralName({"directory_name": parsed.issuer})
+                                ],
+                                "serial_number": parsed.serial_number,
+                            },
+                        }
+                    ]
+                }
+            ],
+        }
+    ).dump()
+    assert ess in constant_signed_attributes(certificate)
+
+
+def test_engine_goes_on_past_an_unusable_kem_recipient() -> None:
+    """Two of our addresses named, the ML-KEM one by an unusable KEMRecipientInfo: the engine
+    decrypts with the RSA address's key."""
+    kemri, _, _ = _kemri("mlkem768", kek_length=16)
+    identities = pqc_pki().identities
+    rsa = identities["rsa2048"]
+    donor = build_enveloped(CONTENT, [EncryptionRecipient(rsa.certificate)])
+    (ktri,) = _recipient_infos(donor)
+    data = _enveloped_with([kemri, ktri], donor=donor)
+    keyring = MemoryKeyring()
+    for kind in ("mlkem768", "rsa2048"):
+        keyring.add_identity(identities[kind].key, identities[kind].certificate)
+    message = (
+        b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data)
+    )
+    result = SMIME(Config(), keyring=keyring).decrypt(message)
+    (record,) = result.statuses
+    assert record.status == "DONE" and record["EncryptedTo"] == [{"EmailAddress": rsa.address}]

@@ -558,10 +558,13 @@ def _candidates(
         if named:
             return named, True
         # A KEMRecipientInfo for this certificate that no key can use: say why (its public
-        # fields alone decide this, so it tells nothing about the key).
+        # fields alone decide this, so it tells nothing about the key).  Still a "no usable
+        # recipient": the caller may have other keys the message names.
         problem = next((entry.problem for entry, _ in naming if entry.problem is not None), None)
         if problem is not None:
-            raise problem
+            raise NoUsableRecipientError(
+                f"the recipient for this certificate is unusable: {problem}"
+            )
     entries = [entry for entry in message.recipients if usable(entry)]
     if not entries:
         raise NoUsableRecipientError("no usable recipient for this key")
