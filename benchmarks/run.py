@@ -9,8 +9,9 @@ verify (full trust check against a CAPath, records DONE/FULL), encrypt and decry
 interleaved in one run over several rounds; it reports medians, the ratio binary ÷ smimecore
 against the project's targets, the peak memory of both sides, verification throughput with
 one and two threads, ``smimecore scan`` throughput with 1 and 2 jobs and on a local Dask
-cluster (``scan_bench.py``), scaling with the number of trust anchors and of recipients, and time
-and memory against message size up to 100 MiB.  Every output that is timed is first checked
+cluster (``scan_bench.py``), ML-DSA-65 and ML-KEM-768 beside RSA-2048 and P-256 against their
+own primitives (``pqc_bench.py``: the binary cannot do them), scaling with the number of trust
+anchors and of recipients, and time and memory against message size up to 100 MiB.  Every output that is timed is first checked
 by the other side (ours verified / decrypted by openssl, openssl's by smimecore), so a fast
 wrong answer cannot count.
 
@@ -44,6 +45,8 @@ import cryptography
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pqc_bench import describe as describe_pqc
+from pqc_bench import pqc_comparison
 from report import write_report
 from scan_bench import describe as describe_scan
 from scan_bench import scan_throughput
@@ -640,6 +643,8 @@ def main() -> int:
         print("scaling: anchors, recipients...", flush=True)
         anchors = bench.anchor_scaling(3 if quick else 15)
         recipients = bench.recipient_scaling(3 if quick else 15)
+        print("post-quantum: ML-DSA-65, ML-KEM-768 beside RSA-2048 and P-256...", flush=True)
+        pqc = pqc_comparison(bench.setup, 3 if quick else 15)
         rows = [case.row() for case in main_cases]
         sweep_rows = [case.row() for case in sorted(sweep, key=lambda c: (c.op, c.size))]
         info = machine()
@@ -660,6 +665,7 @@ def main() -> int:
             f"(x{throughput['speedup']:.2f})"
         )
         print("\n".join(describe_scan(scan)))
+        print("\n".join(describe_pqc(pqc)))
         for anchor in anchors:
             print(
                 f"anchors {anchor['anchors']:>5}: verify {anchor['ours_ms']:.3f} ms "  # type: ignore[str-format]
@@ -684,6 +690,7 @@ def main() -> int:
             MEMORY_FACTOR,
             ANCHOR_TARGET,
             scan=scan,
+            pqc=pqc,
         )
         print(f"\nwrote {', '.join(str(p) for p in written)} in {info['runtime']}")
     return 0

@@ -219,6 +219,7 @@ class Config(TrustPolicy):
     max_stored_certificates_per_message: int = 16
     cross_check: bool = False
     encrypt_to_self: bool = False
+    prefer_post_quantum: bool | None = None
     prepare_for_transport: bool = True
     certificate_store: PathOption = PathOption()
     status_header: str | None = None
@@ -283,6 +284,8 @@ class Config(TrustPolicy):
             "max_decryption_attempts",
         ):
             _check_positive_int(limit, getattr(self, limit))
+        if self.prefer_post_quantum is not None:
+            check_bool("prefer_post_quantum", self.prefer_post_quantum)
         if self.cross_check and not self.openssl:
             raise ConfigError("cross_check", "needs the openssl option (the binary to ask)")
         if self.openssl is not None and not isinstance(self.openssl, str | os.PathLike):

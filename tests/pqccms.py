@@ -13,17 +13,20 @@ from pathlib import Path
 
 from asn1crypto import cms, core, pem
 from cryptography import x509
-from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name
 from smimecore.algorithms.kem import KemWrapped
 
 
-def content_info(path: Path) -> cms.ContentInfo:
-    """The ContentInfo of a PEM or DER file."""
-    data = path.read_bytes()
+def content_info(path: Path | bytes) -> cms.ContentInfo:
+    """The ContentInfo of a PEM or DER file (or of its bytes)."""
+    data = path if isinstance(path, bytes) else path.read_bytes()
     if pem.detect(data):
         _, _, data = pem.unarmor(data)
     return cms.ContentInfo.load(data)
@@ -42,8 +45,8 @@ class SignedParts:
     certificates: tuple[x509.Certificate, ...]
 
 
-def signed_parts(path: Path) -> SignedParts:
-    """The first SignerInfo of a SignedData file, and its content and certificates."""
+def signed_parts(path: Path | bytes) -> SignedParts:
+    """The first SignerInfo of a SignedData file (or bytes), and its content and certificates."""
     signed_data = content_info(path)["content"]
     signer = signed_data["signer_infos"][0]
     attributes = signer["signed_attrs"]
@@ -125,26 +128,77 @@ class KemMessage:
 
 def kem_message(path: Path) -> KemMessage:
     """The first RecipientInfo of an EnvelopedData or AuthEnvelopedData file, a KEMRecipientInfo."""
-    info = content_info(path)
+    data = path.read_bytes()
+    assert cms.ContentInfo.load(data)["content"]["recipient_infos"][0].name == "ori"
+    return kem_messages(data)[0]
+
+
+class _OtherInfo(core.Sequence):  # type: ignore[misc]
+    """CMSORIforKEMOtherInfo (RFC 9629 section 5), declared here apart from smimecore's."""
+
+    _fields = [  # noqa: RUF012
+        ("wrap", _AlgorithmIdentifier),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
+_HKDF_HASHES = {
+    "1.2.840.113549.1.9.16.3.28": hashes.SHA256,
+    "1.2.840.113549.1.9.16.3.29": hashes.SHA384,
+    "1.2.840.113549.1.9.16.3.30": hashes.SHA512,
+}
+
+
+def independent_unwrap(
+    private_key: mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey, recipient: KemWrapped
+) -> bytes:
+    """The content key of a KEMRecipientInfo, by RFC 9629 with ``cryptography`` alone:
+    Decaps, HKDF(salt empty, info = CMSORIforKEMOtherInfo), AES key unwrap."""
+    shared_secret = private_key.decapsulate(recipient.kemct)
+    fields: dict[str, object] = {
+        "wrap": {"algorithm": recipient.wrap_oid},
+        "kek_length": recipient.kek_length,
+    }
+    if recipient.ukm is not None:
+        fields["ukm"] = recipient.ukm
+    kek = HKDF(
+        algorithm=_HKDF_HASHES[recipient.kdf_oid](),
+        length=recipient.kek_length,
+        salt=b"",
+        info=_OtherInfo(fields).dump(),
+    ).derive(shared_secret)
+    return aes_key_unwrap(kek, recipient.encrypted_key)
+
+
+def kem_messages(data: bytes) -> list[KemMessage]:
+    """Every KEMRecipientInfo of an (auth-)enveloped DER object, each with its content."""
+    info = cms.ContentInfo.load(data)
     body = info["content"]
-    other = body["recipient_infos"][0].chosen
-    fields = KEMRecipientInfo.load(other["ori_value"].dump())
-    recipient = KemWrapped(
-        kem_oid=fields["kem"]["algorithm"].dotted,
-        kemct=fields["kemct"].native,
-        kdf_oid=fields["kdf"]["algorithm"].dotted,
-        kek_length=fields["kek_length"].native,
-        ukm=fields["ukm"].native,
-        wrap_oid=fields["wrap"]["algorithm"].dotted,
-        encrypted_key=fields["encrypted_key"].native,
-    )
     authenticated = info["content_type"].native == "authenticated_enveloped_data"
-    assert other["ori_type"].dotted == "1.2.840.113549.1.9.16.13.3"
-    return KemMessage(
-        recipient=recipient,
-        authenticated=authenticated,
-        encrypted_content_info=(
-            body["auth_encrypted_content_info"] if authenticated else body["encrypted_content_info"]
-        ),
-        mac=body["mac"].native if authenticated else None,
-    )
+    found = []
+    for choice in body["recipient_infos"]:
+        if choice.name != "ori" or choice.chosen["ori_type"].dotted != "1.2.840.113549.1.9.16.13.3":
+            continue
+        fields = KEMRecipientInfo.load(choice.chosen["ori_value"].dump())
+        found.append(
+            KemMessage(
+                recipient=KemWrapped(
+                    kem_oid=fields["kem"]["algorithm"].dotted,
+                    kemct=fields["kemct"].native,
+                    kdf_oid=fields["kdf"]["algorithm"].dotted,
+                    kek_length=fields["kek_length"].native,
+                    ukm=fields["ukm"].native,
+                    wrap_oid=fields["wrap"]["algorithm"].dotted,
+                    encrypted_key=fields["encrypted_key"].native,
+                ),
+                authenticated=authenticated,
+                encrypted_content_info=(
+                    body["auth_encrypted_content_info"]
+                    if authenticated
+                    else body["encrypted_content_info"]
+                ),
+                mac=body["mac"].native if authenticated else None,
+            )
+        )
+    return found

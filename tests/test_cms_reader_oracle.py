@@ -2,7 +2,8 @@
 
 The objects: every CMS object in ``../shared/vectors`` (raw, PEM, inside the
 mails, and inside RT's encrypted mails once decrypted), smimecore's own
-output for every algorithm, openssl's output,
+output for every algorithm (ML-DSA SignedData and ML-KEM KEMRecipientInfos
+included: asn1crypto's generic types read them), openssl's output,
 and hypothesis mutations of all of those (of single fields, re-encoded
 around them, and of raw bytes).
 
@@ -41,6 +42,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smimecore.algorithms.digests import digest_by_name
+from smimecore.algorithms.kem import ID_ORI_KEM, KemWrapped
 from smimecore.cms.compressed import parse_compressed
 from smimecore.cms.content_info import parse_content_info
 from smimecore.cms.enveloped import (
@@ -55,6 +57,7 @@ from smimecore.errors import MalformedCMSError
 from smimecore.pki.pem import find_pem_blocks
 from tests.conftest import VECTORS, vector_path
 from tests.envpki import CONTENT, KINDS, Recipient
+from tests.pqcpki import pqc_pki
 
 SIGNED = "1.2.840.113549.1.7.2"
 ENVELOPED = "1.2.840.113549.1.7.3"
@@ -302,7 +305,11 @@ def _recipient(info: Any) -> dict[str, object]:
     if kind == "ori":
         fields = _split(chosen.contents)
         _require(len(fields) == 2, "OtherRecipientInfo fields")
-        return {"kind": kind, "type": _raw_oid(fields[0]), "other": fields[1].encoding}
+        ori_type = _raw_oid(fields[0])
+        found_ori: dict[str, object] = {"kind": kind, "type": ori_type, "other": fields[1].encoding}
+        if ori_type == ID_ORI_KEM:
+            found_ori["kemri"] = _kem_recipient(fields[1])
+        return found_ori
     versions = {"ktri": {0, 2}, "kari": {3}, "kekri": {4}, "pwri": {0}}[kind]
     _version(chosen["version"], versions)  # checked by both; the entries do not keep it
     found: dict[str, object] = {"kind": kind}
@@ -330,6 +337,40 @@ def _recipient(info: Any) -> dict[str, object]:
         found["other"] = None if isinstance(derivation, core.Void) else bytes(derivation.dump())
         found["keys"] = (bytes(chosen["encrypted_key"].native),)
     return found
+
+
+def _kem_recipient(value: _Element) -> dict[str, object]:
+    """KEMRecipientInfo (RFC 9629 section 3), split into its fields by asn1crypto's parser."""
+    _require((value.cls, value.tag, value.constructed) == (0, 16, True), "KEMRecipientInfo")
+    fields = _split(value.contents)
+    _require(len(fields) >= 8, "KEMRecipientInfo fields")
+    version, rid, kem, kemct, kdf, kek_length = fields[:6]
+    _require((version.cls, version.tag) == (0, 2), "version INTEGER")
+    _version(core.Integer.load(version.encoding), {0})
+    _require((kemct.cls, kemct.tag) == (0, 4), "kemct OCTET STRING")
+    _require((kek_length.cls, kek_length.tag, kek_length.constructed) == (0, 2, False), "INT")
+    length = _integer(core.Integer.load(kek_length.encoding))
+    _require(1 <= length <= 65535, "kekLength (1..65535)")
+    rest = fields[6:]
+    ukm = None
+    if (rest[0].cls, rest[0].tag, rest[0].constructed) == (2, 0, True):
+        inner = _one(rest[0].contents)
+        _require((inner.cls, inner.tag) == (0, 4), "ukm OCTET STRING")
+        ukm = _octets(inner)
+        rest = rest[1:]
+    _require(len(rest) == 2, "KEMRecipientInfo fields")
+    wrap, encrypted_key = rest
+    _require((encrypted_key.cls, encrypted_key.tag) == (0, 4), "encryptedKey OCTET STRING")
+    return {
+        "identifiers": (_identifier(cms.RecipientIdentifier.load(rid.encoding)),),
+        "kem": _algorithm(core.Sequence.load(kem.encoding)),
+        "kemct": _octets(kemct),
+        "kdf": _algorithm(core.Sequence.load(kdf.encoding)),
+        "kek_length": length,
+        "ukm": ukm,
+        "wrap": _algorithm(core.Sequence.load(wrap.encoding)),
+        "keys": (_octets(encrypted_key),),
+    }
 
 
 def asn1_enveloped(data: bytes) -> dict[str, object]:
@@ -435,6 +476,22 @@ def ours_enveloped(data: bytes) -> dict[str, object]:
     message = parse_enveloped(data)
     recipients: list[dict[str, object]] = []
     for entry in message.recipients:
+        if entry.kind == "ori" and isinstance(entry.method, KemWrapped):
+            kemri = entry.method
+            fields = {
+                "identifiers": tuple(tuple(i) for i in entry.identifiers),
+                "kem": tuple(entry.algorithm or ()),
+                "kemct": kemri.kemct,
+                "kdf": (kemri.kdf_oid, kemri.kdf_parameters),
+                "kek_length": kemri.kek_length,
+                "ukm": entry.ukm,
+                "wrap": (kemri.wrap_oid, kemri.wrap_parameters),
+                "keys": entry.encrypted_keys,
+            }
+            recipients.append(
+                {"kind": "ori", "type": ID_ORI_KEM, "other": entry.other, "kemri": fields}
+            )
+            continue
         if entry.kind == "ori":
             recipients.append({"kind": "ori", "type": entry.key_encryption, "other": entry.other})
             continue
@@ -606,18 +663,23 @@ def test_every_cms_object_in_the_vectors_reads_as_asn1crypto_reads_it() -> None:
 
 @pytest.mark.vectors
 def test_pqc_structures_are_read() -> None:
-    """ML-KEM ori recipients are identified, ML-DSA and SLH-DSA SignerInfos read."""
+    """ML-KEM ori recipients are read as KEMRecipientInfos (ML-KEM-512's unsupported, saying
+    why), ML-DSA and SLH-DSA SignerInfos read."""
     kem = sorted(vector_path("pqc", "hackathon-carl-redhound").glob("*_kemri_*.der"))
     assert len(kem) == 12
     for path in kem:
         message = parse_enveloped(path.read_bytes())
         (entry,) = message.recipients
-        assert (entry.kind, entry.key_encryption, entry.supported) == (
-            "ori",
-            "1.2.840.113549.1.9.16.13.3",
-            False,
-        )
+        level = path.name[len("mlkem") :].split("-")[0]
+        assert (entry.kind, entry.supported) == ("ori", level != "512")
+        # The producer wraps with AES-128 under AES-128-CBC content, AES-256 under AES-GCM.
+        wrap = "aes256" if "_auth_" in path.name else "aes128"
+        assert entry.key_encryption == f"ml-kem-{level}+hkdf-sha256+{wrap}-wrap"
+        assert isinstance(entry.method, KemWrapped)
+        assert (entry.method.ukm is not None) == path.name.endswith("_ukm.der")
         assert entry.other is not None and entry.other[0] == 0x30
+        if level == "512":
+            assert entry.problem is not None and "ML-KEM-512" in str(entry.problem)
     signed = [
         path.read_bytes()
         for path in sorted(vector_path("pqc", "hackathon-ossl35").glob("*_signed_attrs.der"))
@@ -672,12 +734,45 @@ def _own_enveloped(people: dict[str, Recipient]) -> list[bytes]:
     return made
 
 
+def _own_post_quantum() -> tuple[list[bytes], list[bytes]]:
+    """Our ML-DSA SignedData and ML-KEM (Auth)EnvelopedData, beside RSA and ECDH recipients."""
+    made = pqc_pki().identities
+    signed = [
+        build_signed_data(
+            CONTENT,
+            SigningIdentity(made[kind].key, made[kind].certificate),  # type: ignore[arg-type]
+            digest=digest_by_name("sha512"),
+            detached=detached,
+            use_subject_key_identifier=detached,
+        )
+        for kind in ("mldsa44", "mldsa65", "mldsa87")
+        for detached in (True, False)
+    ]
+    enveloped = [
+        build_enveloped(
+            CONTENT,
+            [
+                EncryptionRecipient(
+                    made[kind].certificate, use_subject_key_identifier=by_id, ukm=ukm
+                )
+                for kind in kinds
+            ],
+            cipher=cipher,
+        )
+        for kinds in (("mlkem768",), ("mlkem1024",), ("mlkem768", "rsa2048", "p256"))
+        for cipher in ("aes-256-cbc", "aes-256-gcm")
+        for by_id, ukm in ((False, None), (True, b"ukm"))
+    ]
+    return signed, enveloped
+
+
 def test_own_output_for_every_algorithm_reads_as_asn1crypto_reads_it(
     identities: dict[str, DemoIdentity], people: dict[str, Recipient]
 ) -> None:
-    for signed in _own_signed(identities):
+    post_quantum_signed, post_quantum_enveloped = _own_post_quantum()
+    for signed in [*_own_signed(identities), *post_quantum_signed]:
         assert assert_same("signed", signed) != "refused"
-    for enveloped in _own_enveloped(people):
+    for enveloped in [*_own_enveloped(people), *post_quantum_enveloped]:
         assert assert_same("enveloped", enveloped) != "refused"
 
 
@@ -898,6 +993,9 @@ def _seeds(
                 seeds[kind_of(blob)].append(blob)
     seeds["signed"] += _own_signed(identities)[:6]
     seeds["enveloped"] += _own_enveloped(people)[::5]
+    post_quantum_signed, post_quantum_enveloped = _own_post_quantum()
+    seeds["signed"] += post_quantum_signed[:2]
+    seeds["enveloped"] += post_quantum_enveloped[::4]
     seeds["compressed"].append(_compressed_data())
     return seeds
 

@@ -14,6 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from smimecore.demo.pki import DemoPKI
+from smimecore.demo.run import run_demo
 from smimecore.pki.keys import load_private_key
 from tests.conftest import PASSPHRASE
 
@@ -103,3 +104,12 @@ def test_keyring_files_load_back(tmp_path: Path, root: DemoPKI, passphrase: str 
         assert x509.load_pem_x509_certificate(data) == identity.certificate
         key = load_private_key(data, passphrase, source=identity.address)
         assert key.private_bytes_raw() == identity.key.private_bytes_raw()  # type: ignore[union-attr]
+
+
+def test_demo_includes_the_post_quantum_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
+    """``smimecore demo`` signs with ML-DSA-65 and encrypts with ML-KEM-768, and succeeds."""
+    assert run_demo() == 0
+    output = capsys.readouterr().out
+    assert '"KeyEncryption": "ml-kem-768+hkdf-sha256+aes256-wrap"' in output
+    assert '"SignatureAlgorithm": "ml_dsa_65"' in output
+    assert "demo: every step behaved as expected" in output

@@ -28,7 +28,6 @@ from smimecore.algorithms.kem import (
     kem_encapsulate,
     kem_fits_key,
     kem_other_info,
-    kem_unwrap,
     kem_wrap,
 )
 from smimecore.algorithms.keywrap import unwrap_key, wrap_key_length, wrap_oid_for_length
@@ -64,16 +63,7 @@ def _seed_key(prefix: str) -> KemPrivateKey:
 
 
 def _unwrap(key: KemPrivateKey, recipient: KemWrapped) -> bytes:
-    return kem_unwrap(
-        key,
-        kem_oid=recipient.kem_oid,
-        kemct=recipient.kemct,
-        kdf_oid=recipient.kdf_oid,
-        kek_length=recipient.kek_length,
-        ukm=recipient.ukm,
-        wrap_oid=recipient.wrap_oid,
-        encrypted_key=recipient.encrypted_key,
-    )
+    return recipient.unwrap(key)
 
 
 @pytest.mark.parametrize("level", sorted(KEMS))

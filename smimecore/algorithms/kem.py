@@ -22,16 +22,23 @@ and raise typed errors.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import core
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from smimecore.algorithms.keywrap import unwrap_key, wrap_key, wrap_key_length
-from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.errors import (
+    DecryptionError,
+    MalformedCMSError,
+    SmimeError,
+    UnsupportedAlgorithmError,
+)
+from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, encode_tlv
 
 __all__ = [
     "HKDF_SHA256_OID",
@@ -44,8 +51,10 @@ __all__ = [
     "derive_kek",
     "kem_by_oid",
     "kem_decapsulate",
+    "kem_description",
     "kem_encapsulate",
     "kem_fits_key",
+    "kem_for_certificate",
     "kem_for_key",
     "kem_other_info",
     "kem_unwrap",
@@ -84,6 +93,7 @@ _KEMS: dict[str, KemAlgorithm] = {
     )
 }
 _ML_KEM_512_OID = "2.16.840.1.101.3.4.4.1"
+_ML_KEM_512 = KemAlgorithm("ML-KEM-512", _ML_KEM_512_OID, 768, "2.16.840.1.101.3.4.1.5")
 _KEY_TYPES: dict[str, tuple[type, type]] = {  # OID: (private key type, public key type)
     "2.16.840.1.101.3.4.4.2": (mlkem.MLKEM768PrivateKey, mlkem.MLKEM768PublicKey),
     "2.16.840.1.101.3.4.4.3": (mlkem.MLKEM1024PrivateKey, mlkem.MLKEM1024PublicKey),
@@ -119,6 +129,14 @@ def kem_for_key(key: KemPrivateKey | KemPublicKey) -> KemAlgorithm:
     raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys are not ML-KEM keys")
 
 
+def kem_for_certificate(certificate: x509.Certificate) -> KemAlgorithm | None:
+    """The ML-KEM parameter set (768 or 1024) of a certificate's key, ``None`` for other keys.
+
+    Read from the algorithm identifier alone, without loading the key.
+    """
+    return _KEMS.get(certificate.public_key_algorithm_oid.dotted_string)
+
+
 def kem_fits_key(private_key: object, kem_oid: str) -> bool:
     """Whether ``private_key`` is an ML-KEM key of the parameter set ``kem_oid`` names."""
     key_types = _KEY_TYPES.get(kem_oid)
@@ -149,27 +167,27 @@ def kem_decapsulate(private_key: KemPrivateKey, kem_oid: str, kemct: bytes) -> b
         raise DecryptionError() from None
 
 
-class _OtherInfo(core.Sequence):  # type: ignore[misc]
-    """CMSORIforKEMOtherInfo (RFC 9629 section 5)."""
-
-    _fields = [  # noqa: RUF012
-        ("wrap", cms.KeyEncryptionAlgorithm),
-        ("kek_length", core.Integer),
-        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
-    ]
-
-
 def kem_other_info(wrap_oid: str, kek_length: int, ukm: bytes | None = None) -> bytes:
-    """The DER CMSORIforKEMOtherInfo: the KDF's ``info``.
+    """The DER CMSORIforKEMOtherInfo (RFC 9629 section 5): the KDF's ``info``.
 
-    The wrap AlgorithmIdentifier is written with its parameters absent, as
-    AES key wrap requires (RFC 3565).  ``ukm=None`` leaves the field out;
-    ``b""`` writes an empty one.
+    SEQUENCE { wrap AlgorithmIdentifier (parameters absent, as AES key wrap
+    requires, RFC 3565), kekLength INTEGER, ukm [0] EXPLICIT OCTET STRING
+    OPTIONAL }.  ``ukm=None`` leaves the field out; ``b""`` writes an empty one.
     """
-    fields: dict[str, Any] = {"wrap": {"algorithm": wrap_oid}, "kek_length": kek_length}
+    fields = [_wrap_identifier(wrap_oid), _integer(kek_length)]
     if ukm is not None:
-        fields["ukm"] = ukm
-    return bytes(_OtherInfo(fields).dump())
+        fields.append(encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, ukm)))
+    return encode_tlv(TAG_SEQUENCE, *fields)
+
+
+@functools.lru_cache(maxsize=16)
+def _wrap_identifier(wrap_oid: str) -> bytes:
+    return encode_tlv(TAG_SEQUENCE, bytes(core.ObjectIdentifier(wrap_oid).dump()))
+
+
+@functools.lru_cache(maxsize=16)
+def _integer(value: int) -> bytes:
+    return bytes(core.Integer(value).dump())
 
 
 def check_kem_parameters(kem_oid: str, kdf_oid: str, wrap_oid: str, kek_length: int) -> None:
@@ -186,6 +204,29 @@ def check_kem_parameters(kem_oid: str, kdf_oid: str, wrap_oid: str, kek_length: 
         raise MalformedCMSError(
             f"KEMRecipientInfo kekLength {kek_length} does not fit its key wrap ({expected} octets)"
         )
+
+
+_HKDF_NAMES = {oid: f"hkdf-{algorithm.name}" for oid, algorithm in _HKDF_HASHES.items()}
+_WRAP_NAMES = {
+    "2.16.840.1.101.3.4.1.5": "aes128-wrap",
+    "2.16.840.1.101.3.4.1.25": "aes192-wrap",
+    "2.16.840.1.101.3.4.1.45": "aes256-wrap",
+}
+
+
+def kem_description(kem_oid: str, kdf_oid: str, wrap_oid: str) -> str:
+    """A KEMRecipientInfo's algorithms as one name: ``ml-kem-768+hkdf-sha256+aes256-wrap``.
+
+    Unknown algorithms appear as their dotted OIDs.
+    """
+    kem = _KEMS.get(kem_oid) or (_ML_KEM_512 if kem_oid == _ML_KEM_512_OID else None)
+    return "+".join(
+        (
+            kem.name.lower() if kem is not None else kem_oid,
+            _HKDF_NAMES.get(kdf_oid, kdf_oid),
+            _WRAP_NAMES.get(wrap_oid, wrap_oid),
+        )
+    )
 
 
 def _hkdf_hash(kdf_oid: str) -> type[hashes.HashAlgorithm]:
@@ -236,7 +277,12 @@ def kem_unwrap(
 
 @dataclass(frozen=True)
 class KemWrapped:
-    """The fields of a KEMRecipientInfo for one recipient, as plain values (none secret)."""
+    """The fields of a KEMRecipientInfo for one recipient, as plain values (none secret).
+
+    ``kem_parameters``, ``kdf_parameters`` and ``wrap_parameters`` are the
+    encodings of the AlgorithmIdentifiers' parameters as received (``None``:
+    absent, as RFC 9936, RFC 8619 and RFC 3565 require).
+    """
 
     kem_oid: str
     kemct: bytes
@@ -245,6 +291,45 @@ class KemWrapped:
     ukm: bytes | None
     wrap_oid: str
     encrypted_key: bytes
+    kem_parameters: bytes | None = None
+    kdf_parameters: bytes | None = None
+    wrap_parameters: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        """The algorithms as one name (:func:`kem_description`)."""
+        return kem_description(self.kem_oid, self.kdf_oid, self.wrap_oid)
+
+    def unwrap(self, private_key: KemPrivateKey) -> bytes:
+        """The content-encryption key these fields wrap for ``private_key`` (:func:`kem_unwrap`)."""
+        return kem_unwrap(
+            private_key,
+            kem_oid=self.kem_oid,
+            kemct=self.kemct,
+            kdf_oid=self.kdf_oid,
+            kek_length=self.kek_length,
+            ukm=self.ukm,
+            wrap_oid=self.wrap_oid,
+            encrypted_key=self.encrypted_key,
+        )
+
+    def problem(self) -> SmimeError | None:
+        """Why these fields cannot be decrypted with any key, from their public values alone:
+        :func:`check_kem_parameters`, then parameters where none are allowed."""
+        try:
+            check_kem_parameters(self.kem_oid, self.kdf_oid, self.wrap_oid, self.kek_length)
+        except (UnsupportedAlgorithmError, MalformedCMSError) as exc:
+            return exc
+        for role, parameters in (
+            ("kem", self.kem_parameters),
+            ("kdf", self.kdf_parameters),
+            ("wrap", self.wrap_parameters),
+        ):
+            if parameters is not None:
+                return MalformedCMSError(
+                    f"KEMRecipientInfo.{role}: parameters are present (they must be absent)"
+                )
+        return None
 
 
 def kem_wrap(

@@ -20,9 +20,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from asn1crypto import cms, core, tsp
-from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from smimecore.errors import MalformedCMSError
+from smimecore.pki.certificate import issuer_and_serial
 from smimecore.pki.der import TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, Cursor, encode_tlv
 
 __all__ = [
@@ -40,7 +42,8 @@ __all__ = [
     "signing_time_attribute",
 ]
 
-# Tie asn1crypto's ESS classes into the attribute table (importing tsp registers them).
+# Tie asn1crypto's ESS classes into the attribute table (importing tsp registers them), so
+# that a received signingCertificateV2 is re-encoded as DER by its definition.
 _ = tsp.SigningCertificateV2
 
 SMIME_CAPABILITIES: tuple[str, ...] = ("aes256_cbc", "aes192_cbc", "aes128_cbc")
@@ -53,20 +56,21 @@ _TAG_UTC_TIME = 0x17
 _TAG_GENERALIZED_TIME = 0x18
 
 
-def constant_signed_attributes(signer_certificate: asn1_x509.Certificate) -> list[bytes]:
-    """DER of the attributes that do not change between messages of one signer."""
+def constant_signed_attributes(signer_certificate: x509.Certificate) -> list[bytes]:
+    """DER of the attributes that do not change between messages of one signer.
+
+    The certificate is read as DER only (never through asn1crypto's key
+    parsing, which fails on ML-DSA and ML-KEM keys).
+    """
     attributes: list[dict[str, Any]] = [
         {"type": "content_type", "values": ["data"]},
         {
             "type": "smime_capabilities",
             "values": [[{"capability_id": name} for name in SMIME_CAPABILITIES]],
         },
-        {
-            "type": "signing_certificate_v2",
-            "values": [{"certs": [_ess_cert_id_v2(signer_certificate)]}],
-        },
     ]
-    return [bytes(cms.CMSAttribute(attribute).dump()) for attribute in attributes]
+    encoded = [bytes(cms.CMSAttribute(attribute).dump()) for attribute in attributes]
+    return [*encoded, _signing_certificate_v2(signer_certificate)]
 
 
 def message_digest_attribute(digest: bytes) -> bytes:
@@ -122,14 +126,26 @@ def signed_attributes_set(attributes: list[bytes]) -> bytes:
     return encode_tlv(TAG_SET, *sorted(attributes))
 
 
-def _ess_cert_id_v2(certificate: asn1_x509.Certificate) -> dict[str, Any]:
-    return {
-        "cert_hash": hashlib.sha256(certificate.dump()).digest(),
-        "issuer_serial": {
-            "issuer": [asn1_x509.GeneralName({"directory_name": certificate.issuer})],
-            "serial_number": certificate.serial_number,
-        },
-    }
+def _signing_certificate_v2(certificate: x509.Certificate) -> bytes:
+    """The ESS signingCertificateV2 attribute (RFC 5035) naming ``certificate``.
+
+    SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 { certHash (SHA-256,
+    the DEFAULT hashAlgorithm, so absent), issuerSerial { issuer GeneralNames
+    { [4] directoryName }, serialNumber } } }, written from the certificate's
+    own encodings.
+    """
+    issuer, serial = issuer_and_serial(certificate)
+    cert_hash = hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest()
+    issuer_serial = encode_tlv(
+        TAG_SEQUENCE, encode_tlv(TAG_SEQUENCE, encode_tlv(_DIRECTORY_NAME, issuer)), serial
+    )
+    cert_id = encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_OCTET_STRING, cert_hash), issuer_serial)
+    value = encode_tlv(TAG_SEQUENCE, encode_tlv(TAG_SEQUENCE, cert_id))
+    return encode_tlv(TAG_SEQUENCE, _SIGNING_CERTIFICATE_V2_OID, encode_tlv(TAG_SET, value))
+
+
+_DIRECTORY_NAME = 0xA4  # GeneralName directoryName: [4] EXPLICIT Name
+_SIGNING_CERTIFICATE_V2_OID = core.ObjectIdentifier("1.2.840.113549.1.9.16.2.47").dump()
 
 
 CONTENT_TYPE = "1.2.840.113549.1.9.3"

@@ -29,12 +29,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from asn1crypto import cms, core
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from smimecore.algorithms.ciphers import (
     ContentCipher,
@@ -44,6 +43,13 @@ from smimecore.algorithms.ciphers import (
     content_cipher_by_oid,
     decrypt_content_view,
     parse_parameters,
+)
+from smimecore.algorithms.kem import (
+    KemPrivateKey,
+    KemPublicKey,
+    KemWrapped,
+    kem_fits_key,
+    kem_wrap,
 )
 from smimecore.algorithms.keyagreement import (
     AgreementPrivateKey,
@@ -71,6 +77,7 @@ from smimecore.cms.content_info import (
 from smimecore.cms.recipients import (
     RecipientIdentifier,
     RecipientInfoEntry,
+    kem_recipient_info_der,
     read_recipient_info,
 )
 from smimecore.errors import (
@@ -80,7 +87,11 @@ from smimecore.errors import (
     NoUsableRecipientError,
     UnsupportedAlgorithmError,
 )
-from smimecore.pki.certificate import subject_key_identifier
+from smimecore.pki.certificate import (
+    issuer_and_serial,
+    key_algorithm_name,
+    subject_key_identifier,
+)
 from smimecore.pki.der import (
     DEFAULT_LIMITS,
     TAG_OCTET_STRING,
@@ -114,7 +125,7 @@ __all__ = [
     "parse_enveloped",
 ]
 
-DecryptionKey = rsa.RSAPrivateKey | AgreementPrivateKey
+DecryptionKey = rsa.RSAPrivateKey | AgreementPrivateKey | KemPrivateKey
 MAX_DECRYPTION_ATTEMPTS = 8
 """Private-key operations that may fail on one message before decryption gives up."""
 
@@ -215,7 +226,9 @@ class EncryptionRecipient:
     RSA keys get PKCS#1 v1.5 key transport unless ``rsa_oaep`` (then
     OAEP with ``oaep_hash``).  EC, X25519 and X448 keys get ECDH; ``kdf`` /
     ``kdf_hash`` override the defaults of
-    :func:`smimecore.algorithms.keyagreement.agree_and_wrap`.
+    :func:`smimecore.algorithms.keyagreement.agree_and_wrap`.  ML-KEM-768
+    and ML-KEM-1024 keys get a KEMRecipientInfo (RFC 9629) with RFC 9936's
+    defaults, HKDF-SHA256 and AES-256 key wrap, and ``ukm`` when given.
     """
 
     certificate: x509.Certificate
@@ -224,20 +237,10 @@ class EncryptionRecipient:
     oaep_hash: str = "sha256"
     kdf: Kdf | None = None
     kdf_hash: str | None = None
+    ukm: bytes | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------- building
-
-
-def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
-
-
-def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumber:
-    parsed = _asn1_certificate(certificate)
-    return cms.IssuerAndSerialNumber(
-        {"issuer": parsed.issuer, "serial_number": parsed.serial_number}
-    )
 
 
 _INTEGERS = {n: bytes(core.Integer(n).dump()) for n in (0, 2, 3)}
@@ -248,33 +251,44 @@ _IMPLICIT_0 = 0x80  # ktri subjectKeyIdentifier: [0] IMPLICIT OCTET STRING
 _IMPLICIT_0_CONSTRUCTED = 0xA0  # kari rKeyId: [0] IMPLICIT RecipientKeyIdentifier
 _TAG_LENGTH = 16  # the AEAD tag we write (GCM icv_len 16, ChaCha20-Poly1305)
 _AGREEMENT_KEYS = (ec.EllipticCurvePublicKey, x25519.X25519PublicKey, x448.X448PublicKey)
+_KEM_KEYS = (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)
+_KEM_PRIVATE_KEYS = (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)
 
 
-@functools.lru_cache(maxsize=1024)
 def _issuer_and_serial_der(certificate: x509.Certificate) -> bytes:
-    return bytes(_issuer_and_serial(certificate).dump())
+    """The DER IssuerAndSerialNumber naming ``certificate`` (its own encodings, no key parsed)."""
+    return encode_tlv(TAG_SEQUENCE, *issuer_and_serial(certificate))
 
 
 _RecipientKey = tuple[
-    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey,
-    bool,
+    rsa.RSAPublicKey
+    | ec.EllipticCurvePublicKey
+    | x25519.X25519PublicKey
+    | x448.X448PublicKey
+    | KemPublicKey,
     bytes,
     bytes,
 ]
 
 
 def _key_of(certificate: x509.Certificate) -> _RecipientKey:
-    """The public key, whether it is RSA, and its rids (issuerAndSerialNumber, key id)."""
-    public_key = certificate.public_key()
-    if isinstance(public_key, rsa.RSAPublicKey):
+    """The public key and its rids (issuerAndSerialNumber, key id)."""
+    try:
+        public_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):  # ML-KEM-512, or a key cryptography cannot read
+        raise UnsupportedAlgorithmError(
+            key_algorithm_name(certificate),
+            "keys cannot be read by the cryptography package, so cannot receive encrypted content",
+        ) from None
+    if isinstance(public_key, (rsa.RSAPublicKey, *_KEM_KEYS)):
         key_id = encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
-        return public_key, True, _issuer_and_serial_der(certificate), key_id
+        return public_key, _issuer_and_serial_der(certificate), key_id
     if isinstance(public_key, _AGREEMENT_KEYS):
         key_id = encode_tlv(
             _IMPLICIT_0_CONSTRUCTED,
             encode_tlv(TAG_OCTET_STRING, subject_key_identifier(certificate)),
         )
-        return public_key, False, _issuer_and_serial_der(certificate), key_id
+        return public_key, _issuer_and_serial_der(certificate), key_id
     raise UnsupportedAlgorithmError(
         type(public_key).__name__.removeprefix("_"), "keys cannot receive encrypted content"
     )
@@ -285,17 +299,20 @@ _recipient_key = PerCertificate(_key_of)
 
 
 def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[bytes, int]:
-    """One RecipientInfo as DER and its version, written without asn1crypto objects.
+    """One RecipientInfo as DER, and the EnvelopedData version it requires (RFC 5652
+    section 6.1: 0 for a version 0 ktri, 3 with an ori, else 2).
 
-    Building each RecipientInfo with asn1crypto costs more than the RSA
-    public-key operation; the public key and identifier of a certificate
-    are worked out once and cached, the rest is a few TLVs around the
-    wrapped key.
+    Written without asn1crypto objects: building each RecipientInfo with
+    asn1crypto costs more than the RSA public-key operation; the public key
+    and identifier of a certificate are worked out once and cached, the
+    rest is a few TLVs around the wrapped key.
     """
     by_key_id = recipient.use_subject_key_identifier
-    public_key, is_rsa, issuer_and_serial, key_id = _recipient_key(recipient.certificate)
-    rid = key_id if by_key_id else issuer_and_serial
-    if is_rsa and isinstance(public_key, rsa.RSAPublicKey):
+    public_key, named_by_issuer, key_id = _recipient_key(recipient.certificate)
+    rid = key_id if by_key_id else named_by_issuer
+    if isinstance(public_key, _KEM_KEYS):
+        return kem_recipient_info_der(rid, kem_wrap(public_key, key, ukm=recipient.ukm)), 3
+    if isinstance(public_key, rsa.RSAPublicKey):
         if recipient.rsa_oaep:
             algorithm, encrypted = rsa_wrap(public_key, key, oaep_hash=recipient.oaep_hash)
         else:
@@ -309,14 +326,12 @@ def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[byt
             _tlv(TAG_OCTET_STRING, encrypted),
         )
         return body, version
-    if isinstance(public_key, rsa.RSAPublicKey):
-        raise UnsupportedAlgorithmError("RSA", "keys cannot be used for key agreement")
     originator, algorithm, encrypted = agree_and_wrap(
         public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
     )
     encrypted_keys = _tlv(TAG_SEQUENCE, _tlv(TAG_SEQUENCE, rid, _tlv(TAG_OCTET_STRING, encrypted)))
     body = _tlv(_KARI_TAG, _INTEGERS[3], _tlv(_EXPLICIT_0, originator), algorithm, encrypted_keys)
-    return body, 3
+    return body, 2
 
 
 @functools.lru_cache(maxsize=64)
@@ -374,8 +389,8 @@ def enveloped_pieces(
     infos = [_recipient_info_der(recipient, key) for recipient in recipients]
     encryptor = ContentEncryptor(chosen, key)
     del key
-    # RFC 5652 section 6.1: v2 as soon as a RecipientInfo is not v0.
-    version = 0 if chosen.authenticated or all(v == 0 for _, v in infos) else 2
+    # RFC 5652 section 6.1 (AuthEnvelopedData, RFC 5083: always 0).
+    version = 0 if chosen.authenticated else max(v for _, v in infos)
     # DER orders a SET OF by the encodings of its elements (as asn1crypto does).
     head = _INTEGERS[version] + _tlv(TAG_SET, *sorted(der for der, _ in infos))
     info_head = _oid_tlv(content_type) + _tlv(
@@ -519,6 +534,12 @@ def _usable_by(private_key: DecryptionKey) -> Callable[[RecipientInfoEntry], boo
     """Whether a RecipientInfo is of a kind ``private_key`` can use (the key's kind found once)."""
     if isinstance(private_key, rsa.RSAPrivateKey):
         return lambda entry: entry.supported and entry.kind == "ktri"
+    if isinstance(private_key, _KEM_PRIVATE_KEYS):
+        return lambda entry: (
+            entry.supported
+            and isinstance(entry.method, KemWrapped)
+            and kem_fits_key(private_key, entry.method.kem_oid)
+        )
     return lambda entry: (
         entry.supported and entry.kind == "kari" and originator_fits(private_key, entry.originator)
     )
@@ -532,9 +553,18 @@ def _candidates(
 ) -> tuple[list[tuple[RecipientInfoEntry, int]], bool]:
     usable = _usable_by(private_key)
     if certificate is not None:
-        named = [pair for pair in message.recipients_for(certificate) if usable(pair[0])]
+        naming = message.recipients_for(certificate)
+        named = [pair for pair in naming if usable(pair[0])]
         if named:
             return named, True
+        # A KEMRecipientInfo for this certificate that no key can use: say why (its public
+        # fields alone decide this, so it tells nothing about the key).  Still a "no usable
+        # recipient": the caller may have other keys the message names.
+        problem = next((entry.problem for entry, _ in naming if entry.problem is not None), None)
+        if problem is not None:
+            raise NoUsableRecipientError(
+                f"the recipient for this certificate is unusable: {problem}"
+            )
     entries = [entry for entry in message.recipients if usable(entry)]
     if not entries:
         raise NoUsableRecipientError("no usable recipient for this key")
@@ -648,9 +678,13 @@ def _decrypt_one(
     elif (
         isinstance(method, KeyAgreement)
         and entry.originator is not None
-        and not isinstance(private_key, rsa.RSAPrivateKey)
+        and not isinstance(private_key, (rsa.RSAPrivateKey, *_KEM_PRIVATE_KEYS))
     ):
         key = unwrap_agreed(private_key, method, entry.originator, entry.ukm, encrypted_key)
+        ok = len(key) == size
+    elif isinstance(method, KemWrapped) and isinstance(private_key, _KEM_PRIVATE_KEYS):
+        # From decapsulation on, every failure is the same DecryptionError (no oracle).
+        key = method.unwrap(private_key)
         ok = len(key) == size
     else:
         raise DecryptionError()

@@ -4,15 +4,20 @@ ktri and kari are read in full, with their identifiers, so a caller can
 match them against its certificates before using any private key; kekri
 and pwri are read for their key-encryption algorithm, ori for its oriType.
 An ori whose oriType has a reader in :data:`OTHER_RECIPIENT_READERS` is
-read by it: a new kind (KEMRecipientInfo, RFC 9629) is one function there.
+read by it: KEMRecipientInfo (RFC 9629, ML-KEM recipients) is read, and
+written, here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from asn1crypto import core
+
+from smimecore.algorithms.kem import ID_ORI_KEM, KemWrapped
 from smimecore.algorithms.keyagreement import KeyAgreement, OriginatorKey, key_agreement
 from smimecore.algorithms.keytransport import KeyTransport, key_transport
 from smimecore.cms.content_info import (
@@ -20,12 +25,14 @@ from smimecore.cms.content_info import (
     read_identifier,
     read_issuer_and_serial,
 )
-from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.errors import MalformedCMSError, SmimeError, UnsupportedAlgorithmError
 from smimecore.pki.der import (
     TAG_BIT_STRING,
+    TAG_OCTET_STRING,
     TAG_SEQUENCE,
     AlgorithmIdentifier,
     Cursor,
+    encode_tlv,
     tag_name,
 )
 
@@ -34,6 +41,7 @@ __all__ = [
     "RecipientIdentifier",
     "RecipientInfoEntry",
     "RecipientKind",
+    "kem_recipient_info_der",
     "read_recipient_info",
 ]
 
@@ -47,14 +55,18 @@ class RecipientInfoEntry:
     """One RecipientInfo of the message, as read.
 
     ``identifiers`` holds the ktri's rid, or one rid per RecipientEncryptedKey
-    of a kari (empty for the other kinds), and ``encrypted_keys`` the
-    encrypted key of each (one for ktri, kekri and pwri).  ``key_encryption``
-    names the algorithm (``rsaes-oaep-sha256``, ``ecdh-x963-sha256+aes128-wrap``,
-    or a dotted OID when unknown; an ori's oriType); ``supported`` tells
-    whether we could use it with a matching key, ``method`` (not compared)
-    being the algorithm read.  ``originator`` is a kari's ephemeral key,
-    ``ukm`` its user keying material; ``other`` an ori's oriValue, a kekri's
-    key identifier or a pwri's keyDerivationAlgorithm, as received.
+    of a kari (or the rid of a KEMRecipientInfo; empty for the other kinds),
+    and ``encrypted_keys`` the encrypted key of each (one for ktri, kekri,
+    pwri and KEMRecipientInfo).  ``key_encryption`` names the algorithm
+    (``rsaes-oaep-sha256``, ``ecdh-x963-sha256+aes128-wrap``,
+    ``ml-kem-768+hkdf-sha256+aes256-wrap``, or a dotted OID when unknown; an
+    unread ori's oriType); ``supported`` tells whether we could use it with a
+    matching key, ``method`` (not compared) being the algorithm read, and
+    ``problem`` (not compared) why a KEMRecipientInfo cannot be used, named
+    from its public fields alone.  ``originator`` is a kari's ephemeral key,
+    ``ukm`` its (or a KEMRecipientInfo's) user keying material; ``other`` an
+    ori's oriValue, a kekri's key identifier or a pwri's
+    keyDerivationAlgorithm, as received.
     """
 
     index: int
@@ -67,12 +79,22 @@ class RecipientInfoEntry:
     originator: OriginatorKey | None = field(default=None, repr=False)
     ukm: bytes | None = field(default=None, repr=False)
     other: bytes | None = field(default=None, repr=False)
-    method: KeyTransport | KeyAgreement | None = field(default=None, repr=False, compare=False)
+    method: KeyTransport | KeyAgreement | KemWrapped | None = field(
+        default=None, repr=False, compare=False
+    )
+    problem: SmimeError | None = field(default=None, repr=False, compare=False)
 
     def operation(self, position: int) -> tuple[object, ...]:
         """What the private-key operation for identifier ``position`` takes: equal values
         give equal results, so one is enough."""
-        return (self.kind, self.algorithm, self.encrypted_keys[position], self.originator, self.ukm)
+        return (
+            self.kind,
+            self.algorithm,
+            self.encrypted_keys[position],
+            self.originator,
+            self.ukm,
+            self.other,
+        )
 
 
 OtherRecipientReader = Callable[[Cursor, int, str], RecipientInfoEntry]
@@ -252,3 +274,101 @@ _READERS: dict[int, Callable[[Cursor, int], RecipientInfoEntry]] = {
     0xA3: _read_pwri,
     0xA4: _read_ori,
 }
+
+
+# --------------------------------------------------------------------------- KEMRecipientInfo
+
+_KEMRI_VERSIONS = frozenset({0})
+_MAX_KEK_LENGTH = 65535  # kekLength INTEGER (1..65535)
+
+
+def _read_kemri(cursor: Cursor, index: int, field_name: str) -> RecipientInfoEntry:
+    """KEMRecipientInfo (RFC 9629 section 3), the oriValue of an ori of type id-ori-kem.
+
+    Structural faults are :class:`MalformedCMSError`; algorithms we cannot
+    use, parameters where RFC 9936, RFC 8619 and RFC 3565 require none, and
+    a kekLength that does not fit the key wrap leave the entry unsupported,
+    its ``problem`` saying why (other RecipientInfos stay usable).
+    """
+    what = "KEMRecipientInfo"
+    first = cursor.pos
+    cursor.enter(TAG_SEQUENCE, f"{field_name} {what}")
+    cursor.version(f"{what}.version", _KEMRI_VERSIONS)
+    rid = read_identifier(cursor, f"{what}.rid")
+    kem = cursor.algorithm(f"{what}.kem")
+    kemct = cursor.octets(f"{what}.kemct")
+    kdf = cursor.algorithm(f"{what}.kdf")
+    kek_length = cursor.integer(f"{what}.kekLength")
+    if not 1 <= kek_length <= _MAX_KEK_LENGTH:
+        raise MalformedCMSError(f"{what}.kekLength: {kek_length} is not in 1..{_MAX_KEK_LENGTH}")
+    ukm = None
+    if cursor.peek() == 0xA0:
+        cursor.enter(0xA0, f"{what}.ukm")
+        ukm = cursor.octets(f"{what}.ukm")
+        cursor.leave(f"{what}.ukm")
+    wrap = cursor.algorithm(f"{what}.wrap")
+    encrypted_key = cursor.octets(f"{what}.encryptedKey")
+    cursor.leave(f"{field_name} {what}")
+    fields = KemWrapped(
+        kem.oid, kemct, kdf.oid, kek_length, ukm, wrap.oid, encrypted_key,
+        kem.parameters, kdf.parameters, wrap.parameters,
+    )  # fmt: skip
+    problem = fields.problem()
+    return RecipientInfoEntry(
+        index,
+        "ori",
+        (rid,),
+        fields.name,
+        problem is None,
+        kem,
+        (encrypted_key,),
+        ukm=ukm,
+        other=bytes(cursor.data[first : cursor.pos]),
+        method=fields,
+        problem=problem,
+    )
+
+
+def kem_recipient_info_der(rid: bytes, fields: KemWrapped) -> bytes:
+    """The DER RecipientInfo ``ori`` holding a KEMRecipientInfo (version 0) for ``rid``.
+
+    ``rid`` is the DER RecipientIdentifier (issuerAndSerialNumber, or
+    ``[0]`` subjectKeyIdentifier); the AlgorithmIdentifiers carry the
+    parameters ``fields`` holds: none, as :func:`~smimecore.algorithms.kem.kem_wrap`
+    makes them and RFC 9936 requires.
+    """
+    ukm = b"" if fields.ukm is None else encode_tlv(0xA0, encode_tlv(TAG_OCTET_STRING, fields.ukm))
+    value = encode_tlv(
+        TAG_SEQUENCE,
+        _VERSION_0,
+        rid,
+        _algorithm(fields.kem_oid, fields.kem_parameters),
+        encode_tlv(TAG_OCTET_STRING, fields.kemct),
+        _algorithm(fields.kdf_oid, fields.kdf_parameters),
+        _integer(fields.kek_length),
+        ukm,
+        _algorithm(fields.wrap_oid, fields.wrap_parameters),
+        encode_tlv(TAG_OCTET_STRING, fields.encrypted_key),
+    )
+    return encode_tlv(0xA4, _oid_der(ID_ORI_KEM), value)
+
+
+_VERSION_0 = b"\x02\x01\x00"
+
+
+def _algorithm(oid: str, parameters: bytes | None) -> bytes:
+    """An AlgorithmIdentifier (``parameters``: their encoding, or ``None`` for absent)."""
+    return encode_tlv(TAG_SEQUENCE, _oid_der(oid), parameters or b"")
+
+
+@functools.lru_cache(maxsize=64)
+def _oid_der(oid: str) -> bytes:
+    return bytes(core.ObjectIdentifier(oid).dump())
+
+
+@functools.lru_cache(maxsize=16)
+def _integer(value: int) -> bytes:
+    return bytes(core.Integer(value).dump())
+
+
+OTHER_RECIPIENT_READERS[ID_ORI_KEM] = _read_kemri

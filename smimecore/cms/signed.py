@@ -61,7 +61,11 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
     first_line,
 )
-from smimecore.pki.certificate import load_der_certificate, subject_key_identifier
+from smimecore.pki.certificate import (
+    issuer_and_serial,
+    load_der_certificate,
+    subject_key_identifier,
+)
 from smimecore.pki.der import (
     DEFAULT_LIMITS,
     TAG_OCTET_STRING,
@@ -96,10 +100,6 @@ class SigningIdentity:
 
     def __repr__(self) -> str:
         return f"SigningIdentity(certificate={self.certificate.subject.rfc4514_string()!r})"
-
-
-def _to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
 def build_signed_data(
@@ -229,50 +229,34 @@ def _build_template(
     use_subject_key_identifier: bool,
 ) -> _SignerTemplate:
     scheme = scheme_for_key(identity.key, digest, pss=pss)
-    signer_certificate = _to_asn1(identity.certificate)
     digest_algorithm = cms.DigestAlgorithm({"algorithm": scheme.digest.name})
-    certificates = _unique_certificates(
-        [identity.certificate, *identity.chain, *extra_certificates]
-    )
-    certificate_set = cms.CertificateSet(
-        [cms.CertificateChoices.load(cert.public_bytes(Encoding.DER)) for cert in certificates]
+    # Each certificate once, as DER, in DER's SET OF order (written as received: no
+    # certificate goes through asn1crypto, which cannot parse ML-DSA or ML-KEM keys).
+    certificates = dict.fromkeys(
+        cert.public_bytes(Encoding.DER)
+        for cert in (identity.certificate, *identity.chain, *extra_certificates)
     )
     return _SignerTemplate(
         scheme=scheme,
         version=core.Integer(3 if use_subject_key_identifier else 1).dump(),
-        signer_identifier=_signer_identifier(
-            identity.certificate, signer_certificate, use_subject_key_identifier
-        ).dump(),
+        signer_identifier=_signer_identifier(identity.certificate, use_subject_key_identifier),
         digest_algorithm=digest_algorithm.dump(),
         digest_algorithms=encode_tlv(TAG_SET, digest_algorithm.dump()),
         signature_algorithm=cms.SignedDigestAlgorithm(scheme.algorithm_identifier()).dump(),
-        certificates=_retag_implicit_0(certificate_set.dump()),
-        constant_attributes=tuple(constant_signed_attributes(signer_certificate)),
+        certificates=encode_tlv(_IMPLICIT_0, *sorted(certificates)),
+        constant_attributes=tuple(constant_signed_attributes(identity.certificate)),
     )
 
 
-def _signer_identifier(
-    certificate: x509.Certificate,
-    asn1_certificate: asn1_x509.Certificate,
-    use_subject_key_identifier: bool,
-) -> cms.SignerIdentifier:
+def _signer_identifier(certificate: x509.Certificate, use_subject_key_identifier: bool) -> bytes:
+    """The DER SignerIdentifier: ``[0]`` subjectKeyIdentifier, or issuerAndSerialNumber
+    written from the certificate's own encodings (no asn1crypto key parsing)."""
     if use_subject_key_identifier:
-        return cms.SignerIdentifier({"subject_key_identifier": subject_key_identifier(certificate)})
-    return cms.SignerIdentifier(
-        {
-            "issuer_and_serial_number": {
-                "issuer": asn1_certificate.issuer,
-                "serial_number": asn1_certificate.serial_number,
-            }
-        }
-    )
+        return encode_tlv(_SUBJECT_KEY_IDENTIFIER, subject_key_identifier(certificate))
+    return encode_tlv(TAG_SEQUENCE, *issuer_and_serial(certificate))
 
 
-def _unique_certificates(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    seen: dict[bytes, x509.Certificate] = {}
-    for certificate in certificates:
-        seen.setdefault(certificate.public_bytes(Encoding.DER), certificate)
-    return list(seen.values())
+_SUBJECT_KEY_IDENTIFIER = 0x80  # SignerIdentifier subjectKeyIdentifier: [0] IMPLICIT OCTET STRING
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from smimecore.algorithms.kem import kem_for_certificate
 from smimecore.cms.enveloped import EnvelopedMessage, check_decryptable, decrypt_enveloped
 from smimecore.cms.signed import SignedData, SignerCheck, SigningIdentity
 from smimecore.config import Config, Purpose
@@ -222,13 +223,19 @@ class SmimeContext:
         """The certificate to encrypt to ``address``: the keyring's, else the store's best.
 
         The keyring file wins over the store (RT section 5).  From the store,
-        the currently valid certificate with the latest notAfter.
+        the currently valid certificate with the latest notAfter.  Between a
+        classical and an ML-KEM certificate of the same source,
+        ``prefer_post_quantum`` decides (:meth:`_in_preferred_order`); of the
+        keyring's, one that has not expired comes first.
         """
-        certificate = self.keyring_certificate(address, "encryption")
-        if certificate is not None:
-            if certificate.not_valid_after_utc < datetime.now(UTC):
-                return RecipientChoice(address, certificate, "keyring", "Key expired")
-            return RecipientChoice(address, certificate, "keyring")
+        held = self._keyring_encryption_certificates(address)
+        if held:
+            now = datetime.now(UTC)
+            ordered = self._in_preferred_order(held)
+            current = [c for c in ordered if c.not_valid_after_utc >= now]
+            if not current:
+                return RecipientChoice(address, ordered[0], "keyring", "Key expired")
+            return RecipientChoice(address, current[0], "keyring")
         stored = self.stored_for_encryption(address)
         if stored:
             return RecipientChoice(address, stored[0], "store")
@@ -238,11 +245,35 @@ class SmimeContext:
         """The store's usable certificates for ``address``, the one to use first.
 
         Untrusted ones (learned from mail whose signer was not trusted) only
-        under ``accept_untrusted_cas``, and after every trusted one.
+        under ``accept_untrusted_cas``, and after every trusted one; then
+        ``prefer_post_quantum`` orders classical and ML-KEM certificates.
         """
-        return encryption_candidates(
-            self.store.get(address), include_untrusted=self.config.accept_untrusted_cas
+        return self._in_preferred_order(
+            encryption_candidates(
+                self.store.get(address), include_untrusted=self.config.accept_untrusted_cas
+            )
         )
+
+    def _in_preferred_order(
+        self, certificates: Sequence[x509.Certificate]
+    ) -> list[x509.Certificate]:
+        """``certificates`` with the kind ``prefer_post_quantum`` wants first (otherwise in order).
+
+        ``True``: ML-KEM certificates first; ``False``: classical ones first;
+        ``None`` (the default): the ML-KEM certificates that are trusted for
+        encryption first.  Only a mix of both kinds is reordered.
+        """
+        post_quantum = [c for c in certificates if kem_for_certificate(c) is not None]
+        if not post_quantum or len(post_quantum) == len(certificates):
+            return list(certificates)
+        prefer = self.config.prefer_post_quantum
+        if prefer is None:
+            first = [c for c in post_quantum if self.trust_of(c, "encryption").trusted]
+        elif prefer:
+            first = post_quantum
+        else:
+            first = [c for c in certificates if c not in post_quantum]
+        return [*first, *(c for c in certificates if c not in first)]
 
     def recipient_certificates(
         self, addresses: Sequence[str], given: Sequence[x509.Certificate] = ()
@@ -283,20 +314,18 @@ class SmimeContext:
             return RecipientOutcome(choice, verdict, "Key not trusted")
         return RecipientOutcome(choice, verdict, None)
 
-    def keyring_certificate(
-        self, address: str, purpose: Purpose | None, level: int = logging.WARNING
-    ) -> x509.Certificate | None:
-        """``address``'s keyring certificate, or ``None`` without one or when it is unreadable.
+    def _keyring_encryption_certificates(self, address: str) -> list[x509.Certificate]:
+        """Every certificate the keyring holds to encrypt to ``address`` (none when unreadable).
 
         An unreadable file (damaged, or a PKCS#12 file the passphrase does not
-        open) is logged at ``level`` and treated as absent, so that one bad
-        file does not stop encryption to, or decryption by, everyone else.
+        open) is logged and treated as absent, so that one bad file does not
+        stop encryption to everyone else.
         """
         try:
-            return self.keyring.certificate_for(address, purpose)
-        except (KeyLoadError, MalformedCMSError) as exc:
-            log.log(level, "keyring certificate of %s cannot be read: %s", address, exc)
-            return None
+            return list(self.keyring.encryption_certificates(address))
+        except (KeyLoadError, MalformedCMSError, UnsupportedAlgorithmError) as exc:
+            log.warning("keyring certificate of %s cannot be read: %s", address, exc)
+            return []
 
     # -- decrypting ------------------------------------------------------
 

@@ -63,7 +63,7 @@ from smimecore.mime.protected import (
 from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transport import prepared_for_transport
 from smimecore.mime.walk import MimeLimits
-from smimecore.pki.certificate import identity_of, load_certificates
+from smimecore.pki.certificate import identity_of, key_algorithm_name, load_certificates
 from smimecore.trust.base import TrustEvaluator
 from smimecore.trust.capath import build_trust_evaluator
 from smimecore.trust.policy import TrustPolicy
@@ -484,7 +484,9 @@ class SMIME:
         SHA-1), ``Serial Number`` (decimal), ``Created``/``Expire`` and
         ``CreatedTimestamp``/``ExpireTimestamp`` (epoch seconds), ``Version``,
         ``Issuer`` and ``User`` (one table each), ``UserString``, ``Trust``,
-        ``TrustTerse``, ``TrustLevel``, ``TrustReason`` and ``Formatted``.
+        ``TrustTerse``, ``TrustLevel``, ``TrustReason``, ``Formatted`` and
+        ``KeyAlgorithm`` (``RSA-2048``, ``EC P-256``, ``ML-DSA-65``, ``ML-KEM-768``...;
+        not in RT).
         """
         if not isinstance(certificate, x509.Certificate):
             certificate = _first_certificate(certificate)
@@ -507,6 +509,7 @@ class SMIME:
             "TrustLevel": verdict.level,
             "TrustReason": verdict.reason,
             "Formatted": f"{identity.user_string} (issued by {identity.issuer_string})",
+            "KeyAlgorithm": key_algorithm_name(certificate),
         }
 
     @_recorded("KeyCheck")

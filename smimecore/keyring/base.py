@@ -69,6 +69,15 @@ class Keyring(Protocol):
         """
         ...
 
+    def encryption_certificates(self, address: str) -> Sequence[x509.Certificate]:
+        """Every certificate the keyring holds to encrypt to ``address`` (a classical and a
+        post-quantum one, say), the one :meth:`certificate_for` gives first; empty without any.
+
+        Raises what :meth:`certificate_for` raises.  Which of them is used is
+        the engine's choice (:attr:`~smimecore.Config.prefer_post_quantum`).
+        """
+        ...
+
     def certificates(self) -> Sequence[x509.Certificate]:
         """Every certificate the keyring holds (signers without embedded certificates, chains)."""
         ...

@@ -30,6 +30,7 @@ from smimecore.errors import KeyLoadError, MalformedCMSError, SecretKeyNotFoundE
 from smimecore.keyring.base import DecryptionIdentity, signing_identity_of
 from smimecore.keyring.loading import (
     KeyMaterial,
+    address_certificates,
     load_pem_material,
     load_pkcs12_material,
     pick_certificate,
@@ -287,6 +288,19 @@ class DirectoryKeyring:
                 self._picked.clear()
             self._picked[key] = (key_file, certificate)
         return certificate
+
+    def encryption_certificates(self, address: str) -> list[x509.Certificate]:
+        """The certificates of ``address``'s encryption file that name it, the one
+        :meth:`certificate_for` picks first (a file may hold a classical and an ML-KEM one)."""
+        first = self.certificate_for(address, "encryption")
+        if first is None:
+            return []
+        path = self.find_file(address, "encryption")
+        if path is None:
+            return [first]
+        key_file = self._certificates_only(path, address)
+        candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
+        return [first, *(c for c in address_certificates(candidates, address) if c != first)]
 
     def decryption_identity(self, address: str) -> DecryptionIdentity:
         """The key ``address`` decrypts with (``.encryption`` file first, then the plain one).

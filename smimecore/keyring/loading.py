@@ -18,10 +18,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
 from smimecore.pki.certificate import CertificateIdentity, load_der_certificate
+from smimecore.pki.keys import load_private_key
 from smimecore.pki.pem import PemBlock, find_pem_blocks
+from smimecore.pki.pkcs12 import read_pkcs12
 
 __all__ = [
     "KeyMaterial",
+    "address_certificates",
     "is_ca",
     "load_pem_material",
     "load_pkcs12_material",
@@ -61,42 +64,43 @@ def load_pem_material(source: str, data: bytes, passphrase: str | None) -> KeyMa
 
 
 def _load_pem_key(source: str, block: PemBlock, passphrase: str | None) -> Any:
+    """The key of one PEM block, in every form :func:`smimecore.pki.keys.load_private_key`
+    reads (ML-DSA and ML-KEM keys in the seed and "both" forms included)."""
     if block.is_encrypted and not passphrase:
         raise MissingPassphraseError(
             source, "the private key is encrypted and no passphrase is configured"
         )
-    password = passphrase.encode("utf-8") if block.is_encrypted and passphrase else None
-    try:
-        return serialization.load_pem_private_key(block.text, password)
-    except ValueError:
-        if block.is_encrypted:
-            raise PassphraseError(source, "the passphrase does not open the private key") from None
-        raise KeyLoadError(source, "the private key is damaged or in an unknown format") from None
-    except Exception as exc:  # cryptography raises TypeError or UnsupportedAlgorithm here
-        raise KeyLoadError(
-            source, f"the private key cannot be used ({type(exc).__name__})"
-        ) from None
+    return load_private_key(block.text, passphrase if block.is_encrypted else None, source=source)
 
 
 def load_pkcs12_material(source: str, data: bytes, passphrase: str | None) -> KeyMaterial:
-    """The key and certificates of a PKCS#12 file (without a passphrase: none, then empty)."""
+    """The key and certificates of a PKCS#12 file (without a passphrase: none, then empty).
+
+    ``cryptography`` reads the file; one whose key it cannot read (ML-DSA,
+    ML-KEM: OpenSSL 3.5 writes them) is read by :mod:`smimecore.pki.pkcs12`.
+    """
     attempts = [passphrase.encode("utf-8")] if passphrase else [None, b""]
     for password in attempts:
         try:
             key, certificate, additional = pkcs12.load_key_and_certificates(data, password)
         except ValueError:
             continue
-        found = [c for c in (certificate, *additional) if c is not None]
-        if key is None:
-            return KeyMaterial(None, found[0] if found else None, tuple(found[1:]))
-        return _pair_key_with_certificate(source, key, found)
-    if not passphrase:
-        raise MissingPassphraseError(
-            source, "the PKCS#12 file is encrypted (or damaged) and no passphrase is configured"
-        )
-    raise PassphraseError(
-        source, "the passphrase does not open the PKCS#12 file (or it is damaged)"
-    )
+        return _material(source, key, [c for c in (certificate, *additional) if c is not None])
+    try:
+        contents = read_pkcs12(data, passphrase, source=source)
+    except PassphraseError:
+        if not passphrase:
+            raise MissingPassphraseError(
+                source, "the PKCS#12 file is encrypted (or damaged) and no passphrase is configured"
+            ) from None
+        raise
+    return _material(source, contents.private_key, list(contents.certificates))
+
+
+def _material(source: str, key: Any, certificates: list[x509.Certificate]) -> KeyMaterial:
+    if key is None:
+        return KeyMaterial(None, certificates[0] if certificates else None, tuple(certificates[1:]))
+    return _pair_key_with_certificate(source, key, certificates)
 
 
 def _pair_key_with_certificate(
@@ -126,13 +130,22 @@ def pick_certificate(
     candidates: Sequence[x509.Certificate], address: str
 ) -> x509.Certificate | None:
     """Of several certificates, the one naming ``address``, else the first end-entity one."""
+    found = address_certificates(candidates, address)
+    return found[0] if found else None
+
+
+def address_certificates(
+    candidates: Sequence[x509.Certificate], address: str
+) -> list[x509.Certificate]:
+    """Of several certificates, those naming ``address`` (in order); when none does, the
+    first end-entity one (or the first of all)."""
     wanted = address.casefold()
-    for certificate in candidates:
-        if wanted in CertificateIdentity(certificate).addresses:
-            return certificate
+    naming = [c for c in candidates if wanted in CertificateIdentity(c).addresses]
+    if naming:
+        return naming
     end_entities = [c for c in candidates if not is_ca(c)]
     preferred = end_entities or list(candidates)
-    return preferred[0] if preferred else None
+    return preferred[:1]
 
 
 def is_ca(certificate: x509.Certificate) -> bool:

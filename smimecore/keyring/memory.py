@@ -204,6 +204,14 @@ class MemoryKeyring:
                 return entry.certificate
         return None
 
+    def encryption_certificates(self, address: str) -> list[x509.Certificate]:
+        """Every certificate added for encrypting to ``address``, the latest first."""
+        found: list[x509.Certificate] = []
+        for entry in reversed(self._by_address.get(address.casefold(), ())):
+            if "encryption" in entry.purposes and entry.certificate not in found:
+                found.append(entry.certificate)
+        return found
+
     def certificates(self) -> tuple[x509.Certificate, ...]:
         """Every certificate held (identities', chains', recipients')."""
         return tuple(self._certificates)

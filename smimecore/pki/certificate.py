@@ -18,16 +18,21 @@ from functools import cached_property
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from smimecore.errors import MalformedCMSError, first_line
+from smimecore.pki.der import TAG_INTEGER, TAG_SEQUENCE, Cursor
+from smimecore.pki.keys import PQC_KEY_OIDS, UNSUPPORTED_KEY_OIDS
 from smimecore.pki.pem import find_pem_blocks
 
 __all__ = [
     "CertificateIdentity",
     "format_mailbox",
     "identity_of",
+    "issuer_and_serial",
+    "key_algorithm_name",
     "load_certificates",
     "load_der_certificate",
     "parse_problem",
@@ -137,6 +142,67 @@ def subject_key_identifier(certificate: x509.Certificate) -> bytes:
         return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return b""  # a key cryptography cannot read matches no key identifier
+
+
+def issuer_and_serial(certificate: x509.Certificate) -> tuple[bytes, bytes]:
+    """The DER of the certificate's issuer Name and serialNumber INTEGER, exactly as encoded.
+
+    Read from the certificate's own encoding (nothing is re-encoded, and no
+    public key is parsed): what an IssuerAndSerialNumber (RFC 5652) or an
+    ESS IssuerSerial (RFC 5035) names the certificate by.
+    """
+    return _issuer_and_serial(certificate.public_bytes(Encoding.DER))
+
+
+@functools.lru_cache(maxsize=1024)
+def _issuer_and_serial(der: bytes) -> tuple[bytes, bytes]:
+    cursor = Cursor(der)
+    cursor.enter(TAG_SEQUENCE, "Certificate")
+    cursor.enter(TAG_SEQUENCE, "TBSCertificate")
+    if cursor.peek() == _EXPLICIT_VERSION:
+        cursor.element("TBSCertificate.version")
+    serial = cursor.element("TBSCertificate.serialNumber", TAG_INTEGER)
+    cursor.element("TBSCertificate.signature", TAG_SEQUENCE)
+    issuer = cursor.element("TBSCertificate.issuer", TAG_SEQUENCE)
+    return issuer, serial
+
+
+_EXPLICIT_VERSION = 0xA0
+
+# Names of the public-key algorithms without a size or curve, by dotted OID.
+_KEY_ALGORITHM_NAMES = {
+    "1.3.101.110": "X25519",
+    "1.3.101.111": "X448",
+    "1.3.101.112": "Ed25519",
+    "1.3.101.113": "Ed448",
+    **{oid: key_type.name for oid, key_type in PQC_KEY_OIDS.items()},
+    **{oid: name for oid, (name, _) in UNSUPPORTED_KEY_OIDS.items()},
+}
+_EC_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def key_algorithm_name(certificate: x509.Certificate) -> str:
+    """The certificate's public-key algorithm: ``RSA-2048``, ``EC P-256``, ``Ed25519``,
+    ``ML-DSA-65``, ``ML-KEM-768``... (the dotted OID when it has no name here).
+
+    Read from the algorithm identifier and, for RSA, DSA and EC, the key; a
+    key ``cryptography`` cannot load (ML-KEM-512) is still named.
+    """
+    oid = certificate.public_key_algorithm_oid.dotted_string
+    named = _KEY_ALGORITHM_NAMES.get(oid)
+    if named is not None:
+        return named
+    try:
+        key = certificate.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return oid
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {_EC_CURVE_NAMES.get(key.curve.name, key.curve.name)}"
+    return oid
 
 
 def format_mailbox(name: str | None, address: str | None) -> str | None:

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from asn1crypto import core, keys
+from asn1crypto import algos, core, keys
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from smimecore.errors import KeyLoadError, PassphraseError, UnsupportedAlgorithmError
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 
-__all__ = ["PQC_KEY_OIDS", "load_private_key"]
+__all__ = ["PQC_KEY_OIDS", "UNSUPPORTED_KEY_OIDS", "load_private_key", "pbes2_decrypt"]
 
 _DAMAGED = "the private key is damaged or in an unknown format"
 _NO_PASSPHRASE = "the private key is encrypted and no passphrase is configured"  # noqa: S105
@@ -97,13 +97,14 @@ PQC_KEY_OIDS: dict[str, _PqcKeyType] = {
 }
 """The ML-DSA and ML-KEM parameter sets whose PKCS#8 keys this module reads itself."""
 
-_UNSUPPORTED_KEY_OIDS = {
+UNSUPPORTED_KEY_OIDS: dict[str, tuple[str, str]] = {
     "2.16.840.1.101.3.4.4.1": (
         "ML-KEM-512",
         "is not supported: the OpenSSL inside the cryptography package offers only "
         "ML-KEM-768 and ML-KEM-1024",
     ),
 }
+"""Key algorithms refused by name: (name, why), by dotted OID."""
 
 
 class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]
@@ -202,8 +203,8 @@ def _parse(spec: type[core.Sequence], der: bytes) -> core.Sequence | None:
 
 def _load_pkcs8(info: core.Sequence, der: bytes, source: str) -> PrivateKeyTypes:
     oid = str(info["algorithm"]["algorithm"].dotted)
-    if oid in _UNSUPPORTED_KEY_OIDS:
-        raise UnsupportedAlgorithmError(*_UNSUPPORTED_KEY_OIDS[oid])
+    if oid in UNSUPPORTED_KEY_OIDS:
+        raise UnsupportedAlgorithmError(*UNSUPPORTED_KEY_OIDS[oid])
     key_type = PQC_KEY_OIDS.get(oid)
     if key_type is None:
         return _call_cryptography(
@@ -311,6 +312,18 @@ def _pbes2_decrypt(der: bytes, password: bytes) -> bytes | None:
     try:
         encrypted = keys.EncryptedPrivateKeyInfo.load(der)
         algorithm = encrypted["encryption_algorithm"]
+        ciphertext = bytes(encrypted["encrypted_data"].native)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return pbes2_decrypt(algorithm.dump(), ciphertext, password)
+
+
+def pbes2_decrypt(algorithm_der: bytes, ciphertext: bytes, password: bytes) -> bytes | None:
+    """``ciphertext`` decrypted under a PBES2 AlgorithmIdentifier (PBKDF2 with HMAC-SHA-1/2,
+    AES-CBC: what OpenSSL 3 and ``cryptography`` write), or ``None`` when it is not one or
+    does not decrypt (a wrong password, in all likelihood)."""
+    try:
+        algorithm = algos.EncryptionAlgorithm.load(algorithm_der)
         if algorithm.kdf != "pbkdf2" or algorithm.encryption_cipher != "aes":
             return None
         kdf = PBKDF2HMAC(
@@ -322,7 +335,7 @@ def _pbes2_decrypt(der: bytes, password: bytes) -> bytes | None:
         decryptor = Cipher(
             algorithms.AES(kdf.derive(password)), modes.CBC(algorithm.encryption_iv)
         ).decryptor()
-        padded = decryptor.update(encrypted["encrypted_data"].native) + decryptor.finalize()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
         unpadder = padding.PKCS7(128).unpadder()
         return bytes(unpadder.update(padded) + unpadder.finalize())
     except (ValueError, TypeError, KeyError):
