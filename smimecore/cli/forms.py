@@ -37,7 +37,7 @@ from smimecore.keyring.memory import MemoryKeyring
 from smimecore.keyring.passphrase import resolve_passphrase
 from smimecore.pki.certificate import identity_of
 
-__all__ = ["FORMS", "add_form_options", "add_key_options", "key_keyring", "run_bare"]
+__all__ = ["FORMS", "add_form_options", "add_key_options", "prepare", "run_bare"]
 
 FORMS = ("smime", "der", "pem")
 """The forms ``--inform`` and ``--outform`` name (case does not matter: ``DER`` is ``der``)."""
@@ -80,13 +80,16 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def key_keyring(arguments: argparse.Namespace, config: Config) -> MemoryKeyring | None:
-    """The keyring ``--key``/``--cert`` make (``None`` without ``--key``).
+def prepare(arguments: argparse.Namespace, config: Config) -> MemoryKeyring | None:
+    """Check the form options before anything is read; the keyring ``--key``/``--cert`` make.
 
-    The identity is filed under ``--signer`` (for ``sign``), else the
-    certificate's address, else the key file's name; that address becomes
-    the signer (or the first recipient tried, for ``decrypt``).
+    ``None`` without ``--key``.  The identity is filed under ``--signer``
+    (for ``sign``), else the certificate's address, else the key file's
+    name; that address becomes the signer (or the first recipient tried,
+    for ``decrypt``).
     """
+    if arguments.command in _COMMANDS:
+        _cms_form(arguments)
     path = getattr(arguments, "key", None)
     certificate_path = getattr(arguments, "key_certificate", None)
     signer = getattr(arguments, "signer", None)

@@ -47,7 +47,7 @@ from typing import Any
 
 from smimecore import __version__
 from smimecore.algorithms.digests import SIGNING_DIGESTS
-from smimecore.cli.forms import add_form_options, add_key_options, key_keyring, run_bare
+from smimecore.cli.forms import add_form_options, add_key_options, prepare, run_bare
 from smimecore.cli.inputs import UsageError, read_certificate, read_input
 from smimecore.cli.outputs import OutputError, Outputs
 from smimecore.cli.summary import failure_line, one_line, partial_line
@@ -431,7 +431,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
             return run_scan_command(arguments)
         config = _config_from(arguments)
-        smime = SMIME(config, keyring=key_keyring(arguments, config))
+        smime = SMIME(config, keyring=prepare(arguments, config))
         code, line = _operate(arguments, smime, outputs)
         outputs.commit()
     except ConfigError as exc:

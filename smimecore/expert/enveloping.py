@@ -125,9 +125,9 @@ def decrypt_data(
         keyring_context = key.context
         message = _parsed(cms, keyring_context)
         return _decrypted(keyring_context.decrypt(message, lambda: list(recipients)))
-    material = load_key(key, cert, passphrase=passphrase, source="decryption key")
     context = key_context(config)
-    message = _parsed(cms, context)
+    message = _parsed(cms, context)  # malformed data is reported before any key is opened
+    material = load_key(key, cert, passphrase=passphrase, source="decryption key")
     label = identity_of(material.certificate).email if material.certificate else None
     outcome = context.decrypt_with_key(
         message, material.private_key, material.certificate, label or "the given key"

@@ -40,9 +40,9 @@ def cms_der(data: CMSInput) -> Bytes:
     view = memoryview(data)
     if view.nbytes and view[0] == TAG_SEQUENCE:
         return data
-    head = bytes(view[:4096]).lstrip()
-    if head.startswith(b"-----BEGIN "):
-        for block in find_pem_blocks(bytes(view)):
+    text = bytes(view)
+    if b"-----BEGIN " in text:
+        for block in find_pem_blocks(text):
             if block.label in PEM_LABELS:
                 return block.der()
         raise MalformedCMSError(

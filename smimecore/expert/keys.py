@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from smimecore.errors import KeyLoadError, MalformedCMSError
+from smimecore.errors import CertificateNotFoundError, KeyLoadError, MalformedCMSError
 from smimecore.keyring.loading import KeyMaterial, load_pem_material, load_pkcs12_material
 from smimecore.pki.certificate import load_certificates
 from smimecore.pki.der import TAG_SEQUENCE, Cursor
@@ -62,15 +62,17 @@ def load_key(
 
 
 def as_certificates(value: CertificateInput, what: str = "certificate") -> list[x509.Certificate]:
-    """The certificates ``value`` gives (at least one), in order."""
+    """The certificates ``value`` gives (at least one), in order.
+
+    Raises :class:`~smimecore.errors.MalformedCMSError` for one that cannot
+    be read, :class:`~smimecore.errors.CertificateNotFoundError` for PEM
+    without any.
+    """
     if isinstance(value, x509.Certificate):
         return [value]
-    try:
-        found = load_certificates(bytes(value))
-    except MalformedCMSError as exc:
-        raise KeyLoadError(what, f"holds no readable certificate ({exc})") from None
+    found = load_certificates(bytes(value))
     if not found:
-        raise KeyLoadError(what, "holds no certificate")
+        raise CertificateNotFoundError(f"the {what} holds no certificate")
     return found
 
 
