@@ -262,6 +262,19 @@ def test_what_is_not_a_cms_object_is_malformed(data: bytes, problem: str) -> Non
         decrypt_data(data, b"unused key")  # the CMS object is read before the key is used
 
 
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"-----BEGIN CMS-----\n" * 50_000, "no END line"),  # one search, not one per BEGIN
+        (b"-----BEGIN CMS-----\nMII*&^\n-----END CMS-----\n", "broken base64"),
+    ],
+    ids=["begin-lines-only", "broken-base64"],
+)
+def test_hostile_pem_is_malformed(data: bytes, problem: str) -> None:
+    with pytest.raises(MalformedCMSError, match=problem):
+        verify_data(data)
+
+
 def test_wrong_outform_is_a_config_error(alice: DemoIdentity) -> None:
     with pytest.raises(ConfigError, match="outform"):
         sign_data(CONTENT, alice.key, alice.certificate, outform="smime")  # type: ignore[arg-type]
@@ -346,6 +359,14 @@ def test_encrypt_decrypt_round_trip(people: dict[str, Recipient], kind: str, cip
     decrypted = decrypt_data(envelope, recipient.key, recipient.certificate)
 
     assert isinstance(decrypted, DecryptedData) and decrypted == CONTENT
+    assert (
+        repr(decrypted)
+        == str(decrypted)
+        == (
+            f"DecryptedData(<{len(CONTENT)} bytes>, cipher={cipher!r}, "
+            f"authenticated={decrypted.authenticated!r})"
+        )
+    )  # the plaintext is not shown
     assert decrypted.cipher == cipher
     assert decrypted.authenticated is (cipher != "aes-256-cbc") and not decrypted.weak
     expected = {"rsa2048": "rsaes-pkcs1-v1_5", "rsa-oaep": "rsaes-oaep-sha256"}.get(kind, "ecdh-")
@@ -391,6 +412,8 @@ def test_decryption_with_an_smime_keyring(pki_dir: Path, alice: DemoIdentity) ->
     assert raised.value.statuses[0]["Status"] == "MISSING"
     with pytest.raises(ConfigError, match="own keyring"):
         decrypt_data(envelope, smime, alice.certificate)
+    with pytest.raises(ConfigError, match="recipients"):
+        decrypt_data(envelope, alice.key, recipients=[alice.address])
 
 
 def test_decryption_failures_are_typed(

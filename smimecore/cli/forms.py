@@ -54,7 +54,7 @@ def add_form_options(parser: argparse.ArgumentParser, command: str) -> None:
         says = (
             "the CMS object: smime (a MIME message, the default), der or pem"
             if option == cms_side
-            else "the content: smime (a MIME message) with smime, der or pem (bare) otherwise"
+            else "the content, as the CMS object: smime (a MIME message), der or pem (bare)"
         )
         parser.add_argument(option, type=str.lower, choices=FORMS, help=says)
     if command == "verify":

@@ -85,6 +85,15 @@ class DecryptedData(bytes):
         decrypted.statuses = tuple(statuses)
         return decrypted
 
+    def __repr__(self) -> str:
+        # The plaintext stays out of reprs and logs, as everywhere in smimecore.
+        return (
+            f"DecryptedData(<{len(self)} bytes>, cipher={self.cipher!r}, "
+            f"authenticated={self.authenticated!r})"
+        )
+
+    __str__ = __repr__
+
 
 def decrypt_data(
     cms: CMSInput,
@@ -122,11 +131,14 @@ def decrypt_data(
         if cert is not None or passphrase is not None or config is not None:
             raise ConfigError("key", "an SMIME decrypts with its own keyring and configuration")
         require_enabled(key.config)
-        keyring_context = key.context
-        message = _parsed(cms, keyring_context)
-        return _decrypted(keyring_context.decrypt(message, lambda: list(recipients)))
-    context = key_context(config)
+        context = key.context
+    elif recipients:
+        raise ConfigError("recipients", "are addresses of an SMIME's keyring, not of a key")
+    else:
+        context = key_context(config)
     message = _parsed(cms, context)  # malformed data is reported before any key is opened
+    if isinstance(key, SMIME):
+        return _decrypted(context.decrypt(message, lambda: list(recipients)))
     material = load_key(key, cert, passphrase=passphrase, source="decryption key")
     label = identity_of(material.certificate).email if material.certificate else None
     outcome = context.decrypt_with_key(
