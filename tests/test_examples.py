@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,10 +13,22 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography.hazmat.primitives import serialization
+
+from smimecore import SMIME
+from smimecore.expert import CMSForm, encrypt_data, sign_data
+from smimecore.keyring import MemoryKeyring
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PASSPHRASE = "examples-passphrase"
-TESTED = {"make_demo_keys.py", "sign_and_send.py", "verify_incoming.py", "encrypt_decrypt.py"}
+TESTED = {
+    "make_demo_keys.py",
+    "sign_and_send.py",
+    "verify_incoming.py",
+    "encrypt_decrypt.py",
+    "decrypt_with_pkcs12.py",
+    "verify_detached_cms.py",
+}
 
 
 def run_example(name: str, *arguments: str | Path) -> subprocess.CompletedProcess[str]:
@@ -78,6 +91,8 @@ def test_make_demo_keys_writes_a_keyring_and_a_ca(demo: Path) -> None:
     ]
     assert (demo / "ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
     assert b"ENCRYPTED PRIVATE KEY" in (demo / "keyring" / "alice@example.com.pem").read_bytes()
+    p12 = (demo / "bob@example.com.p12").read_bytes()
+    assert MemoryKeyring.from_pkcs12(p12, PASSPHRASE).signing_identity("bob@example.com")
 
 
 @pytest.fixture
@@ -156,3 +171,109 @@ def test_encrypt_decrypt_to_a_recipient_without_a_certificate(demo: Path) -> Non
     assert result.stderr.splitlines()[1:] == [
         "RecipientsCheck ERROR: Recipient 'carol@example.com' is unusable, the reason is 'Key not found'"
     ]
+
+
+# -- the PKCS#12 and detached-CMS examples ---------------------------------------
+
+
+def _demo_identity(demo: Path, address: str) -> tuple[object, bytes]:
+    """The key and certificate of a demo keyring file (the key opened with the passphrase)."""
+    keyring = MemoryKeyring()
+    keyring.add_pem((demo / "keyring" / f"{address}.pem").read_bytes(), PASSPHRASE)
+    identity = keyring.signing_identity(address)
+    return identity.key, identity.certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def test_decrypt_a_mail_with_pkcs12(demo: Path, tmp_path: Path) -> None:
+    _, bob_certificate = _demo_identity(demo, "bob@example.com")
+    mail = b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: secret\r\n\r\nSee you.\r\n"
+    encrypted = tmp_path / "encrypted.eml"
+    encrypted.write_bytes(SMIME().encrypt(mail, recipients=[], certificates=[bob_certificate]).data)
+    plain = tmp_path / "plain.eml"
+
+    result = run_example(
+        "decrypt_with_pkcs12.py", "--p12", demo / "bob@example.com.p12", encrypted, "--out", plain
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "Decrypt DONE: Decryption process succeeded\n"
+    assert plain.read_bytes().startswith(b"From: alice@example.com\r\n")
+    assert plain.read_bytes().endswith(b"See you.\r\n")
+
+
+@pytest.mark.parametrize("outform", ["der", "pem"])
+def test_decrypt_a_bare_cms_object_with_pkcs12(
+    demo: Path, tmp_path: Path, outform: CMSForm
+) -> None:
+    _, bob_certificate = _demo_identity(demo, "bob@example.com")
+    report = b"%PDF-1.7 not really\n\x00\xff"
+    envelope, plain = tmp_path / "report.pdf.p7m", tmp_path / "report.pdf"
+    envelope.write_bytes(encrypt_data(report, [bob_certificate], outform=outform))
+
+    result = run_example(
+        "decrypt_with_pkcs12.py", "--p12", demo / "bob@example.com.p12", envelope, "--out", plain
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert plain.read_bytes() == report
+
+
+def test_decrypt_with_pkcs12_for_someone_else(demo: Path, tmp_path: Path) -> None:
+    _, alice_certificate = _demo_identity(demo, "alice@example.com")
+    envelope = tmp_path / "for-alice.p7m"
+    envelope.write_bytes(encrypt_data(b"not for Bob", [alice_certificate]))
+    result = run_example("decrypt_with_pkcs12.py", "--p12", demo / "bob@example.com.p12", envelope)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("not decrypted: ")
+
+
+@pytest.fixture
+def signed_report(demo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A file and Alice's detached signature over it."""
+    key, certificate = _demo_identity(demo, "alice@example.com")
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.7\nquarterly figures\n\x00\x01")
+    signature = tmp_path / "report.pdf.p7s"
+    signature.write_bytes(sign_data(report.read_bytes(), key, certificate))
+    return report, signature
+
+
+def test_verify_detached_cms(demo: Path, signed_report: tuple[Path, Path]) -> None:
+    report, signature = signed_report
+    result = run_example("verify_detached_cms.py", "--ca-path", demo / "ca.pem", report, signature)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        r'signature 1: good, by "Alice" <alice@example.com> on \d{4}-\d\d-\d\d \d\d:\d\d UTC, '
+        r"trusted; rsassa_pkcs1v15 with sha256\n",
+        result.stdout,
+    )
+
+
+def test_verify_detached_cms_of_a_changed_file(
+    demo: Path, signed_report: tuple[Path, Path]
+) -> None:
+    report, signature = signed_report
+    report.write_bytes(report.read_bytes() + b"appended")
+    result = run_example("verify_detached_cms.py", "--ca-path", demo / "ca.pem", report, signature)
+    assert (result.returncode, result.stdout) == (
+        1,
+        "signature 1: the file is not the one signed\n",
+    )
+
+
+def test_verify_detached_cms_without_a_trusted_ca(signed_report: tuple[Path, Path]) -> None:
+    report, signature = signed_report
+    result = run_example("verify_detached_cms.py", report, signature)
+    assert result.returncode == 1
+    assert "NOT trusted (no-ca-path)" in result.stdout
+
+
+def test_verify_detached_cms_of_something_else(tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    report.write_bytes(b"hello")
+    result = run_example("verify_detached_cms.py", report, report)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "cannot verify: not a CMS object (DER, BER or PEM); a MIME message is read by SMIME, "
+        "not here\n"
+    )

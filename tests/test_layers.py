@@ -1,4 +1,4 @@
-"""The package layers import only downward: cli -> scan -> engine -> {mime, keyring, trust} -> ..."""
+"""The package layers import only downward: cli -> {scan, expert} -> engine -> {mime, keyring, trust} -> ..."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ BELOW["trust"] = {"errors", "config", "pki"}
 BELOW["engine"] = {"errors", "config", "pki", "algorithms", "cms", "mime", "keyring", "trust"}
 BELOW["demo"] = {*BELOW["engine"], "engine"}
 BELOW["scan"] = {*BELOW["engine"], "engine"}
-BELOW["cli"] = {*BELOW["demo"], "demo", "scan"}
+BELOW["expert"] = {*BELOW["engine"], "engine"}
+BELOW["cli"] = {*BELOW["demo"], "demo", "scan", "expert"}
 
 
 def _layer(module: Path) -> str:

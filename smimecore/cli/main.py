@@ -6,16 +6,21 @@ Its names are a contract::
     smimecore [--config FILE] [--keyring DIR] [--ca-path PATH] [--accept-untrusted-cas]
               [--passphrase TEXT] [--status-json FILE] COMMAND ...
 
-    sign --signer ADDRESS [--opaque] [--digest sha256|sha384|sha512] [--no-prepare-for-transport]
-         [--in FILE] [--out FILE]
+    sign (--signer ADDRESS | --key FILE [--cert FILE]) [--opaque] [--digest sha256|sha384|sha512]
+         [--pss] [--no-prepare-for-transport] [--outform smime|der|pem] [--in FILE] [--out FILE]
     verify [--crl-path PATH] [--revocation-mode MODE] [--validation-time WHEN]
            [--require-sender-match] [--allow-weak-algorithms] [--initial-policy OID ...]
            [--require-explicit-policy] [--inhibit-policy-mapping] [--inhibit-any-policy]
-           [--openssl PATH --cross-check] [--in FILE] [--out FILE]
+           [--openssl PATH --cross-check] [--inform smime|der|pem [--content FILE]]
+           [--in FILE] [--out FILE]
     encrypt --recipient ADDRESS [--recipient ...] [--cipher NAME] [--cert FILE ...] [--oaep]
+            [--outform smime|der|pem]
     sign-encrypt --signer ADDRESS --recipient ADDRESS [...] [--cipher NAME] [--cert FILE ...]
                  [--no-prepare-for-transport]
-    decrypt [--recipient ADDRESS ...]
+    decrypt [--recipient ADDRESS ...] [--key FILE [--cert FILE]] [--inform smime|der|pem]
+
+    (sign, verify, encrypt and decrypt take both --inform and --outform; the form
+    of the content follows the CMS object's: cli/forms.py)
     process [trust options of verify] [--status-format json|rt]
     info CERTFILE | info --address ADDRESS
     demo
@@ -40,17 +45,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
 from smimecore import __version__
 from smimecore.algorithms.digests import SIGNING_DIGESTS
+from smimecore.cli.forms import add_form_options, add_key_options, prepare, run_bare
+from smimecore.cli.inputs import UsageError, read_certificate, read_input
 from smimecore.cli.outputs import OutputError, Outputs
 from smimecore.cli.summary import failure_line, one_line, partial_line
 from smimecore.config import CIPHERS, REVOCATION_MODES, Config
 from smimecore.engine.smime import SMIME
 from smimecore.engine.status import DONE, Result, StatusRecord, format_status
-from smimecore.errors import ConfigError, MalformedCMSError, SmimeError, first_line
-from smimecore.pki.certificate import load_certificates
+from smimecore.errors import ConfigError, SmimeError, first_line
 
 __all__ = ["main"]
 
@@ -196,23 +200,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sign = commands.add_parser("sign", help="sign a message")
     _add_global_options(sign, in_subcommand=True)
-    sign.add_argument(
-        "--signer", required=True, metavar="ADDRESS", help="keyring address to sign as"
-    )
+    sign.add_argument("--signer", metavar="ADDRESS", help="keyring address to sign as")
     sign.add_argument("--opaque", action="store_true", help="application/pkcs7-mime signed-data")
     sign.add_argument("--digest", choices=SIGNING_DIGESTS, default="sha256")
     sign.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
     _add_transport_option(sign)
+    add_key_options(sign)
+    add_form_options(sign, "sign")
     _add_io_options(sign)
 
     verify = commands.add_parser("verify", help="verify a signed message")
     _add_global_options(verify, in_subcommand=True)
     _add_trust_options(verify)
+    add_form_options(verify, "verify")
     _add_io_options(verify)
 
     encrypt = commands.add_parser("encrypt", help="encrypt a message")
     _add_global_options(encrypt, in_subcommand=True)
     _add_encryption_options(encrypt)
+    add_form_options(encrypt, "encrypt")
     _add_io_options(encrypt)
 
     sign_encrypt = commands.add_parser("sign-encrypt", help="sign, then encrypt a message")
@@ -234,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="recipients",
         help="address whose key to try when no certificate matches (repeatable)",
     )
+    add_key_options(decrypt)
+    add_form_options(decrypt, "decrypt")
     _add_io_options(decrypt)
 
     process = commands.add_parser(
@@ -296,26 +304,6 @@ def _config_from(arguments: argparse.Namespace) -> Config:
     return config.replace(**changes) if changes else config
 
 
-def _read_input(path: str | None) -> bytes:
-    if path is None or path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _read_certificate(path: str) -> x509.Certificate:
-    """The first certificate of a ``--cert`` file; a file without one is a usage error."""
-    try:
-        found = load_certificates(_read_input(path))
-    except MalformedCMSError as exc:
-        raise _UsageError(f"--cert {path}: {exc}") from None
-    if not found:
-        raise _UsageError(f"--cert {path}: no certificate in it")
-    return found[0]
-
-
 def _add_statuses(
     outputs: Outputs, path: str | None, statuses: Sequence[StatusRecord], status_format: str
 ) -> None:
@@ -331,17 +319,16 @@ def _add_statuses(
         outputs.add(path, (json.dumps(records, indent=2, ensure_ascii=False) + "\n").encode())
 
 
-class _UsageError(Exception):
-    """A problem with the command line itself (exit status 2)."""
-
-
 def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
     if arguments.command in ("encrypt", "sign-encrypt") and not (
         arguments.recipients or arguments.certificates
     ):
-        raise _UsageError(f"{arguments.command} needs --recipient ADDRESS or --cert FILE")
-    certificates = [_read_certificate(path) for path in getattr(arguments, "certificates", ())]
-    data = _read_input(arguments.input)
+        raise UsageError(f"{arguments.command} needs --recipient ADDRESS or --cert FILE")
+    certificates = [read_certificate(path) for path in getattr(arguments, "certificates", ())]
+    data = read_input(arguments.input)
+    bare = run_bare(arguments, smime, data, certificates)
+    if bare is not None:
+        return bare
     if arguments.command == "sign":
         return smime.sign(
             data,
@@ -380,11 +367,11 @@ def _run_operation(arguments: argparse.Namespace, smime: SMIME) -> Result:
 
 def _show_info(arguments: argparse.Namespace, smime: SMIME, outputs: Outputs) -> None:
     if (arguments.certificate is None) == (arguments.address is None):
-        raise _UsageError("info needs either CERTFILE or --address ADDRESS")
+        raise UsageError("info needs either CERTFILE or --address ADDRESS")
     if arguments.address is not None:
         info = smime.address_certificate_info(arguments.address)
     else:
-        info = smime.certificate_info(_read_input(arguments.certificate))
+        info = smime.certificate_info(read_input(arguments.certificate))
     outputs.add(None, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode())
 
 
@@ -443,13 +430,14 @@ def _run(arguments: argparse.Namespace) -> int:
             from smimecore.cli.scan import run_scan_command
 
             return run_scan_command(arguments)
-        smime = SMIME(_config_from(arguments))
+        config = _config_from(arguments)
+        smime = SMIME(config, keyring=prepare(arguments, config))
         code, line = _operate(arguments, smime, outputs)
         outputs.commit()
     except ConfigError as exc:
         print(f"smimecore: configuration error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except (_UsageError, OutputError) as exc:
+    except (UsageError, OutputError) as exc:
         print(f"smimecore: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SmimeError as exc:

@@ -14,6 +14,7 @@ import email.utils
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 
@@ -355,6 +356,28 @@ class SmimeContext:
         missing = SecretKeyNotFoundError(", ".join(tried) or "any recipient", "no keyring key fits")
         return DecryptionOutcome("no-key", error=missing)
 
+    def decrypt_with_key(
+        self,
+        message: EnvelopedMessage,
+        private_key: Any,
+        certificate: x509.Certificate | None,
+        label: str,
+    ) -> DecryptionOutcome:
+        """Decrypt with one key the caller holds, not the keyring's.
+
+        The RecipientInfos naming ``certificate`` are used first, then every
+        RecipientInfo the key can use (all of them without a certificate).
+        ``label`` stands for the key in the outcome (as an address does).
+        """
+        try:
+            check_decryptable(message)
+        except SmimeError as exc:
+            return DecryptionOutcome("content", error=exc)
+        try:
+            return self._decrypt_with(message, label, private_key, certificate, try_all=True)
+        except NoMatchingRecipientError as exc:
+            return DecryptionOutcome("no-key", label, error=exc)
+
     def _attempt(
         self, message: EnvelopedMessage, address: str, *, try_all: bool
     ) -> DecryptionOutcome | None:
@@ -365,15 +388,32 @@ class SmimeContext:
         except (KeyLoadError, UnsupportedAlgorithmError) as exc:
             return DecryptionOutcome("key", address, error=exc)
         try:
+            return self._decrypt_with(
+                message, address, identity.private_key, identity.certificate, try_all=try_all
+            )
+        except NoMatchingRecipientError:
+            return None
+
+    def _decrypt_with(
+        self,
+        message: EnvelopedMessage,
+        address: str,
+        private_key: Any,
+        certificate: x509.Certificate | None,
+        *,
+        try_all: bool,
+    ) -> DecryptionOutcome:
+        """One key's attempt; :class:`NoMatchingRecipientError` when no RecipientInfo fits it."""
+        try:
             content = decrypt_enveloped(
                 message,
-                identity.private_key,
-                identity.certificate,
+                private_key,
+                certificate,
                 try_all=try_all,
                 max_attempts=self.config.max_decryption_attempts,
             )
         except NoMatchingRecipientError:
-            return None
+            raise
         except SmimeError as exc:
             return DecryptionOutcome("decrypt", address, error=exc)
         if self.config.require_authenticated_encryption and not content.authenticated:

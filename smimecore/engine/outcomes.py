@@ -130,6 +130,21 @@ class SignatureOutcome:
         """The signingTime attribute, when the signature has one."""
         return self.check.signing_time
 
+    @property
+    def trust_reason(self) -> str | None:
+        """Why the signer is not fully trusted (RT's ``TrustReason``, such as ``no-path``)."""
+        return self.verdict.reason if self.verdict is not None else None
+
+    @property
+    def digest_algorithm(self) -> str | None:
+        """The SignerInfo's digest algorithm (``sha256``...), when it is known."""
+        return self.check.digest.name if self.check.digest is not None else None
+
+    @property
+    def signature_algorithm(self) -> str | None:
+        """The signature scheme (``rsassa_pkcs1v15``, ``ecdsa``, ``ml_dsa_65``...), when known."""
+        return self.check.scheme.name if self.check.scheme is not None else None
+
 
 DecryptionStage = Literal["done", "unauthenticated", "content", "key", "decrypt", "no-key"]
 """Where decryption ended: ``done``; decrypted but ``unauthenticated`` while

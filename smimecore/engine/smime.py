@@ -20,7 +20,7 @@ from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 from cryptography import x509
 
 from smimecore.algorithms.ciphers import content_cipher_by_name
-from smimecore.algorithms.digests import SIGNING_DIGESTS, digest_by_name
+from smimecore.algorithms.digests import SIGNING_DIGESTS, DigestAlgorithm, digest_by_name
 from smimecore.algorithms.signatures import scheme_for_key
 from smimecore.cms.enveloped import EncryptionRecipient, enveloped_pieces, parse_enveloped
 from smimecore.cms.signed import SigningIdentity, build_signed_data, parse_signed_data
@@ -68,7 +68,7 @@ from smimecore.trust.base import TrustEvaluator
 from smimecore.trust.capath import build_trust_evaluator
 from smimecore.trust.policy import TrustPolicy
 
-__all__ = ["SMIME"]
+__all__ = ["SMIME", "first_certificate", "require_enabled", "signing_digest"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -181,13 +181,9 @@ class SMIME:
         travel over an 8BITMIME (or BINARYMIME) path as :attr:`Result.data`.
         """
         self._require_enabled()
-        digest_algorithm = digest_by_name(digest)
-        if digest_algorithm.name not in SIGNING_DIGESTS:
-            raise UnsupportedAlgorithmError(
-                digest, f"is not used to sign (use {', '.join(SIGNING_DIGESTS)})"
-            )
+        digest_algorithm = signing_digest(digest)
         raw = message_bytes(message)
-        identity = self._signing_identity(signer)
+        identity = self.signing_identity(signer)
         if (
             self.config.prepare_for_transport
             if prepare_for_transport is None
@@ -214,7 +210,12 @@ class SMIME:
             output = build_detached(outer_headers, entity, signed_data, micalg)
         return Result(output, (records.signed(),))
 
-    def _signing_identity(self, signer: str) -> SigningIdentity:
+    def signing_identity(self, signer: str) -> SigningIdentity:
+        """The key, certificate and chain ``signer`` signs with, from the keyring.
+
+        A key that cannot be found or opened raises its
+        :class:`~smimecore.errors.SmimeError` carrying RT's ``KeyCheck`` record.
+        """
         try:
             return self.context.signing_identity(signer)
         except (SecretKeyNotFoundError, KeyLoadError, UnsupportedAlgorithmError) as exc:
@@ -313,7 +314,7 @@ class SMIME:
 
         def chosen() -> list[x509.Certificate]:
             # Looked up once the message has split: a malformed message is reported first.
-            return self._recipient_certificates([*recipients, *to_self], certificates)
+            return self.recipient_certificates([*recipients, *to_self], certificates)
 
         output = encrypt_entity(raw, chosen, cipher=self._cipher(cipher), oaep=oaep)
         return Result(output, (records.encrypted(),))
@@ -340,7 +341,7 @@ class SMIME:
         """
         self._require_enabled()
         extra = [signer] if self.config.encrypt_to_self else []
-        chosen = self._recipient_certificates([*recipients, *extra], certificates)
+        chosen = self.recipient_certificates([*recipients, *extra], certificates)
         signed = self.sign(
             message,
             signer=signer,
@@ -385,10 +386,15 @@ class SMIME:
         del encrypted, enveloped, outcome
         return Result(reinsert(outer, plaintext), (record,))
 
-    def _recipient_certificates(
-        self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes]
+    def recipient_certificates(
+        self, addresses: Sequence[str], given: Sequence[x509.Certificate | bytes] = ()
     ) -> list[x509.Certificate]:
-        loaded = [c if isinstance(c, x509.Certificate) else _first_certificate(c) for c in given]
+        """The certificates :meth:`encrypt` encrypts to: one per address, then ``given``.
+
+        An address without a usable certificate raises :class:`RecipientError`
+        with one ``RecipientsCheck`` record per unusable address.
+        """
+        loaded = [c if isinstance(c, x509.Certificate) else first_certificate(c) for c in given]
         try:
             return self.context.recipient_certificates(addresses, loaded)
         except RecipientError as exc:
@@ -489,7 +495,7 @@ class SMIME:
         not in RT).
         """
         if not isinstance(certificate, x509.Certificate):
-            certificate = _first_certificate(certificate)
+            certificate = first_certificate(certificate)
         identity = identity_of(certificate)
         verdict = self.context.trust_of(certificate, "signing")
         return {
@@ -541,8 +547,23 @@ class SMIME:
     # -- common ----------------------------------------------------------
 
     def _require_enabled(self) -> None:
-        if not self.config.enable:
-            raise DisabledError("S/MIME is disabled in the configuration (enable = false)")
+        require_enabled(self.config)
+
+
+def require_enabled(config: Config) -> None:
+    """Raise :class:`DisabledError` when ``config`` turns S/MIME off (``enable = false``)."""
+    if not config.enable:
+        raise DisabledError("S/MIME is disabled in the configuration (enable = false)")
+
+
+def signing_digest(name: str) -> DigestAlgorithm:
+    """The digest called ``name``, when signatures are made with it (``SIGNING_DIGESTS``)."""
+    digest = digest_by_name(name)
+    if digest.name not in SIGNING_DIGESTS:
+        raise UnsupportedAlgorithmError(
+            name, f"is not used to sign (use {', '.join(SIGNING_DIGESTS)})"
+        )
+    return digest
 
 
 def _keyring_for(config: Config) -> Keyring:
@@ -596,7 +617,8 @@ def _origin(entity: RawEntity) -> Origin:
     return Origin(sender_addresses(entity), dates[0] if dates else None)
 
 
-def _first_certificate(data: bytes) -> x509.Certificate:
+def first_certificate(data: bytes) -> x509.Certificate:
+    """The first certificate in PEM or DER ``data``; :class:`MalformedCMSError` without one."""
     found = load_certificates(data)
     if not found:
         raise MalformedCMSError("no certificate found in the data given")
