@@ -33,11 +33,6 @@ from tests.conftest import VECTORS, vector_path
 pytestmark = pytest.mark.vectors
 
 EX_CONTENT = b"This is some sample content."
-PQC_WIRING = pytest.mark.xfail(
-    strict=True, raises=NoUsableRecipientError, reason="PQC wiring: lead"
-)
-"""Marks what works once the CMS layer uses KEMRecipientInfo (another branch): until then
-an ML-KEM key finds no RecipientInfo it can use."""
 
 
 # -- RFC 4134 -------------------------------------------------------------------
@@ -326,7 +321,6 @@ def _kem_files(prefix: str) -> list[str]:
     return _names(REDHOUND, f"{prefix}_kemri_*.der")
 
 
-@PQC_WIRING
 @pytest.mark.parametrize(
     "name", [name for prefix in ML_KEM.values() for name in _kem_files(prefix)]
 )
@@ -342,7 +336,6 @@ def test_ml_kem_enveloped_data_decrypts_with_the_seed_key(name: str) -> None:
     assert decrypted.authenticated == ("_auth_" in name)
 
 
-@PQC_WIRING
 @pytest.mark.parametrize("level", sorted(ML_KEM))
 def test_ml_kem_pem_form_without_the_certificate(level: str) -> None:
     prefix = ML_KEM[level]

@@ -103,6 +103,9 @@ class _WithCertificates:
     def certificate_for(self, address: str, purpose: Purpose | None) -> x509.Certificate | None:
         return self._keyring.certificate_for(address, purpose)
 
+    def encryption_certificates(self, address: str) -> Sequence[x509.Certificate]:
+        return self._keyring.encryption_certificates(address)
+
     def certificates(self) -> Sequence[x509.Certificate]:
         return (*self._keyring.certificates(), *self._extra)
 
