@@ -44,6 +44,7 @@ from smimecore.keyring.base import Keyring
 from smimecore.keyring.loading import is_ca
 from smimecore.keyring.store import CertificateStore, encryption_candidates
 from smimecore.mime.transfer import canonical_crlf
+from smimecore.mime.walk import MimeLimits
 from smimecore.pki.certificate import CertificateIdentity, identity_of
 from smimecore.pki.der import ReaderLimits
 from smimecore.pki.files import CertificateFile
@@ -78,6 +79,10 @@ class SmimeContext:
             max_certificates=config.max_certificates,
         )
         """What one CMS object may hold (``max_ber_depth``, ``max_recipient_infos``...)."""
+        self.mime_limits = MimeLimits(
+            config.max_mime_depth, config.max_mime_parts, config.max_header_size
+        )
+        """What walking one message may cost (``max_mime_depth``, ``max_mime_parts``...)."""
         other = config.other_certificates_to_send
         self._other_certificates = (
             CertificateFile(other, "other_certificates_to_send") if other is not None else None
@@ -177,13 +182,16 @@ class SmimeContext:
         (trusted or not, as judged); the other end-entity certificates the
         signature carried only when they are trusted on their own.
         """
-        accepted = [o for o in outcomes if o.accepted and o.signer is not None]
-        for outcome in accepted:
-            if outcome.signer is not None and outcome.identity is not None:
+        signers = []
+        for outcome in outcomes:
+            if outcome.accepted and outcome.signer is not None and outcome.identity is not None:
                 self._store(outcome.identity, outcome.signer, outcome.trusted, budget)
-        signers = {outcome.signer for outcome in accepted}
-        if accepted:
-            self.remember_certificates([c for c in carried if c not in signers], budget)
+                signers.append(outcome.signer)
+        # By identity: the signers are the very objects the SignedData carries (certificates
+        # hash and compare by their DER, a microsecond each).
+        others = [c for c in carried if not any(c is signer for signer in signers)]
+        if signers and others:
+            self.remember_certificates(others, budget)
 
     def remember_certificates(
         self, certificates: Iterable[x509.Certificate], budget: StoreBudget
@@ -197,7 +205,7 @@ class SmimeContext:
             if is_ca(certificate):
                 continue
             identity = identity_of(certificate)
-            if _own_addresses(identity) and self.trust_of(certificate, "encryption").trusted:
+            if identity.own_addresses and self.trust_of(certificate, "encryption").trusted:
                 self._store(identity, certificate, True, budget)
 
     def _store(
@@ -207,7 +215,7 @@ class SmimeContext:
         trusted: bool,
         budget: StoreBudget,
     ) -> None:
-        for address in _own_addresses(identity):
+        for address in identity.own_addresses:
             if not budget.take():
                 log.warning(
                     "certificate for %s not stored: the message's store budget is spent", address
@@ -447,13 +455,6 @@ def distinct_addresses(addresses: Iterable[str]) -> list[str]:
         if address:
             seen.setdefault(address.casefold(), address)
     return list(seen.values())
-
-
-def _own_addresses(identity: CertificateIdentity) -> list[str]:
-    """The addresses a certificate names (its RFC 5750 address when it names none otherwise)."""
-    if identity.addresses:
-        return sorted(identity.addresses)
-    return [identity.email] if identity.email else []
 
 
 class StoreBudget:

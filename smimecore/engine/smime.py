@@ -13,6 +13,7 @@ from them (:mod:`smimecore.engine.records`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
@@ -62,7 +63,6 @@ from smimecore.mime.protected import (
 )
 from smimecore.mime.signed import build_detached, parse_signed
 from smimecore.mime.transport import prepared_for_transport
-from smimecore.mime.walk import MimeLimits
 from smimecore.pki.certificate import identity_of, key_algorithm_name, load_certificates
 from smimecore.trust.base import TrustEvaluator
 from smimecore.trust.capath import build_trust_evaluator
@@ -427,25 +427,22 @@ class SMIME:
         raw = message_bytes(message)
         top = split_entity(raw)
         origin = _origin(top)
-        top_recipients = header_addresses(top, "To", "Cc")
         budget = self.context.store_budget()
         unwrapper = Unwrapper(
             verify=lambda data: self._verify(data, origin, budget),
-            decrypt=lambda data: self.decrypt(data, recipients=top_recipients),
+            decrypt=lambda data: self.decrypt(data, recipients=header_addresses(top, "To", "Cc")),
             store_certificates=lambda found: self.context.remember_certificates(found, budget),
             max_depth=self.config.max_depth,
             decompressed_limit=self.config.max_decompressed_size,
             reader_limits=self.context.reader_limits,
             output_limit=self.config.max_output_size,
-            mime_limits=MimeLimits(
-                self.config.max_mime_depth, self.config.max_mime_parts, self.config.max_header_size
-            ),
+            mime_limits=self.context.mime_limits,
             accepts_partial_protection=self.config.accept_partial_protection,
         )
         result = unwrapper.run(raw)
         if self.config.status_header:
             data = with_status_header(result.data, self.config.status_header, result.statuses)
-            return Result(data, result.statuses, result.certificates)
+            return dataclasses.replace(result, data=data)
         return result
 
     # -- keys ------------------------------------------------------------

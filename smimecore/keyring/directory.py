@@ -112,6 +112,8 @@ class DirectoryKeyring:
         # certificate_for's choice among a file's certificates, kept with the KeyFile it
         # was made from (a reloaded file is a new KeyFile, so the choice is made again).
         self._picked: dict[tuple[Path, str], tuple[KeyFile, x509.Certificate | None]] = {}
+        # encryption_certificates' answer, kept the same way.
+        self._listed: dict[tuple[Path, str], tuple[KeyFile, tuple[x509.Certificate, ...]]] = {}
         # Within one operation (see one_look) each path is stat()ed once, per thread.
         self._looks = threading.local()
         self._one_look = _OneLook(self._looks)
@@ -299,8 +301,17 @@ class DirectoryKeyring:
         if path is None:
             return [first]
         key_file = self._certificates_only(path, address)
+        key = (path, address.casefold())
+        listed = self._listed.get(key)
+        if listed is not None and listed[0] is key_file and listed[1][0] is first:
+            return list(listed[1])
         candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
-        return [first, *(c for c in address_certificates(candidates, address) if c != first)]
+        found = (first, *(c for c in address_certificates(candidates, address) if c is not first))
+        with self._lock:
+            if len(self._listed) >= _MAX_REMEMBERED:
+                self._listed.clear()
+            self._listed[key] = (key_file, found)
+        return list(found)
 
     def decryption_identity(self, address: str) -> DecryptionIdentity:
         """The key ``address`` decrypts with (``.encryption`` file first, then the plain one).

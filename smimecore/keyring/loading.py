@@ -7,6 +7,7 @@ secret is ever put in one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
-from smimecore.pki.certificate import CertificateIdentity, load_der_certificate
+from smimecore.pki.certificate import identity_of, load_der_certificate
 from smimecore.pki.keys import load_private_key
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 from smimecore.pki.pkcs12 import read_pkcs12
@@ -140,7 +141,7 @@ def address_certificates(
     """Of several certificates, those naming ``address`` (in order); when none does, the
     first end-entity one (or the first of all)."""
     wanted = address.casefold()
-    naming = [c for c in candidates if wanted in CertificateIdentity(c).addresses]
+    naming = [c for c in candidates if wanted in identity_of(c).addresses]
     if naming:
         return naming
     end_entities = [c for c in candidates if not is_ca(c)]
@@ -148,6 +149,7 @@ def address_certificates(
     return preferred[:1]
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ca(certificate: x509.Certificate) -> bool:
     """Whether ``certificate`` is a CA's (basicConstraints cA)."""
     try:

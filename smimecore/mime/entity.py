@@ -130,9 +130,17 @@ class RawEntity:
         ]
 
     def _values(self, wanted: bytes) -> list[bytes]:
-        """The raw values (after the colon) of the fields named ``wanted`` (lowercase)."""
+        """The raw values (after the colon) of the fields named ``wanted`` (lowercase).
+
+        The one reading of a field's name: white space between the name and
+        the colon is allowed, so ``Content-Type :`` is a Content-Type field
+        for every question asked of an entity.
+        """
+        size = len(wanted)
         return [
-            value for line in self._header_lines if (value := _value_of(line, wanted)) is not None
+            value
+            for line in self._header_lines
+            if line[:size].lower() == wanted and (value := _after_name(line, size)) is not None
         ]
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
@@ -201,16 +209,9 @@ def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | N
     return match["type"].lower(), MappingProxyType(parameters)
 
 
-def _value_of(line: bytes, wanted: bytes) -> bytes | None:
-    """The value of the header field ``line`` when its name is ``wanted`` (lowercase), else None.
-
-    The one reading of a field's name: white space between the name and the
-    colon is allowed, so ``Content-Type :`` is a Content-Type field for
-    every question asked of an entity.
-    """
-    size = len(wanted)
-    if line[:size].lower() != wanted:
-        return None
+def _after_name(line: bytes, size: int) -> bytes | None:
+    """The value of a header field whose first ``size`` bytes are the name looked for; ``None``
+    when the name goes on (``From`` is not ``From-Address``)."""
     rest = line[size:]
     if rest[:1] != b":":
         rest = rest.lstrip(b" \t")

@@ -70,6 +70,8 @@ def prepared_for_transport(raw: bytes) -> bytes:
     cannot be read as MIME (no header section, a multipart without its
     close delimiter, base64 that does not decode) is kept as it is.
     """
+    if _nothing_to_prepare(raw):
+        return raw
     preparation = _Preparation(raw)
     preparation.entity(0, len(raw), 0)
     if not preparation.edits:
@@ -81,6 +83,23 @@ def prepared_for_transport(raw: bytes) -> bytes:
         position = end
     pieces.append(raw[position:])
     return b"".join(pieces)
+
+
+_WALK_NEEDED = re.compile(
+    rb"content-type[ \t]*:[ \t]*multipart/|content-transfer-encoding[ \t]*:[ \t]*(?:8bit|binary)",
+    re.IGNORECASE,
+)
+"""What makes the walk necessary even when no octet is at risk: multipart framing to look at,
+or an 8-bit label to change."""
+
+
+def _nothing_to_prepare(raw: bytes) -> bool:
+    """Whether the whole message is clean, in one pass over it (the usual case: plain text).
+
+    A message with no octet at risk (:func:`_at_risk`), no multipart and no
+    ``8bit``/``binary`` label gets no edit from the walk, so it is skipped.
+    """
+    return not _at_risk(raw, 0, len(raw)) and _WALK_NEEDED.search(raw) is None
 
 
 @dataclass

@@ -285,6 +285,13 @@ class CertificateIdentity:
         return frozenset(found)
 
     @cached_property
+    def own_addresses(self) -> tuple[str, ...]:
+        """The addresses the certificate names, sorted; its RFC 5750 address when it names none."""
+        if self.addresses:
+            return tuple(sorted(self.addresses))
+        return (self.email,) if self.email else ()
+
+    @cached_property
     def user_string(self) -> str:
         """RT's ``UserString``: ``"CN" <email>``, or the e-mail, or the CN, or ``""``."""
         common_name = _first_attribute(self.certificate.subject, NameOID.COMMON_NAME)

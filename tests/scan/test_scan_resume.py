@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import vector_path
+from tests.scan.test_scan_vectors import run_cli
 from tests.scan_corpus import SCAN_OPTIONS, cli_options, plain
-from tests.test_scan_vectors import run_cli
 
 pytestmark = pytest.mark.vectors
 

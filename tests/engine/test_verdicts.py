@@ -455,3 +455,16 @@ def test_signed_data_that_is_not_mail_is_bad(
         "The signed content is not a mail message",
     )
     assert not outcome.ok
+
+
+def test_the_status_header_keeps_the_partial_protection_setting(
+    openssl: OpenSSL, pki_dir: Path
+) -> None:
+    """Writing the status header does not turn an accepted partial signature into a refusal."""
+    body = _mixed(UNSIGNED_TEXT, _openssl_signed(openssl, pki_dir, SIGNED_TEXT))
+    engine = SMIME(
+        _config(pki_dir, accept_partial_protection=True, status_header="X-RT-SMIME-Status")
+    )
+    result = engine.verify_decrypt(_mail(FROM_ALICE, body))
+    assert result.ok and result.partial_parts == ("2",)
+    assert b"X-RT-SMIME-Status: " in result.data

@@ -33,8 +33,8 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.pki.der import TAG_SEQUENCE, TAG_SET, Cursor, ReaderLimits, encode_tlv
+from tests.cms.test_cms_reader_oracle import replace_element
 from tests.envpki import CONTENT, Recipient
-from tests.test_cms_reader_oracle import replace_element
 
 
 def _with_kekri(der: bytes) -> cms.ContentInfo:

@@ -12,8 +12,8 @@ import pytest
 
 from smimecore.cli.main import main
 from tests.conftest import PASSPHRASE, SAMPLE_MESSAGE
+from tests.scan.test_scan_vectors import run_cli
 from tests.scan_corpus import plain
-from tests.test_scan_vectors import run_cli
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from smimecore import SMIME
 from smimecore.mime.protected import protected_entity_pieces, split_for_protection
 from smimecore.mime.signed import _occurs_in, parse_signed
-from tests.test_enveloped_fast_paths import MESSAGES
+from tests.cms.test_enveloped_fast_paths import MESSAGES
 
 OpenSSL = Callable[..., subprocess.CompletedProcess[bytes]]
 SIGNER = "rsa2048@test.example"

@@ -14,7 +14,7 @@ import pytest
 from smimecore import SMIME, Config, SmimeError
 from smimecore.errors import ResourceLimitError
 from tests.conftest import SAMPLE_MESSAGE
-from tests.test_process import _compressed, _pkcs7_part
+from tests.engine.test_process import _compressed, _pkcs7_part
 
 MiB = 1024 * 1024
 

@@ -1,0 +1,1 @@
+"""Interoperability with the openssl binary, both ways."""

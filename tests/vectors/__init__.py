@@ -1,0 +1,1 @@
+"""Third-party vectors read in place from ../shared/vectors."""
