@@ -8,6 +8,7 @@ BEGIN/END lines may carry trailing whitespace or a carriage return.
 from __future__ import annotations
 
 import binascii
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -15,12 +16,8 @@ from smimecore.errors import MalformedCMSError
 
 __all__ = ["PemBlock", "find_pem_blocks"]
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN (?P<label>[A-Z0-9 ]+)-----[ \t\r]*\n"
-    rb"(?P<body>.*?)"
-    rb"-----END (?P=label)-----[ \t\r]*(?:\n|$)",
-    re.DOTALL,
-)
+_BEGIN = re.compile(rb"-----BEGIN (?P<label>[A-Z0-9 ]+)-----[ \t\r]*\n")
+_END = re.compile(rb"-----END (?P<label>[A-Z0-9 ]+)-----[ \t\r]*(?:\n|\Z)")
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,28 @@ class PemBlock:
 
 
 def find_pem_blocks(data: bytes) -> list[PemBlock]:
-    """Every PEM block in ``data``, in file order; text around them is ignored."""
-    return [
-        PemBlock(match["label"].decode("ascii"), match.group(0).rstrip() + b"\n")
-        for match in _PEM_BLOCK.finditer(data)
-    ]
+    """Every PEM block in ``data``, in file order; text around them is ignored.
+
+    A block runs from a BEGIN line to the first END line of the same label
+    after it.  The END lines are found in one pass first, so text made of
+    BEGIN lines that never end costs linear time (a regular expression
+    looking for each one's END would scan the rest of the text each time).
+    """
+    ends: dict[bytes, list[re.Match[bytes]]] = {}
+    for found in _END.finditer(data):
+        ends.setdefault(found["label"], []).append(found)
+    starts = {label: [end.start() for end in found] for label, found in ends.items()}
+    blocks = []
+    position = 0
+    for begin in _BEGIN.finditer(data):
+        label = begin["label"]
+        if begin.start() < position or label not in ends:
+            continue  # inside the block found last, or a label that never ends
+        index = bisect.bisect_left(starts[label], begin.end())
+        if index == len(starts[label]):
+            continue
+        end = ends[label][index]
+        text = data[begin.start() : end.end()].rstrip() + b"\n"
+        blocks.append(PemBlock(label.decode("ascii"), text))
+        position = end.end()
+    return blocks
