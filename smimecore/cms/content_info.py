@@ -7,15 +7,14 @@ follows the ContentInfo) are read in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from smimecore.errors import MalformedCMSError
-from smimecore.pki.certificate import subject_key_identifier
+from smimecore.pki.certificate import PerCertificate, subject_key_identifier
 from smimecore.pki.der import (
     DEFAULT_LIMITS,
     TAG_OCTET_STRING,
@@ -33,7 +32,6 @@ __all__ = [
     "ENVELOPED_DATA_OID",
     "SIGNED_DATA_OID",
     "CertificateIdentifier",
-    "PerCertificate",
     "close_content_info",
     "content_type_name",
     "open_content_info",
@@ -137,34 +135,6 @@ def read_identifier(cursor: Cursor, what: str) -> CertificateIdentifier:
     if cursor.peek() in _KEY_IDENTIFIER_TAGS:
         return CertificateIdentifier(subject_key_identifier=cursor.octets(what, 0x80))
     return read_issuer_and_serial(cursor, what)
-
-
-_T = TypeVar("_T")
-
-
-class PerCertificate(Generic[_T]):
-    """Values worked out from a certificate, remembered for that certificate object.
-
-    Looked up by the object's identity (hashing a certificate costs more than
-    a dictionary lookup should); the certificate is kept with its value, so
-    its id cannot be reused while remembered.  Bounded: forgotten all at once.
-    """
-
-    def __init__(self, compute: Callable[[x509.Certificate], _T], size: int = 1024) -> None:
-        self._compute = compute
-        self._size = size
-        self._values: dict[int, tuple[x509.Certificate, _T]] = {}
-
-    def __call__(self, certificate: x509.Certificate) -> _T:
-        """The value for ``certificate``, worked out on first use."""
-        found = self._values.get(id(certificate))
-        if found is not None and found[0] is certificate:
-            return found[1]
-        value = self._compute(certificate)
-        if len(self._values) >= self._size:
-            self._values.clear()
-        self._values[id(certificate)] = (certificate, value)
-        return value
 
 
 def _issuer_and_serial(certificate: x509.Certificate) -> tuple[bytes, int]:

@@ -70,7 +70,6 @@ from smimecore.cms.content_info import (
     AUTH_ENVELOPED_DATA_OID,
     DATA_OID,
     ENVELOPED_DATA_OID,
-    PerCertificate,
     close_content_info,
     open_content_info,
 )
@@ -88,6 +87,7 @@ from smimecore.errors import (
     UnsupportedAlgorithmError,
 )
 from smimecore.pki.certificate import (
+    PerCertificate,
     issuer_and_serial,
     key_algorithm_name,
     subject_key_identifier,

@@ -7,7 +7,6 @@ secret is ever put in one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from smimecore.errors import KeyLoadError, MissingPassphraseError, PassphraseError
-from smimecore.pki.certificate import identity_of, load_der_certificate
+from smimecore.pki.certificate import PerCertificate, identity_of, load_der_certificate
 from smimecore.pki.keys import load_private_key
 from smimecore.pki.pem import PemBlock, find_pem_blocks
 from smimecore.pki.pkcs12 import read_pkcs12
@@ -149,10 +148,12 @@ def address_certificates(
     return preferred[:1]
 
 
-@functools.lru_cache(maxsize=1024)
-def is_ca(certificate: x509.Certificate) -> bool:
-    """Whether ``certificate`` is a CA's (basicConstraints cA)."""
+def _is_ca(certificate: x509.Certificate) -> bool:
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except (x509.ExtensionNotFound, ValueError):
         return False
+
+
+is_ca = PerCertificate(_is_ca)
+"""Whether a certificate is a CA's (basicConstraints cA), worked out once per certificate."""

@@ -102,8 +102,7 @@ def _admit(
     if not trusted:
         return None if current else [StoredCertificate(certificate, False)]
     if all(stored.trusted for stored in current) and any(
-        stored.certificate is certificate or stored.certificate == certificate
-        for stored in current
+        stored.certificate is certificate or stored.certificate == certificate for stored in current
     ):
         return None  # the usual case: a known signer seen again
     updated = [

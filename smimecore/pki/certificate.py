@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Generic, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -29,6 +31,8 @@ from smimecore.pki.pem import find_pem_blocks
 
 __all__ = [
     "CertificateIdentity",
+    "PerCertificate",
+    "certificate_key",
     "format_mailbox",
     "identity_of",
     "issuer_and_serial",
@@ -367,7 +371,37 @@ class CertificateIdentity:
         return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-@functools.lru_cache(maxsize=1024)
-def identity_of(certificate: x509.Certificate) -> CertificateIdentity:
-    """The (cached) :class:`CertificateIdentity` of ``certificate``: its facts are computed once."""
-    return CertificateIdentity(certificate)
+_T = TypeVar("_T")
+
+
+class PerCertificate(Generic[_T]):
+    """Values worked out from a certificate, remembered for that certificate object.
+
+    Looked up by the object's identity (hashing a certificate costs more than
+    a dictionary lookup should); the certificate is kept with its value, so
+    its id cannot be reused while remembered.  Bounded: forgotten all at once.
+    """
+
+    def __init__(self, compute: Callable[[x509.Certificate], _T], size: int = 1024) -> None:
+        self._compute = compute
+        self._size = size
+        self._values: dict[int, tuple[x509.Certificate, _T]] = {}
+
+    def __call__(self, certificate: x509.Certificate) -> _T:
+        """The value for ``certificate``, worked out on first use."""
+        found = self._values.get(id(certificate))
+        if found is not None and found[0] is certificate:
+            return found[1]
+        value = self._compute(certificate)
+        if len(self._values) >= self._size:
+            self._values.clear()
+        self._values[id(certificate)] = (certificate, value)
+        return value
+
+
+identity_of = PerCertificate(CertificateIdentity)
+"""The (cached) :class:`CertificateIdentity` of a certificate: its facts are computed once."""
+
+certificate_key = PerCertificate(lambda certificate: certificate.public_bytes(Encoding.DER))
+"""A certificate's DER, one ``bytes`` object per certificate object: a dictionary key that
+hashes once (a certificate hashes and compares its DER on every call)."""

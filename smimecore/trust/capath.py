@@ -26,7 +26,7 @@ from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 
 from smimecore.config import Purpose
 from smimecore.errors import ConfigError, MalformedCMSError
-from smimecore.pki.certificate import CertificateIdentity
+from smimecore.pki.certificate import CertificateIdentity, certificate_key
 from smimecore.trust.anchors import AnchorSet, AnchorSource, CRLSource, parse_pki_objects
 from smimecore.trust.base import NoCAPathTrust, TrustEvaluator, TrustVerdict
 from smimecore.trust.loop import LoopTimeoutError, run_coroutine, run_offline
@@ -269,9 +269,10 @@ class CAPathTrust:
         """
         if self.policy.allow_fetching and self.policy.checks_revocation:
             return None  # what the network says may change at any time
+        key = certificate_key(certificate)
         return (
-            certificate,
-            frozenset(intermediates) - {certificate},
+            key,
+            frozenset(map(certificate_key, intermediates)) - {key},
             anchors.fingerprint,
             frozenset(_digest(c) for c in crls),
             moment,
