@@ -294,17 +294,17 @@ class DirectoryKeyring:
     def encryption_certificates(self, address: str) -> list[x509.Certificate]:
         """The certificates of ``address``'s encryption file that name it, the one
         :meth:`certificate_for` picks first (a file may hold a classical and an ML-KEM one)."""
-        first = self.certificate_for(address, "encryption")
-        if first is None:
-            return []
         path = self.find_file(address, "encryption")
         if path is None:
-            return [first]
+            return []
         key_file = self._certificates_only(path, address)
         key = (path, address.casefold())
         listed = self._listed.get(key)
-        if listed is not None and listed[0] is key_file and listed[1][0] is first:
+        if listed is not None and listed[0] is key_file:
             return list(listed[1])
+        first = self.certificate_for(address, "encryption")
+        if first is None:
+            return []
         candidates = [c for c in (key_file.certificate, *key_file.chain) if c is not None]
         found = (first, *(c for c in address_certificates(candidates, address) if c is not first))
         with self._lock:
