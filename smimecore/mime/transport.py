@@ -93,13 +93,22 @@ _WALK_NEEDED = re.compile(
 or an 8-bit label to change."""
 
 
-def _nothing_to_prepare(raw: bytes) -> bool:
-    """Whether the whole message is clean, in one pass over it (the usual case: plain text).
+_QUICK_LOOK_OCTETS = 64 * 1024
+"""Up to this size a message is first looked at whole (the walk's own cost is what counts)."""
 
-    A message with no octet at risk (:func:`_at_risk`), no multipart and no
-    ``8bit``/``binary`` label gets no edit from the walk, so it is skipped.
+
+def _nothing_to_prepare(raw: bytes) -> bool:
+    """Whether a small message is clean, in one look at it (the usual case: a short text).
+
+    A message with no multipart, no ``8bit``/``binary`` label and no octet
+    at risk (:func:`_at_risk`) gets no edit from the walk, so it is skipped.
+    Larger messages are left to the walk, which looks at each body apart.
     """
-    return not _at_risk(raw, 0, len(raw)) and _WALK_NEEDED.search(raw) is None
+    return (
+        len(raw) <= _QUICK_LOOK_OCTETS
+        and _WALK_NEEDED.search(raw) is None
+        and not _at_risk(raw, 0, len(raw))
+    )
 
 
 @dataclass
