@@ -13,6 +13,7 @@ from typing import Literal
 
 from smimecore.errors import ConfigError, MalformedCMSError
 from smimecore.pki.der import TAG_SEQUENCE, Bytes
+from smimecore.pki.pem import find_pem_blocks
 
 __all__ = ["PEM_LABELS", "CMSForm", "CMSInput", "cms_der", "write_cms"]
 
@@ -49,24 +50,21 @@ def cms_der(data: CMSInput) -> Bytes:
 
 
 def _pem_body(text: bytes) -> bytes:
-    """The DER of the first CMS (else PKCS7) block of ``text``.
+    """The DER of the first CMS (else PKCS7) block of ``text`` (found by :func:`find_pem_blocks`).
 
-    Found with two searches, whatever the text holds: a scan that tried
-    every BEGIN line against every END line would take quadratic time on
-    text made of BEGIN lines.
+    The base64 is decoded strictly: a CMS object with a character out of
+    place is refused rather than decoded around.
     """
+    blocks = find_pem_blocks(text)
     for label in PEM_LABELS:
-        begin = f"-----BEGIN {label}-----".encode("ascii")
-        start = text.find(begin)
-        if start < 0:
+        found = next((block for block in blocks if block.label == label), None)
+        if found is None:
+            if f"-----BEGIN {label}-----".encode("ascii") in text:
+                raise MalformedCMSError(f"PEM {label} block has no END line")
             continue
-        stop = text.find(f"-----END {label}-----".encode("ascii"), start)
-        if stop < 0:
-            raise MalformedCMSError(f"PEM {label} block has no END line")
         try:
-            return base64.b64decode(
-                b"".join(text[start + len(begin) : stop].split()), validate=True
-            )
+            body = b"".join(found.text.splitlines()[1:-1])
+            return base64.b64decode(b"".join(body.split()), validate=True)
         except binascii.Error:
             raise MalformedCMSError(f"PEM {label} block has broken base64") from None
     raise MalformedCMSError(
