@@ -15,10 +15,14 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
 from smimecore.errors import CertificateNotFoundError, KeyLoadError, MalformedCMSError
-from smimecore.keyring.loading import KeyMaterial, load_pem_material, load_pkcs12_material
+from smimecore.keyring.loading import (
+    KeyMaterial,
+    certificate_holds_key,
+    load_pem_material,
+    load_pkcs12_material,
+)
 from smimecore.pki.certificate import load_certificates
 from smimecore.pki.der import TAG_SEQUENCE, Cursor
 from smimecore.pki.keys import load_private_key
@@ -106,20 +110,11 @@ def _is_pkcs12(data: bytes) -> bool:
 
 def _check_pair(private_key: Any, certificate: x509.Certificate, source: str) -> None:
     try:
-        ours = _spki(private_key.public_key())
-        theirs = _spki(certificate.public_key())
+        ours = private_key.public_key()
     except (AttributeError, TypeError, ValueError, UnsupportedAlgorithm):
         raise KeyLoadError(source, "the key or its certificate cannot be used") from None
-    if ours != theirs:
+    if not certificate_holds_key(certificate, ours):
         raise KeyLoadError(source, "the certificate given is not the private key's")
-
-
-def _spki(public_key: Any) -> bytes:
-    return bytes(
-        public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
 
 
 def _distinct(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:

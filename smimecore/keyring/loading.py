@@ -24,6 +24,7 @@ from smimecore.pki.pkcs12 import read_pkcs12
 
 __all__ = [
     "KeyMaterial",
+    "certificate_holds_key",
     "address_certificates",
     "is_ca",
     "load_pem_material",
@@ -108,14 +109,23 @@ def _pair_key_with_certificate(
 ) -> KeyMaterial:
     public = _public_der(private_key.public_key())
     for index, certificate in enumerate(certificates):
-        try:
-            certificate_key = certificate.public_key()
-        except (ValueError, UnsupportedAlgorithm):
-            continue  # a key cryptography cannot load is no match for ours
-        if _public_der(certificate_key) == public:
+        if certificate_holds_key(certificate, public):
             chain = (*certificates[:index], *certificates[index + 1 :])
             return KeyMaterial(private_key, certificate, chain)
     raise KeyLoadError(source, "no certificate in the file matches its private key")
+
+
+def certificate_holds_key(certificate: x509.Certificate, public: Any) -> bool:
+    """Whether ``certificate``'s public key is ``public`` (a key object, or its SPKI DER).
+
+    A certificate whose key ``cryptography`` cannot load holds no key of ours.
+    """
+    try:
+        certificate_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    wanted = public if isinstance(public, bytes) else _public_der(public)
+    return _public_der(certificate_key) == wanted
 
 
 def _public_der(public_key: Any) -> bytes:
