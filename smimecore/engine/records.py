@@ -236,15 +236,7 @@ def decryption(outcome: DecryptionOutcome) -> StatusRecord:
     if outcome.stage == "no-key":
         return StatusRecord("KeyCheck", MISSING, "Secret key is not available", KeyType="secret")
     if outcome.stage == "key" and address is not None:
-        if isinstance(problem, PassphraseError):
-            return key_check(address, problem)
-        return StatusRecord(
-            "KeyCheck",
-            ERROR,
-            f"Secret key for {address} cannot be used: {problem}",
-            Key=address,
-            KeyType="secret",
-        )
+        return key_check(address, problem)
     return decryption_failed(problem, address)
 
 

@@ -24,8 +24,8 @@ from smimecore.pki.pkcs12 import read_pkcs12
 
 __all__ = [
     "KeyMaterial",
-    "certificate_holds_key",
     "address_certificates",
+    "certificate_holds_key",
     "is_ca",
     "load_pem_material",
     "load_pkcs12_material",
