@@ -10,7 +10,6 @@ enters the store) are taken here, each in one place.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from smimecore.errors import (
 from smimecore.keyring.base import Keyring
 from smimecore.keyring.loading import is_ca
 from smimecore.keyring.store import CertificateStore, encryption_candidates
+from smimecore.mime.dates import parse_date
 from smimecore.mime.transfer import canonical_crlf
 from smimecore.mime.walk import MimeLimits
 from smimecore.pki.certificate import CertificateIdentity, identity_of
@@ -153,7 +153,7 @@ class SmimeContext:
         drift = self.config.max_signing_time_drift
         if drift is None or origin.date is None:
             return None
-        sent = _parse_date(origin.date)
+        sent = parse_date(origin.date)
         if sent is None or abs(signing_time - sent) > timedelta(seconds=drift):
             return Refusal.SIGNING_TIME_MISMATCH
         return None
@@ -437,15 +437,6 @@ class SmimeContext:
 
 ID_DATA = "1.2.840.113549.1.7.1"
 """id-data: the eContentType of S/MIME content (RFC 8551 section 3.1)."""
-
-
-def _parse_date(value: str) -> datetime | None:
-    """A ``Date:`` field as an aware datetime (no zone: UTC); ``None`` when unreadable."""
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def distinct_addresses(addresses: Iterable[str]) -> list[str]:

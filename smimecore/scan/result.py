@@ -22,6 +22,7 @@ from typing import Any
 
 from smimecore.engine.status import DONE, Result
 from smimecore.errors import MalformedMessageError, SmimeError, first_line
+from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
 
@@ -172,13 +173,8 @@ def _decoded(text: str | None) -> str | None:
 
 def parse_date(date: str | None) -> datetime | None:
     """A Date field's moment, or ``None`` when it has none (or an implausible year)."""
-    if not date:
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(date)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return moment if 1900 <= moment.year <= 2200 else None
+    moment = mime_date(date)
+    return moment if moment is not None and 1900 <= moment.year <= 2200 else None
 
 
 def _year(date: str | None) -> int | None:

@@ -468,3 +468,18 @@ def test_the_status_header_keeps_the_partial_protection_setting(
     result = engine.verify_decrypt(_mail(FROM_ALICE, body))
     assert result.ok and result.partial_parts == ("2",)
     assert b"X-RT-SMIME-Status: " in result.data
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        b"Mon, 1 Jan 2020 00:00:00 +99999999999999999999",
+        b"Mon, 1 Jan 99999999999999999999 00:00:00 +0000",
+    ],
+)
+def test_a_date_header_too_large_for_a_date_is_a_mismatch(
+    run: Callable[..., Runner], alice: DemoIdentity, date: bytes
+) -> None:
+    """Numbers no datetime holds (OverflowError in the email package) are an unreadable Date."""
+    (record,) = run()(_signed_at(alice, datetime.now(UTC), date)).records
+    assert record["Message"] == "The signing time does not match the Date header"
