@@ -235,7 +235,10 @@ class SMIME:
         message's own ``From:`` addresses.
         """
         self._require_enabled()
-        return self._verify(message_bytes(message), None, self.context.store_budget())
+        result = self._verify(message_bytes(message), None, self.context.store_budget())
+        # The message given is the signed one: its signatures cover all of it.
+        covered = tuple(records.with_coverage(record, "") for record in result.statuses)
+        return dataclasses.replace(result, statuses=covered)
 
     def _verify(self, raw: bytes, origin: Origin | None, budget: StoreBudget) -> Result:
         """:meth:`verify`; ``origin`` comes from the top-level message when ``raw`` is a part."""
@@ -375,11 +378,12 @@ class SMIME:
 
         outcome = self.context.decrypt(enveloped, candidates)
         record = records.decryption(outcome)
-        if outcome.stage == "unauthenticated":
-            return Result(raw, (record,))  # a verdict: the plaintext is not shown
         if outcome.content is None:
             error = outcome.error or SmimeError("decryption failed")
             raise error.with_statuses([record]) from None
+        record = records.with_coverage(record, "")  # the message given is all encrypted
+        if outcome.stage == "unauthenticated":
+            return Result(raw, (record,))  # a verdict: the plaintext is not shown
         plaintext = outcome.content.plaintext
         # The DER (and the ciphertext viewed in it) is not needed any more: free it
         # before the result is made, so the two do not coexist.

@@ -483,3 +483,14 @@ def test_a_date_header_too_large_for_a_date_is_a_mismatch(
     """Numbers no datetime holds (OverflowError in the email package) are an unreadable Date."""
     (record,) = run()(_signed_at(alice, datetime.now(UTC), date)).records
     assert record["Message"] == "The signing time does not match the Date header"
+
+
+def test_verify_and_decrypt_of_a_message_cover_all_of_it(pki_dir: Path) -> None:
+    """SMIME.verify and SMIME.decrypt are given the protected message itself: Coverage whole."""
+    engine = SMIME(_config(pki_dir))
+    signed = engine.sign(_mail(FROM_ALICE, SIGNED_TEXT), signer=ALICE).data
+    (record,) = engine.verify(signed).statuses
+    assert (record["Coverage"], record["Part"]) == ("whole", "")
+    encrypted = engine.encrypt(_mail(FROM_ALICE, SIGNED_TEXT), recipients=[VICTIM]).data
+    (record,) = engine.decrypt(encrypted).statuses
+    assert (record["Coverage"], record["Part"]) == ("whole", "")
