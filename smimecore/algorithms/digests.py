@@ -97,10 +97,13 @@ SIGNING_DIGESTS: tuple[str, ...] = ("sha256", "sha384", "sha512")
 """Digests smimecore signs with (SHA-1 and SHA-224 are verify-only)."""
 
 
+_SHA3_SPELLINGS = {"sha3256": "sha3_256", "sha3384": "sha3_384", "sha3512": "sha3_512"}
+
+
 def digest_by_name(name: str) -> DigestAlgorithm:
     """The digest called ``name`` (``sha256``, ``sha-256``, ``SHA256`` and its OID all work)."""
     key = _BY_OID.get(name.strip()) or name.lower().replace("-", "")
-    key = {"sha3256": "sha3_256", "sha3384": "sha3_384", "sha3512": "sha3_512"}.get(key, key)
+    key = _SHA3_SPELLINGS.get(key, key)
     if key in _REFUSED:
         raise UnsupportedAlgorithmError(key, "is refused as insecure")
     try:

@@ -9,6 +9,7 @@ HashML-DSA and SLH-DSA are refused by name.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ __all__ = [
     "post_quantum_scheme",
     "scheme_for_key",
     "scheme_from_algorithm_identifier",
+    "signing_key_kind",
 ]
 
 SigningKey = (
@@ -99,11 +101,15 @@ class SignatureScheme:
 
     def sign(self, key: SigningKey, data: bytes) -> bytes:
         """Sign ``data`` (the DER of the signed attributes, or the content) with ``key``."""
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(data, self._rsa_padding(), self.digest.hash_algorithm())
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(self.digest.hash_algorithm()))
-        return key.sign(data)  # EdDSA, and ML-DSA with the empty context string
+        kind = signing_key_kind(key)
+        if kind == "rsa":
+            rsa_key = cast(rsa.RSAPrivateKey, key)
+            return rsa_key.sign(data, self._rsa_padding(), self.digest.hash_algorithm())
+        if kind == "ec":
+            ec_key = cast(ec.EllipticCurvePrivateKey, key)
+            return ec_key.sign(data, ec.ECDSA(self.digest.hash_algorithm()))
+        pure_key = cast(_PurePrivateKey, key)
+        return pure_key.sign(data)  # EdDSA, and ML-DSA with the empty context string
 
     def verify(self, public_key: object, signature: bytes, data: bytes | memoryview) -> bool:
         """Whether ``signature`` over ``data`` verifies under ``public_key``.
@@ -152,23 +158,53 @@ _PurePublicKey = (
     | mldsa.MLDSA65PublicKey
     | mldsa.MLDSA87PublicKey
 )
+_PurePrivateKey = (
+    ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey
+    | mldsa.MLDSA87PrivateKey
+)
 _PURE_KINDS = frozenset({"ed25519", "ed448", *ML_DSA_OIDS.values()})
 
 
 def _key_kind(key_type: type) -> str | None:
-    """The scheme family of a public key class (``rsa``, ``ec``, ``ml_dsa_65``...) or ``None``.
+    """The scheme family of a public key class (``rsa``, ``ec``, ``ml_dsa_65``...) or ``None``."""
+    return _kind_of_class(key_type, _KEY_KINDS, _KIND_OF_TYPE)
+
+
+def signing_key_kind(key: object) -> str | None:
+    """The family of a private key smimecore signs with (``rsa``, ``ec``, ``ed25519``,
+    ``ed448``, ``ml_dsa_65``...), or ``None`` for any other object."""
+    return _kind_of_class(type(key), _SIGNING_KEY_KINDS, _KIND_OF_SIGNING_TYPE)
+
+
+def _kind_of_class(
+    key_type: type, kinds: tuple[tuple[str, type], ...], known: dict[type, str | None]
+) -> str | None:
+    """The first of ``kinds`` that ``key_type`` derives from, remembered in ``known``.
 
     Remembered by class: ``isinstance`` against these ABCs costs more than
     the RSA verification itself.
     """
-    if key_type in _KIND_OF_TYPE:
-        return _KIND_OF_TYPE[key_type]
-    kind = next((kind for kind, base in _KEY_KINDS if issubclass(key_type, base)), None)
-    _KIND_OF_TYPE[key_type] = kind
+    if key_type in known:
+        return known[key_type]
+    kind = next((kind for kind, base in kinds if issubclass(key_type, base)), None)
+    known[key_type] = kind
     return kind
 
 
 _KIND_OF_TYPE: dict[type, str | None] = {}
+_KIND_OF_SIGNING_TYPE: dict[type, str | None] = {}
+_SIGNING_KEY_KINDS: tuple[tuple[str, type], ...] = (
+    ("rsa", rsa.RSAPrivateKey),
+    ("ec", ec.EllipticCurvePrivateKey),
+    ("ed25519", ed25519.Ed25519PrivateKey),
+    ("ed448", ed448.Ed448PrivateKey),
+    ("ml_dsa_44", mldsa.MLDSA44PrivateKey),
+    ("ml_dsa_65", mldsa.MLDSA65PrivateKey),
+    ("ml_dsa_87", mldsa.MLDSA87PrivateKey),
+)
 _KEY_KINDS: tuple[tuple[str, type], ...] = (
     ("rsa", rsa.RSAPublicKey),
     ("ec", ec.EllipticCurvePublicKey),
@@ -178,11 +214,6 @@ _KEY_KINDS: tuple[tuple[str, type], ...] = (
     ("ml_dsa_44", mldsa.MLDSA44PublicKey),
     ("ml_dsa_65", mldsa.MLDSA65PublicKey),
     ("ml_dsa_87", mldsa.MLDSA87PublicKey),
-)
-_ML_DSA_KEYS: tuple[tuple[type, str], ...] = (
-    (mldsa.MLDSA44PrivateKey, "ml_dsa_44"),
-    (mldsa.MLDSA65PrivateKey, "ml_dsa_65"),
-    (mldsa.MLDSA87PrivateKey, "ml_dsa_87"),
 )
 
 
@@ -194,22 +225,28 @@ def scheme_for_key(
     EdDSA fixes its digest (RFC 8419); ML-DSA signs with SHA-512, the digest
     RFC 9882 requires every implementation to support.
     """
-    if isinstance(key, rsa.RSAPrivateKey):
+    kind = signing_key_kind(key)
+    if kind is None:
+        raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys cannot sign S/MIME")
+    return _scheme_for_kind(kind, digest, pss)
+
+
+@functools.lru_cache(maxsize=64)
+def _scheme_for_kind(kind: str, digest: DigestAlgorithm, pss: bool) -> SignatureScheme:
+    """:func:`scheme_for_key` for a key of ``kind`` (schemes are immutable: one each)."""
+    if kind == "rsa":
         if pss:
             return SignatureScheme("rsassa_pss", digest, pss_salt_length=len(digest.digest(b"")))
         return SignatureScheme("rsassa_pkcs1v15", digest)
     if pss:
         raise UnsupportedAlgorithmError("rsassa_pss", "needs an RSA key")
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if kind == "ec":
         return SignatureScheme("ecdsa", digest)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    if kind == "ed25519":
         return SignatureScheme("ed25519", digest_by_name("sha512"))
-    if isinstance(key, ed448.Ed448PrivateKey):
+    if kind == "ed448":
         raise UnsupportedAlgorithmError("ed448", "signing is not supported (SHAKE256 digests)")
-    for key_type, name in _ML_DSA_KEYS:
-        if isinstance(key, key_type):
-            return SignatureScheme(name, digest_by_name("sha512"))
-    raise UnsupportedAlgorithmError(type(key).__name__.lstrip("_"), "keys cannot sign S/MIME")
+    return SignatureScheme(kind, digest_by_name("sha512"))  # ML-DSA
 
 
 _SCHEMES_BY_NAME = ("rsassa_pkcs1v15", "rsassa_pss", "ecdsa", "dsa", "ed25519", "ed448")

@@ -82,10 +82,15 @@ def message_digest_attribute(digest: bytes) -> bytes:
 def signing_time_attribute(moment: datetime) -> bytes:
     """DER of signingTime: UTCTime before 2050, GeneralizedTime from then on (section 11.3)."""
     moment = moment.astimezone(UTC)
+    fields = (moment.month, moment.day, moment.hour, moment.minute, moment.second)
     if moment < _UTC_TIME_LIMIT:
-        value = encode_tlv(_TAG_UTC_TIME, moment.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+        value = encode_tlv(
+            _TAG_UTC_TIME, b"%02d%02d%02d%02d%02d%02dZ" % (moment.year % 100, *fields)
+        )
     else:
-        value = encode_tlv(_TAG_GENERALIZED_TIME, moment.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+        value = encode_tlv(
+            _TAG_GENERALIZED_TIME, b"%04d%02d%02d%02d%02d%02dZ" % (moment.year, *fields)
+        )
     return encode_tlv(TAG_SEQUENCE, _SIGNING_TIME_OID, encode_tlv(TAG_SET, value))
 
 

@@ -143,7 +143,7 @@ def build_signed_data(
         encode_tlv(TAG_OCTET_STRING, signature),
     )
     encapsulated = (
-        encode_tlv(TAG_SEQUENCE, _DATA_OID_DER)
+        _DETACHED_DATA
         if detached
         else encode_tlv(
             TAG_SEQUENCE,
@@ -166,6 +166,7 @@ _IMPLICIT_0 = 0xA0
 _EXPLICIT_0 = 0xA0
 _DATA_OID_DER = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
 _SIGNED_DATA_OID_DER = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+_DETACHED_DATA = encode_tlv(TAG_SEQUENCE, _DATA_OID_DER)  # encapContentInfo without content
 
 
 def _retag_implicit_0(der_set: bytes) -> bytes:

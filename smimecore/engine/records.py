@@ -307,14 +307,7 @@ def with_coverage(record: StatusRecord, path: str) -> StatusRecord:
     message = record.message
     if path and record.status == DONE:
         message = f"{message}, covering part {path} only"
-    fields = {k: v for k, v in record.items() if k not in _OWN_FIELDS}
-    return StatusRecord(
-        record.operation, record.status, message, **fields, Coverage=coverage, Part=path
-    )
-
-
-_OWN_FIELDS = frozenset({"Operation", "Status", "Message", "Coverage", "Part"})
-"""What :func:`with_coverage` writes itself (a record may already say ``whole``)."""
+    return record.with_fields(Message=message, Coverage=coverage, Part=path)
 
 
 def unwrap_failed(message: str) -> StatusRecord:

@@ -74,10 +74,10 @@ class StatusRecord(Mapping[str, Any]):
 
     def with_fields(self, **fields: Any) -> StatusRecord:
         """A copy with ``fields`` added (or replaced)."""
-        extra = {
-            k: v for k, v in self._fields.items() if k not in ("Operation", "Status", "Message")
-        }
-        return StatusRecord(self.operation, self.status, self.message, **{**extra, **fields})
+        copy = object.__new__(StatusRecord)
+        merged = {**self._fields, **fields}  # a field given as None is dropped
+        copy._fields = {name: value for name, value in merged.items() if value is not None}
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict, ready for JSON."""

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from cryptography import x509
 
-from smimecore.algorithms.signatures import SigningKey
+from smimecore.algorithms.signatures import signing_key_kind
 from smimecore.cms.signed import SigningIdentity
 from smimecore.config import Purpose
 from smimecore.errors import UnsupportedAlgorithmError
@@ -91,7 +91,7 @@ def signing_identity_of(
     private_key: Any, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()
 ) -> SigningIdentity:
     """A :class:`SigningIdentity`; :class:`UnsupportedAlgorithmError` for a key that cannot sign."""
-    if not isinstance(private_key, SigningKey):
+    if signing_key_kind(private_key) is None:
         raise UnsupportedAlgorithmError(
             type(private_key).__name__.lstrip("_"), "keys cannot sign S/MIME"
         )

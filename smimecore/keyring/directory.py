@@ -11,7 +11,6 @@ size, modification time or inode), so the expensive key load happens once.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -56,7 +55,7 @@ _PASSPHRASE_TAG_KEY = secrets.token_bytes(32)
 def _passphrase_tag(passphrase: str | None) -> bytes:
     if passphrase is None:
         return b""
-    return hmac.new(_PASSPHRASE_TAG_KEY, passphrase.encode("utf-8"), hashlib.sha256).digest()
+    return hashlib.blake2b(passphrase.encode("utf-8"), key=_PASSPHRASE_TAG_KEY).digest()
 
 
 @dataclass(frozen=True)

@@ -172,12 +172,20 @@ class RawEntity:
     @property
     def content_header_lines(self) -> list[bytes]:
         """The ``Content-*`` header fields, raw."""
-        return [line for line in self.header_lines() if _is_content_header(line)]
+        return list(self._fields_by_kind[0])
 
     @property
     def outer_header_lines(self) -> list[bytes]:
         """Every header field that is not ``Content-*`` (From, To, Subject...), raw."""
-        return [line for line in self.header_lines() if not _is_content_header(line)]
+        return list(self._fields_by_kind[1])
+
+    @cached_property
+    def _fields_by_kind(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        content: list[bytes] = []
+        outer: list[bytes] = []
+        for line in self._header_lines:
+            (content if line[:8].lower() == b"content-" else outer).append(line)
+        return tuple(content), tuple(outer)
 
 
 _MIME_WORD = r"[!#$%&'+\-.0-9A-Z^_`a-z{|}~]+"
@@ -220,10 +228,6 @@ def _after_name(line: bytes, size: int) -> bytes | None:
     return rest[1:]
 
 
-def _is_content_header(line: bytes) -> bool:
-    return line[:8].lower() == b"content-"
-
-
 def split_entity(raw: bytes | memoryview) -> RawEntity:
     """Split an entity at the first empty line; header-only input has an empty body.
 
@@ -254,27 +258,35 @@ Whitespace before the colon is RFC 5322's obsolete syntax, still read.
 """
 
 
+_HEADER_SECTION = re.compile(
+    rb"[\r\n]*(?:%s[^\r\n]*(?:[\r\n]+(?:%s|[ \t])[^\r\n]*)*)?[\r\n]*"
+    % (FIELD_NAME.pattern, FIELD_NAME.pattern)
+)
+"""An RFC 5322 header section: fields (:data:`FIELD_NAME`, a value), each maybe followed by
+continuation lines (starting with a space or a tab); empty lines are passed over."""
+
+
 def check_header_section(entity: RawEntity) -> None:
     """Refuse a header section that is not RFC 5322 (for what we are asked to protect).
 
     Every line before the first empty one must be a field (``name: value``)
-    or, after a field, a continuation line (starting with a space or a
-    tab).  Incoming mail is read leniently; a message to sign or encrypt
-    must be a message, not arbitrary bytes whose lines would become fields.
+    or, after a field, a continuation line (:data:`_HEADER_SECTION`).
+    Incoming mail is read leniently; a message to sign or encrypt must be a
+    message, not arbitrary bytes whose lines would become fields.
     """
-    seen_field = False
-    for number, line in enumerate(entity.header_block.splitlines(), start=1):
-        if not line:
-            continue
-        if line[:1] in (b" ", b"\t") and seen_field:
-            continue
-        if FIELD_NAME.match(line) is None:
-            raise MalformedMessageError(
-                "the message's header section is not RFC 5322: line "
-                f"{number} ({_excerpt(line)}) is neither a 'Name: value' field "
-                "nor a continuation line"
-            )
-        seen_field = True
+    block = entity.header_block
+    valid = _HEADER_SECTION.match(block)
+    end = valid.end() if valid is not None else 0
+    if end == len(block):
+        return
+    # The match ends at the start of the first line that is neither.
+    number = len(block[:end].splitlines()) + 1
+    line = block[end:].splitlines()[0]
+    raise MalformedMessageError(
+        "the message's header section is not RFC 5322: line "
+        f"{number} ({_excerpt(line)}) is neither a 'Name: value' field "
+        "nor a continuation line"
+    )
 
 
 def _excerpt(line: bytes) -> str:

@@ -85,30 +85,29 @@ def prepared_for_transport(raw: bytes) -> bytes:
     return b"".join(pieces)
 
 
-_WALK_NEEDED = re.compile(
-    rb"content-type[ \t]*:[ \t]*multipart/|content-transfer-encoding[ \t]*:[ \t]*(?:8bit|binary)",
-    re.IGNORECASE,
-)
-"""What makes the walk necessary even when no octet is at risk: multipart framing to look at,
-or an 8-bit label to change."""
-
-
 _QUICK_LOOK_OCTETS = 64 * 1024
 """Up to this size a message is first looked at whole (the walk's own cost is what counts)."""
+
+_WALK_LABELS = re.compile(rb"multipart/|message/|8bit|binary")
+"""What in a (lowercased) top-level header section makes the walk necessary even when no
+octet is at risk: parts to look at, or an 8-bit label to change."""
 
 
 def _nothing_to_prepare(raw: bytes) -> bool:
     """Whether a small message is clean, in one look at it (the usual case: a short text).
 
-    A message with no multipart, no ``8bit``/``binary`` label and no octet
-    at risk (:func:`_at_risk`) gets no edit from the walk, so it is skipped.
-    Larger messages are left to the walk, which looks at each body apart.
+    A single-part message without an ``8bit``/``binary`` label and with no
+    octet at risk (:func:`_text_at_risk`) gets no edit from the walk, so it
+    is skipped.  Anything else is left to the walk, which looks at each
+    body apart.
     """
-    return (
-        len(raw) <= _QUICK_LOOK_OCTETS
-        and _WALK_NEEDED.search(raw) is None
-        and not _at_risk(raw, 0, len(raw))
-    )
+    if len(raw) > _QUICK_LOOK_OCTETS:
+        return False
+    header_end = raw.find(b"\n\n")
+    if header_end < 0:
+        header_end = raw.find(b"\r\n\r\n")
+    header = raw if header_end < 0 else raw[:header_end]
+    return _WALK_LABELS.search(header.lower()) is None and not _text_at_risk(raw)
 
 
 @dataclass
@@ -221,75 +220,82 @@ def _safe_ignored_text(text: bytes) -> bytes:
     return _FROM_LINE.sub(rb"\1>From ", text)
 
 
-_SCAN_STEP = 1024 * 1024  # body octets checked per step (bounds the copies made)
+_SCAN_STEP = 256 * 1024
+"""Body octets checked per step: each step is copied once and then looked at in the cache."""
 _EIGHT_BIT = bytes(range(0x80, 0x100))
+_RISKY_LINE_EDGE = {
+    line_break: re.compile(rb"%s(?:(?<=[ \t]%s)|From )" % (line_break, line_break))
+    for line_break in (b"\n", _CRLF)
+}
+"""A line break after white space, or before ``From ``: the search stops only at line breaks."""
 
 
 def _at_risk(data: bytes, start: int, end: int) -> bool:
     """Whether a transport may change the body ``data[start:end]`` (see the module).
 
-    Made of ``find`` scans and one check of the line layout, so that a
-    clean body (the usual case: base64, short ASCII lines) costs a few
-    passes at memory speed.
+    The body is looked at a step of whole lines at a time.
     """
-    if start >= end:
-        return False
-    if data.find(b"\0", start, end) >= 0 or not _ascii(data, start, end):
-        return True
-    return _risky_white_space(data, start, end) or _has_long_line(data, start, end)
-
-
-def _ascii(data: bytes, start: int, end: int) -> bool:
-    return all(
-        data[at : min(at + _SCAN_STEP, end)].isascii() for at in range(start, end, _SCAN_STEP)
-    )
-
-
-def _risky_white_space(data: bytes, start: int, end: int) -> bool:
-    """A line starting ``From `` or ending in white space (only looked for when there is any)."""
-    blanks = [blank for blank in (b" ", b"\t") if data.find(blank, start, end) >= 0]
-    if not blanks:
-        return False
-    if data.startswith(b"From ", start, end) or data[end - 1 : end] in blanks:
-        return True
-    breaks = [b"\n", b"\r"] if data.find(b"\r", start, end) >= 0 else [b"\n"]
-    needles = [blank + line_break for blank in blanks for line_break in breaks]
-    needles += [line_break + b"From " for line_break in breaks]
-    return any(data.find(needle, start, end) >= 0 for needle in needles)
-
-
-def _has_long_line(data: bytes, start: int, end: int) -> bool:
-    """Whether a line of ``data[start:end]`` is longer than :data:`SAFE_LINE_OCTETS`.
-
-    Lines of one width (base64, the usual attachment) are checked by
-    looking only where their line breaks must be; other bodies a step at
-    a time.
-    """
-    first = min(
-        (
-            found
-            for found in (data.find(b"\r", start, end), data.find(b"\n", start, end))
-            if found >= 0
-        ),
-        default=end,
-    )
-    if first - start > SAFE_LINE_OCTETS:
-        return True
-    line_break = b"\r\n" if data.startswith(b"\r\n", first) else data[first : first + 1]
-    period = first - start + len(line_break)
-    if line_break and all(
-        _all_equal(data[first + offset : end : period], line_break[offset])
-        for offset in range(len(line_break))
-    ):
-        return False
     at = start
     while at < end:
         stop = data.find(b"\n", min(at + _SCAN_STEP, end), end)
         stop = end if stop < 0 else stop + 1
-        if max(map(len, data[at:stop].splitlines()), default=0) > SAFE_LINE_OCTETS:
+        if _text_at_risk(data[at:stop]):
             return True
         at = stop
     return False
+
+
+def _text_at_risk(text: bytes) -> bool:
+    """Whether a transport may change ``text``, whole lines of a body (see the module).
+
+    Made of scans at memory speed, a look at the line lengths and, when
+    there is white space at all, one search over the line breaks.
+    """
+    if not text.isascii() or b"\0" in text:
+        return True
+    line_break = _uniform_line_break(text)
+    if line_break is None:
+        return _text_at_risk(text.replace(_CRLF, b"\n").replace(b"\r", b"\n"))
+    first = text.find(line_break)
+    if (first if first >= 0 else len(text)) > SAFE_LINE_OCTETS:
+        return True
+    if text.startswith(b"From ") or text.endswith((b" ", b"\t")):
+        return True
+    if not _one_width(text, line_break, first) and (
+        max(map(len, text.split(line_break))) > SAFE_LINE_OCTETS
+    ):
+        return True
+    return (b" " in text or b"\t" in text) and (
+        _RISKY_LINE_EDGE[line_break].search(text) is not None
+    )
+
+
+def _uniform_line_break(text: bytes) -> bytes | None:
+    """``LF`` or ``CR LF`` when every line break of ``text`` is that one, else ``None``."""
+    if b"\r" not in text:
+        return b"\n"
+    crlf = text.count(_CRLF)
+    return _CRLF if crlf == text.count(b"\r") == text.count(b"\n") else None
+
+
+def _one_width(text: bytes, line_break: bytes, first: int) -> bool:
+    """Whether the lines of ``text`` are all as long as the first one, but a shorter last one.
+
+    Only the places where their line breaks must be are looked at (base64,
+    the usual attachment, has lines of one width).
+    """
+    if first < 0:
+        return True
+    period = first + len(line_break)
+    last_line = len(text) - text.rfind(line_break) - len(line_break)
+    return (
+        text.startswith(line_break, first + period)
+        and last_line <= first
+        and all(
+            _all_equal(text[first + offset :: period], octet)
+            for offset, octet in enumerate(line_break)
+        )
+    )
 
 
 def _all_equal(octets: bytes, value: int) -> bool:

@@ -93,8 +93,12 @@ def encode_header(tag: int, length: int) -> bytes:
 
 def encode_tlv(tag: int, *parts: Bytes) -> bytes:
     """A complete DER element with ``tag`` whose contents are ``parts`` joined."""
-    length = sum(len(part) for part in parts)
-    return b"".join((encode_header(tag, length), *parts))
+    if len(parts) == 1:  # the usual case, and a concatenation is cheaper than a join
+        length = len(parts[0])
+        return (bytes((tag, length)) if length < 0x80 else encode_header(tag, length)) + parts[0]
+    length = sum(map(len, parts))
+    header = bytes((tag, length)) if length < 0x80 else encode_header(tag, length)
+    return b"".join((header, *parts))
 
 
 _UNIVERSAL = {
