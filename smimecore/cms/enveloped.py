@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import cast
 
 from asn1crypto import core
 from cryptography import x509
@@ -53,6 +54,7 @@ from smimecore.algorithms.kem import (
 )
 from smimecore.algorithms.keyagreement import (
     AgreementPrivateKey,
+    AgreementPublicKey,
     Kdf,
     KeyAgreement,
     agree_and_wrap,
@@ -268,11 +270,13 @@ _RecipientKey = tuple[
     | KemPublicKey,
     bytes,
     bytes,
+    str,
 ]
 
 
 def _key_of(certificate: x509.Certificate) -> _RecipientKey:
-    """The public key and its rids (issuerAndSerialNumber, key id)."""
+    """The public key, its rids (issuerAndSerialNumber, key id) and the RecipientInfo kind it
+    takes (``ktri``, ``kemri`` or ``kari``)."""
     try:
         public_key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm):  # ML-KEM-512, or a key cryptography cannot read
@@ -282,13 +286,14 @@ def _key_of(certificate: x509.Certificate) -> _RecipientKey:
         ) from None
     if isinstance(public_key, (rsa.RSAPublicKey, *_KEM_KEYS)):
         key_id = encode_tlv(_IMPLICIT_0, subject_key_identifier(certificate))
-        return public_key, _issuer_and_serial_der(certificate), key_id
+        kind = "ktri" if isinstance(public_key, rsa.RSAPublicKey) else "kemri"
+        return public_key, _issuer_and_serial_der(certificate), key_id, kind
     if isinstance(public_key, _AGREEMENT_KEYS):
         key_id = encode_tlv(
             _IMPLICIT_0_CONSTRUCTED,
             encode_tlv(TAG_OCTET_STRING, subject_key_identifier(certificate)),
         )
-        return public_key, _issuer_and_serial_der(certificate), key_id
+        return public_key, _issuer_and_serial_der(certificate), key_id, "kari"
     raise UnsupportedAlgorithmError(
         type(public_key).__name__.removeprefix("_"), "keys cannot receive encrypted content"
     )
@@ -308,15 +313,17 @@ def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[byt
     rest is a few TLVs around the wrapped key.
     """
     by_key_id = recipient.use_subject_key_identifier
-    public_key, named_by_issuer, key_id = _recipient_key(recipient.certificate)
+    public_key, named_by_issuer, key_id, kind = _recipient_key(recipient.certificate)
     rid = key_id if by_key_id else named_by_issuer
-    if isinstance(public_key, _KEM_KEYS):
-        return kem_recipient_info_der(rid, kem_wrap(public_key, key, ukm=recipient.ukm)), 3
-    if isinstance(public_key, rsa.RSAPublicKey):
+    if kind == "kemri":
+        kem_key = cast(KemPublicKey, public_key)
+        return kem_recipient_info_der(rid, kem_wrap(kem_key, key, ukm=recipient.ukm)), 3
+    if kind == "ktri":
+        rsa_key = cast(rsa.RSAPublicKey, public_key)
         if recipient.rsa_oaep:
-            algorithm, encrypted = rsa_wrap(public_key, key, oaep_hash=recipient.oaep_hash)
+            algorithm, encrypted = rsa_wrap(rsa_key, key, oaep_hash=recipient.oaep_hash)
         else:
-            algorithm, encrypted = PKCS1V15_ALGORITHM_DER, public_key.encrypt(key, _PKCS1V15)
+            algorithm, encrypted = PKCS1V15_ALGORITHM_DER, rsa_key.encrypt(key, _PKCS1V15)
         version = 2 if by_key_id else 0
         body = _tlv(
             TAG_SEQUENCE,
@@ -326,8 +333,9 @@ def _recipient_info_der(recipient: EncryptionRecipient, key: bytes) -> tuple[byt
             _tlv(TAG_OCTET_STRING, encrypted),
         )
         return body, version
+    agreement_key = cast(AgreementPublicKey, public_key)
     originator, algorithm, encrypted = agree_and_wrap(
-        public_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
+        agreement_key, key, kdf=recipient.kdf, kdf_hash=recipient.kdf_hash
     )
     encrypted_keys = _tlv(TAG_SEQUENCE, _tlv(TAG_SEQUENCE, rid, _tlv(TAG_OCTET_STRING, encrypted)))
     body = _tlv(_KARI_TAG, _INTEGERS[3], _tlv(_EXPLICIT_0, originator), algorithm, encrypted_keys)
