@@ -107,10 +107,25 @@ def split_protected_parts(raw: bytes) -> tuple[list[bytes], int, Iterator[Bytes]
 def protected_entity_pieces(raw: bytes) -> tuple[list[bytes], list[Bytes]]:
     """:func:`split_protected_parts` without the length (which costs a scan), pieces in a list."""
     outer, headers, body_start = _entity_headers(raw)
+    converted = _lf_pieces(raw, body_start)
+    if converted is not None:
+        return outer, [headers, *converted]
     kind = _line_endings(raw, body_start)
     if kind == "mixed":
         return outer, [headers, canonical_crlf(raw[body_start:])]
     return outer, [headers, *_body_pieces(raw, body_start, kind)]
+
+
+def _lf_pieces(raw: bytes, start: int) -> list[bytes] | None:
+    """The canonical pieces of ``raw[start:]`` when it holds no CR (the usual LF file), else
+    ``None``: each piece is looked at for a CR while it is in the cache, not the body first."""
+    pieces = []
+    for at in range(start, len(raw), _STEP):
+        piece = raw[at : at + _STEP]
+        if b"\r" in piece:
+            return None
+        pieces.append(piece.replace(b"\n", b"\r\n"))
+    return pieces
 
 
 def _entity_headers(raw: bytes) -> tuple[list[bytes], bytes, int]:
