@@ -85,29 +85,24 @@ def prepared_for_transport(raw: bytes) -> bytes:
     return b"".join(pieces)
 
 
-_QUICK_LOOK_OCTETS = 64 * 1024
-"""Up to this size a message is first looked at whole (the walk's own cost is what counts)."""
-
 _WALK_LABELS = re.compile(rb"multipart/|message/|8bit|binary")
 """What in a (lowercased) top-level header section makes the walk necessary even when no
 octet is at risk: parts to look at, or an 8-bit label to change."""
 
 
 def _nothing_to_prepare(raw: bytes) -> bool:
-    """Whether a small message is clean, in one look at it (the usual case: a short text).
+    """Whether a single-part message is clean, in one look at its body (the usual case).
 
-    A single-part message without an ``8bit``/``binary`` label and with no
-    octet at risk (:func:`_text_at_risk`) gets no edit from the walk, so it
-    is skipped.  Anything else is left to the walk, which looks at each
-    body apart.
+    A message whose header section names no parts and no ``8bit``/``binary``
+    label, and whose body has no octet at risk (:func:`_at_risk`), gets no
+    edit from the walk, so it is skipped.  Anything else is left to the
+    walk, which looks at each part apart.
     """
-    if len(raw) > _QUICK_LOOK_OCTETS:
+    entity = split_entity(raw)
+    if _WALK_LABELS.search(entity.header_block.lower()) is not None:
         return False
-    header_end = raw.find(b"\n\n")
-    if header_end < 0:
-        header_end = raw.find(b"\r\n\r\n")
-    header = raw if header_end < 0 else raw[:header_end]
-    return _WALK_LABELS.search(header.lower()) is None and not _text_at_risk(raw)
+    # A header section without the empty line after it has no body (body_start 0).
+    return not entity.body_start or not _at_risk(raw, entity.body_start, len(raw))
 
 
 @dataclass
