@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +45,9 @@ from smimecore.scan.result import (
     message_headers,
 )
 from smimecore.scan.sources import Location, MessageReader
+from smimecore.scan.summary import Tally
 
-__all__ = ["ScanSpec", "scan_location", "scan_partition"]
+__all__ = ["Batch", "ScanSpec", "prepare", "scan_batch", "scan_location", "scan_partition"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -85,6 +87,9 @@ _ENGINES_KEPT = 4
 
 def engine_for(spec: ScanSpec) -> SMIME:
     """This process's engine for ``spec``, built on first use."""
+    engine = _ENGINES.get(spec.token)  # the usual case, without the lock
+    if engine is not None:
+        return engine
     with _ENGINES_LOCK:
         engine = _ENGINES.get(spec.token)
         if engine is None:
@@ -99,6 +104,17 @@ def engine_for(spec: ScanSpec) -> SMIME:
                 del _ENGINES[next(iter(_ENGINES))]
             _ENGINES[spec.token] = engine
         return engine
+
+
+def prepare(spec: ScanSpec) -> None:
+    """Build this process's engine for ``spec`` now, before its first message.
+
+    A failure is left for :func:`scan_location` to report, message by message.
+    """
+    try:
+        engine_for(spec)
+    except Exception:  # noqa: S110 - reported by scan_location, with the message
+        pass
 
 
 def _forget_engine(spec: ScanSpec) -> None:
@@ -144,6 +160,41 @@ def scan_location(
 
 def _reading_error(exc: Exception) -> str:
     return f"cannot read it: {getattr(exc, 'strerror', None) or first_line(exc)}"
+
+
+@dataclass
+class Batch:
+    """Results of some messages, as they travel from a worker to whoever keeps them.
+
+    Each result is already its JSON text (:func:`~smimecore.scan.result.encode`, what the
+    database and the JSON Lines report hold) and the summary's :func:`tally` of them all,
+    so the one process that keeps the results of every worker decodes and counts nothing.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    tallies: Counter[Tally] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, results: Iterable[ScanResult]) -> Batch:
+        """The batch of ``results``."""
+        batch = cls()
+        for result in results:
+            batch.add(result)
+        return batch
+
+    def add(self, result: ScanResult) -> None:
+        """Add one result, after those added before."""
+        self.texts.append(result.to_json())
+        self.tallies[result.tally()] += 1
+
+
+def scan_batch(locations: Iterable[Location], spec: ScanSpec) -> Batch:
+    """:func:`scan_location` over a batch, with one reader: the results as a :class:`Batch`."""
+    reader = MessageReader()
+    try:
+        return Batch.of(scan_location(location, spec, reader) for location in locations)
+    finally:
+        reader.close()
 
 
 def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
