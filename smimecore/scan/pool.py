@@ -35,7 +35,7 @@ from typing import Any
 from smimecore.errors import ScanError
 from smimecore.scan.result import CRASH, TIMEOUT, ScanResult, failure
 from smimecore.scan.sources import Location, MessageReader
-from smimecore.scan.worker import Batch, ScanSpec, prepare, scan_location
+from smimecore.scan.worker import Batch, ScanSpec, prepare, scan_location, scan_locations
 
 __all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "OnBatch", "default_jobs"]
 
@@ -72,17 +72,31 @@ def _worker_main(
         connection.send(_READY)
         prepare(spec)  # while the parent indexes
         while tasks := connection.recv():
-            results = Batch()
-            for seq, location in tasks:
-                state[_STARTED] = time.monotonic()  # before the number: see _Worker.current
-                state[_SEQ] = seq
-                results.add(function(location, spec, reader))
+            results = _scan_tasks(tasks, spec, function, reader, state)
             state[_SEQ] = _IDLE
             connection.send((tasks[-1][0], results))
     except (EOFError, OSError):
         pass  # the parent is gone: so is the reason to go on
     finally:
         reader.close()
+
+
+def _scan_tasks(
+    tasks: list[Task], spec: ScanSpec, function: MessageFunction, reader: MessageReader, state: Any
+) -> Batch:
+    """The batch of results of ``tasks``, showing in ``state`` which message is worked on."""
+
+    def mark(index: int, since: float) -> None:
+        state[_STARTED] = since  # before the number: see _Worker.current
+        state[_SEQ] = tasks[index][0]
+
+    if function is scan_location:  # the default: in two rounds, the same results
+        return Batch.of(scan_locations([location for _, location in tasks], spec, reader, mark))
+    results = Batch()
+    for index, (_, location) in enumerate(tasks):
+        mark(index, time.monotonic())
+        results.add(function(location, spec, reader))
+    return results
 
 
 @dataclass

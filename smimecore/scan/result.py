@@ -29,11 +29,13 @@ from smimecore.scan.sources import Location
 from smimecore.scan.summary import Tally, tally_of
 
 __all__ = [
+    "HEADER_BYTES",
     "OUTCOMES",
     "ScanResult",
     "encode",
     "failure",
     "from_error",
+    "from_records",
     "from_result",
     "message_headers",
     "parse_date",
@@ -48,7 +50,8 @@ an operation that raised), ``error`` (no result: unreadable, timed out, crashed)
 TIMEOUT, CRASH, UNREADABLE, INTERNAL = "timeout", "crash", "unreadable", "internal error"
 """Reasons of an ``error`` outcome."""
 
-_HEADER_BYTES = 256 * 1024  # header fields beyond this are not looked at
+HEADER_BYTES = 256 * 1024
+"""How much of a message :func:`message_headers` looks at (header fields beyond are not)."""
 _VALUE_LIMIT = 998  # RFC 5322's line limit: enough for any honest Message-ID, Date or From
 _ALGORITHM_FIELDS = ("DigestAlgorithm", "SignatureAlgorithm", "Cipher", "KeyEncryption")
 _COVERAGE_FIELDS = {
@@ -211,7 +214,14 @@ def _json_list(values: Iterable[object]) -> str:
 def from_result(location: Location, headers: Mapping[str, Any], result: Result) -> ScanResult:
     """The scan result of a message ``verify_decrypt`` gave ``result`` for."""
     records = [record.to_dict() for record in result.statuses]
-    return _classified(location, headers, records, ok=result.ok, errors=())
+    return from_records(location, headers, records, result.ok)
+
+
+def from_records(
+    location: Location, headers: Mapping[str, Any], records: Sequence[Mapping[str, Any]], ok: bool
+) -> ScanResult:
+    """:func:`from_result` from the result's status records (as dicts) and its ``ok``."""
+    return _classified(location, headers, records, ok=ok, errors=())
 
 
 def from_error(location: Location, headers: Mapping[str, Any], error: SmimeError) -> ScanResult:
@@ -243,7 +253,7 @@ def message_headers(data: bytes) -> dict[str, Any]:
     field that cannot be decoded is given as it is.
     """
     try:
-        entity = split_entity(data[:_HEADER_BYTES])
+        entity = split_entity(data[:HEADER_BYTES])
     except MalformedMessageError:
         return {"message_id": None, "date": None, "year": None, "sender": None}
     message_id, date, sender = (_decoded(entity.field(name)) for name in _HEADER_FIELDS)

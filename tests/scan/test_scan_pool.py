@@ -21,7 +21,7 @@ from smimecore.scan.run import ScanOptions, run_scan
 from smimecore.scan.sources import Location, MessageReader, find_messages
 from smimecore.scan.store import ResultStore
 from smimecore.scan.summary import Tally, tally
-from smimecore.scan.worker import Batch, ScanSpec, scan_location
+from smimecore.scan.worker import Batch, ScanSpec, scan_location, scan_locations
 from tests.scan_corpus import plain
 
 
@@ -212,3 +212,22 @@ def test_batches_shrink_near_the_end(tmp_path: Path, expected: int | None, large
     sizes: list[int] = []
     LocalPool(ScanSpec(Config()), 2).run(iter(tasks), lambda s, _: sizes.append(len(s)), expected)
     assert sum(sizes) == 40 and max(sizes) == largest
+
+
+def test_a_batch_in_two_rounds_gives_each_message_its_own_result(tmp_path: Path) -> None:
+    """A slow message times out (with its header fields), a deleted one is unreadable, the
+    messages around them are scanned; each round shows which message it is on, since when."""
+    folder = _folder(tmp_path, {"slow.eml": slow_message(), "zz-gone.eml": plain(9, 2020)})
+    locations = list(find_messages([folder]))
+    (folder / "zz-gone.eml").unlink()
+    marks: list[tuple[int, float]] = []
+    spec = ScanSpec(Config(max_mime_parts=1_000_000), 0.3)
+    results = scan_locations(locations, spec, MessageReader(), lambda *mark: marks.append(mark))
+    names = [Path(location.file).name for location in locations]
+    outcomes = {name: (r.outcome, r.reason) for name, r in zip(names, results, strict=True)}
+    assert outcomes.pop("slow.eml") == ("error", "timeout")
+    assert outcomes.pop("zz-gone.eml") == ("error", "unreadable")
+    assert set(outcomes.values()) == {("plain", None)} and len(outcomes) == 6
+    assert results[names.index("slow.eml")].sender == "Mallory <m@example.net>"
+    assert [index for index, _ in marks] == [*range(8), *range(8)]
+    assert marks[:8] == marks[8:]  # the second round keeps each message's start
