@@ -68,7 +68,10 @@ def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
     """Messages per second of the loop, scans with 1 and 2 jobs, and Dask (when installed).
 
     Each scan's time is the whole ``run_scan``: indexing, starting the workers, the results
-    database and the summary.  The runs alternate, ``rounds`` times; figures are medians.
+    database and the summary.  The runs alternate, ``rounds`` times, after a warm-up; figures
+    are medians.  The Dask cluster runs only while Dask is measured: idle, its scheduler (in
+    this process) and its two worker processes still take a few percent of a core, which on
+    two cores would be taken from the other runs.
     """
     mbox = setup.scratch / "scan-signed.mbox"
     messages = signed_mbox(setup, count, mbox)
@@ -77,24 +80,30 @@ def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
         "jobs1": lambda: _scan(setup, mbox, count, jobs=1),
         "jobs2": lambda: _scan(setup, mbox, count, jobs=2),
     }
+    rates = _rates(runs, count, rounds)
     cluster = _local_cluster()
     if cluster is not None:
-        runs["dask"] = lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    try:
-        for run in runs.values():  # warm-up: caches, the fork server, the cluster's workers
-            run()
-        for _ in range(rounds):
-            for name, run in runs.items():
-                times[name].append(run())
-    finally:
-        if cluster is not None:
+        try:
+            dask = {"dask": lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)}
+            rates.update(_rates(dask, count, rounds))
+        finally:
             cluster.close()
-    rates = {name: count / statistics.median(seconds) for name, seconds in times.items()}
     figures = {"count": float(count), "rounds": float(rounds), **rates}
     figures["speedup"] = rates["jobs2"] / rates["jobs1"]
     figures["vs_loop"] = rates["jobs1"] / rates["loop"]
     return figures
+
+
+def _rates(runs: dict[str, Callable[[], float]], count: int, rounds: int) -> dict[str, float]:
+    """Median messages per second of each run, alternated ``rounds`` times after a warm-up
+    (caches, the fork server, the cluster's workers)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name].append(run())
+    return {name: count / statistics.median(seconds) for name, seconds in times.items()}
 
 
 def _local_cluster() -> object | None:

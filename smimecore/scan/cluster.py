@@ -2,7 +2,7 @@
 
 Partitions of locations (paths and offsets, never message bytes) go to the
 workers through the scheduler; each worker reads its messages from shared
-storage, calls :func:`~smimecore.scan.worker.scan_partition`, and sends
+storage, calls :func:`~smimecore.scan.worker.scan_batch`, and sends
 the results back, which land in the same database and reports as a local
 run's.  The spec travels once per worker (``scatter``), and each worker
 process builds its engine once.  A partition whose task fails (a worker
@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from smimecore.errors import ScanError, first_line
-from smimecore.scan.pool import OnResult, Task
+from smimecore.scan.pool import OnBatch, Task
 from smimecore.scan.result import CRASH, failure
-from smimecore.scan.worker import ScanSpec, scan_partition
+from smimecore.scan.worker import Batch, ScanSpec, scan_batch
 
 __all__ = ["partition_size", "run_on_dask"]
 
@@ -35,7 +35,7 @@ def partition_size(total: int, threads: int) -> int:
 
 
 def run_on_dask(
-    address: str, spec: ScanSpec, tasks: Iterator[Task], on_result: OnResult, total: int
+    address: str, spec: ScanSpec, tasks: Iterator[Task], on_batch: OnBatch, total: int
 ) -> None:
     """Scan ``tasks`` on the cluster whose scheduler is at ``address``."""
     try:
@@ -49,20 +49,20 @@ def run_on_dask(
             f"cannot reach the Dask scheduler at {address}: {first_line(exc)}"
         ) from None
     with client:
-        _Submitter(client, spec, tasks, on_result, total).run()
+        _Submitter(client, spec, tasks, on_batch, total).run()
 
 
 class _Submitter:
     """Keeps a bounded number of partitions in flight and collects their results in any order."""
 
     def __init__(
-        self, client: Any, spec: ScanSpec, tasks: Iterator[Task], on_result: OnResult, total: int
+        self, client: Any, spec: ScanSpec, tasks: Iterator[Task], on_batch: OnBatch, total: int
     ) -> None:
         from distributed import as_completed
 
         self.client = client
         self.tasks = tasks
-        self.on_result = on_result
+        self.on_batch = on_batch
         threads = sum(client.nthreads().values()) or 1
         self.size = partition_size(total, threads)
         self.window = threads * 2
@@ -81,8 +81,9 @@ class _Submitter:
             except Exception as exc:  # the task failed: a worker died on it, or could not run it
                 self._failed(batch, exc)
                 continue
-            for (seq, _), result in zip(batch, results, strict=True):
-                self.on_result(seq, result)
+            if len(results.texts) != len(batch):
+                raise ScanError(f"a Dask task gave {len(results.texts)} results for {len(batch)}")
+            self.on_batch([seq for seq, _ in batch], results)
             self._submit_next()
 
     def _submit_next(self) -> bool:
@@ -93,7 +94,7 @@ class _Submitter:
 
     def _submit(self, batch: list[Task]) -> None:
         locations = [location for _, location in batch]
-        future = self.client.submit(scan_partition, locations, self.spec, pure=False)
+        future = self.client.submit(scan_batch, locations, self.spec, pure=False)
         self.batches[future.key] = batch
         self.in_flight.add(future)  # type: ignore[no-untyped-call]
 
@@ -106,5 +107,5 @@ class _Submitter:
             return
         (seq, location) = batch[0]
         detail = f"the Dask task failed: {type(exc).__name__}: {first_line(exc)}"
-        self.on_result(seq, failure(location, CRASH, detail).to_dict())
+        self.on_batch([seq], Batch.of([failure(location, CRASH, detail)]))
         self._submit_next()

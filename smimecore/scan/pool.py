@@ -18,6 +18,7 @@ that has the engine imported, so starting (or replacing) one is cheap.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -26,7 +27,7 @@ import selectors
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -34,18 +35,25 @@ from typing import Any
 from smimecore.errors import ScanError
 from smimecore.scan.result import CRASH, TIMEOUT, ScanResult, failure
 from smimecore.scan.sources import Location, MessageReader
-from smimecore.scan.worker import ScanSpec, scan_location
+from smimecore.scan.worker import Batch, ScanSpec, prepare, scan_location, scan_locations
 
-__all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "default_jobs"]
+__all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "OnBatch", "default_jobs"]
 
 GRACE_SECONDS = 5.0
 """How long past the time limit a worker on one message is given before it is killed."""
-BATCH = 16
-"""Locations per batch; each worker has up to two batches, so it never waits for the parent."""
+BATCH = 64
+"""Most locations per batch; each worker has up to two batches, so it never waits for the parent.
+
+Large batches cost the parent, which keeps the results of every worker, few wake-ups; near the
+end of a scan of known size they shrink, so that no worker is left with many messages to go
+while the others have finished."""
+_TAIL_SHARE = 4  # near the end a batch is at most this fraction of each worker's share of the rest
 
 MessageFunction = Callable[[Location, ScanSpec, MessageReader], ScanResult]
 Task = tuple[int, Location]
-OnResult = Callable[[int, dict[str, Any]], None]
+OnBatch = Callable[[Sequence[int], Batch], None]
+"""Called with the numbers of some messages and their results, in the same order."""
+_Starting = tuple[BaseProcess, multiprocessing.connection.Connection, Any]
 _READY = "ready"
 _START_SECONDS = 60.0
 _IDLE = -1.0
@@ -62,18 +70,33 @@ def _worker_main(
     reader = MessageReader()
     try:
         connection.send(_READY)
-        while batch := connection.recv():
-            results = []
-            for seq, location in batch:
-                state[_STARTED] = time.monotonic()  # before the number: see _Worker.current
-                state[_SEQ] = seq
-                results.append((seq, function(location, spec, reader).to_dict()))
+        prepare(spec)  # while the parent indexes
+        while tasks := connection.recv():
+            results = _scan_tasks(tasks, spec, function, reader, state)
             state[_SEQ] = _IDLE
-            connection.send(results)
+            connection.send((tasks[-1][0], results))
     except (EOFError, OSError):
         pass  # the parent is gone: so is the reason to go on
     finally:
         reader.close()
+
+
+def _scan_tasks(
+    tasks: list[Task], spec: ScanSpec, function: MessageFunction, reader: MessageReader, state: Any
+) -> Batch:
+    """The batch of results of ``tasks``, showing in ``state`` which message is worked on."""
+
+    def mark(index: int, since: float) -> None:
+        state[_STARTED] = since  # before the number: see _Worker.current
+        state[_SEQ] = tasks[index][0]
+
+    if function is scan_location:  # the default: in two rounds, the same results
+        return Batch.of(scan_locations([location for _, location in tasks], spec, reader, mark))
+    results = Batch()
+    for index, (_, location) in enumerate(tasks):
+        mark(index, time.monotonic())
+        results.add(function(location, spec, reader))
+    return results
 
 
 @dataclass
@@ -119,20 +142,62 @@ class LocalPool:
         self.limit = None if spec.timeout is None else spec.timeout + grace
         self._context = _context()
         self._workers: list[_Worker] = []
+        self._starting: list[_Starting] = []
+        self._expected: int | None = None  # tasks in all, when known
+        self._taken = 0  # tasks taken from the iterator
         self._retry: deque[Task] = deque()
         self._selector = selectors.DefaultSelector()
 
-    def run(self, tasks: Iterator[Task], on_result: OnResult) -> None:
-        """Scan every task, calling ``on_result(seq, result)`` as each result arrives."""
+    def start(self) -> None:
+        """Start the worker processes, without waiting for them.
+
+        They load their engines meanwhile (the caller indexes the inputs);
+        :meth:`run` waits for them, and starts them if this was not called.
+        """
+        while len(self._starting) < self.jobs:
+            self._starting.append(self._spawn())
+
+    def run(
+        self,
+        tasks: Iterator[Task],
+        on_batch: OnBatch,
+        expected: int | None = None,
+        background: Callable[[], bool] | None = None,
+    ) -> None:
+        """Scan every task, calling ``on_batch`` as results arrive; then stop the workers.
+
+        ``expected`` is how many tasks there are, when known (see :meth:`expect`).
+        ``background`` is work for the time the workers need no attention: it
+        does a little at a time and returns whether it did any (the index of a
+        scan, made while the workers scan what is indexed already).
+        """
+        self._expected = expected
         try:
-            for _ in range(self.jobs):
-                self._workers.append(self._start())
-            self._loop(tasks, on_result)
+            self.start()
+            while self._starting:
+                self._workers.append(self._ready(*self._starting.pop(0)))
+            self._loop(tasks, on_batch, background)
         finally:
-            self._stop()
-            self._selector.close()
+            self.close()
+
+    def expect(self, count: int) -> None:
+        """There are ``count`` tasks in all (those sent already included): near the end the
+        batches shrink, so that the workers finish together."""
+        self._expected = count
+
+    def close(self) -> None:
+        """Stop every worker (what :meth:`run` ends with; for a pool started but not run)."""
+        self._workers.extend(
+            _Worker(process, connection, state) for process, connection, state in self._starting
+        )
+        self._starting.clear()
+        self._stop()
+        self._selector.close()
 
     def _start(self) -> _Worker:
+        return self._ready(*self._spawn())
+
+    def _spawn(self) -> _Starting:
         parent, child = self._context.Pipe()
         state = self._context.RawArray("d", [_IDLE, 0.0])
         process = self._context.Process(
@@ -147,7 +212,13 @@ class LocalPool:
             raise ScanError(
                 f"the configuration cannot be sent to worker processes: {exc}"
             ) from None
-        child.close()
+        finally:
+            child.close()
+        return process, parent, state
+
+    def _ready(
+        self, process: BaseProcess, parent: multiprocessing.connection.Connection, state: Any
+    ) -> _Worker:
         if not parent.poll(_START_SECONDS) or _receive_ready(parent) != _READY:
             process.kill()
             raise ScanError(
@@ -158,40 +229,50 @@ class LocalPool:
         self._selector.register(parent, selectors.EVENT_READ, worker)
         return worker
 
-    def _next_batch(self, tasks: Iterator[Task]) -> list[Task]:
+    def _batch_size(self) -> int:
+        if self._expected is None:
+            return BATCH
+        left = self._expected - self._taken + len(self._retry)
+        return max(1, min(BATCH, left // (self.jobs * _TAIL_SHARE)))
+
+    def _next_batch(self, tasks: Iterator[Task], size: int) -> list[Task]:
         batch: list[Task] = []
-        while self._retry and len(batch) < BATCH:
+        while self._retry and len(batch) < size:
             batch.append(self._retry.popleft())
-        for task in tasks:
-            batch.append(task)
-            if len(batch) >= BATCH:
-                break
+        retried = len(batch)
+        batch.extend(itertools.islice(tasks, size - retried))
+        self._taken += len(batch) - retried
         return batch
 
-    def _fill(self, tasks: Iterator[Task], on_result: OnResult) -> None:
+    def _fill(self, tasks: Iterator[Task], on_batch: OnBatch) -> None:
         for worker in list(self._workers):
-            while len(worker.tasks) < 2 * BATCH:
-                batch = self._next_batch(tasks)
+            while len(worker.tasks) < 2 * (size := self._batch_size()):
+                batch = self._next_batch(tasks, size)
                 if not batch:
                     return
                 try:
                     worker.connection.send(batch)
                 except OSError:  # it died since it last answered
                     self._retry.extendleft(reversed(batch))
-                    self._lost(worker, on_result, CRASH, _exit_description(worker.process))
+                    self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
                     break
                 worker.tasks.extend(batch)
 
-    def _loop(self, tasks: Iterator[Task], on_result: OnResult) -> None:
+    def _loop(
+        self, tasks: Iterator[Task], on_batch: OnBatch, background: Callable[[], bool] | None
+    ) -> None:
         while True:
-            self._fill(tasks, on_result)
+            self._fill(tasks, on_batch)
             busy = [worker for worker in self._workers if worker.tasks]
             if not busy:
                 return  # nothing left to send, nothing in flight
-            for key, _ in self._selector.select(self._wait_time(busy)):
-                self._receive(key.data, on_result)
+            ready = self._selector.select(0 if background else self._wait_time(busy))
+            if not ready and background and not background():
+                background = None  # all done
+            for key, _ in ready:
+                self._receive(key.data, on_batch)
             for worker in busy:
-                self._check_deadline(worker, on_result)
+                self._check_deadline(worker, on_batch)
 
     def _wait_time(self, busy: list[_Worker]) -> float | None:
         if self.limit is None:
@@ -201,27 +282,27 @@ class LocalPool:
             return self.limit
         return max(0.0, min(started) + self.limit - time.monotonic())
 
-    def _receive(self, worker: _Worker, on_result: OnResult) -> None:
+    def _receive(self, worker: _Worker, on_batch: OnBatch) -> None:
         try:
-            results = worker.connection.recv()
+            last, results = worker.connection.recv()
         except (EOFError, OSError):
-            self._lost(worker, on_result, CRASH, _exit_description(worker.process))
+            self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
             return
-        for seq, result in results:
-            task_seq, _ = worker.tasks.popleft()
-            if task_seq != seq:
-                raise ScanError(f"a worker answered for message {seq}, not {task_seq}")
-            on_result(seq, result)
+        count = len(results.texts)
+        seqs = [worker.tasks.popleft()[0] for _ in range(min(count, len(worker.tasks)))]
+        if len(seqs) != count or seqs[-1] != last:
+            raise ScanError(f"a worker answered for message {last}, not {seqs[-1:]}")
+        on_batch(seqs, results)
 
-    def _check_deadline(self, worker: _Worker, on_result: OnResult) -> None:
+    def _check_deadline(self, worker: _Worker, on_batch: OnBatch) -> None:
         current = worker.current()
         if self.limit is None or current is None:
             return
         if time.monotonic() - current[1] > self.limit:
             detail = f"no result within {self.spec.timeout:g} s; killed"
-            self._lost(worker, on_result, TIMEOUT, detail)
+            self._lost(worker, on_batch, TIMEOUT, detail)
 
-    def _lost(self, worker: _Worker, on_result: OnResult, reason: str, detail: str) -> None:
+    def _lost(self, worker: _Worker, on_batch: OnBatch, reason: str, detail: str) -> None:
         """The worker died or is killed: its message gets ``reason``, the rest go again."""
         current = worker.current()
         self._selector.unregister(worker.connection)
@@ -231,7 +312,7 @@ class LocalPool:
         worker.tasks.clear()
         self._workers[self._workers.index(worker)] = self._start()
         for seq, location in failed:
-            on_result(seq, failure(location, reason, detail).to_dict())
+            on_batch([seq], Batch.of([failure(location, reason, detail)]))
 
     def _stop(self) -> None:
         for worker in self._workers:

@@ -15,8 +15,9 @@ import email.errors
 import email.header
 import email.utils
 import json
+import json.encoder
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +26,16 @@ from smimecore.errors import MalformedMessageError, SmimeError, first_line
 from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
+from smimecore.scan.summary import Tally, tally_of
 
 __all__ = [
+    "HEADER_BYTES",
     "OUTCOMES",
     "ScanResult",
     "encode",
     "failure",
     "from_error",
+    "from_records",
     "from_result",
     "message_headers",
     "parse_date",
@@ -46,7 +50,8 @@ an operation that raised), ``error`` (no result: unreadable, timed out, crashed)
 TIMEOUT, CRASH, UNREADABLE, INTERNAL = "timeout", "crash", "unreadable", "internal error"
 """Reasons of an ``error`` outcome."""
 
-_HEADER_BYTES = 256 * 1024  # header fields beyond this are not looked at
+HEADER_BYTES = 256 * 1024
+"""How much of a message :func:`message_headers` looks at (header fields beyond are not)."""
 _VALUE_LIMIT = 998  # RFC 5322's line limit: enough for any honest Message-ID, Date or From
 _ALGORITHM_FIELDS = ("DigestAlgorithm", "SignatureAlgorithm", "Cipher", "KeyEncryption")
 _COVERAGE_FIELDS = {
@@ -65,6 +70,7 @@ _FOUND_IN = (
     *_COVERAGE_FIELDS.items(),
 )
 _VERIFY_ONLY = ("signer", "trust")  # read from Verify records only
+_FOUND_IN_ANY = tuple(item for item in _FOUND_IN if item[0] not in _VERIFY_ONLY)
 
 
 @dataclass(slots=True)
@@ -101,27 +107,121 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON types; ``from`` holds :attr:`sender`."""
-        data = {_KEYS.get(name, name): getattr(self, name) for name in _FIELD_NAMES}
-        data["location"] = self.location.to_dict()
-        data["statuses"] = [dict(record) for record in self.statuses]
-        for name in ("algorithms", "weak_algorithms", "errors"):
-            data[name] = list(data[name])
-        return data
+        # Spelt out, in the fields' order (this runs for every message of an archive).
+        return {
+            "source": self.source,
+            "location": self.location.to_dict(),
+            "message_id": self.message_id,
+            "date": self.date,
+            "year": self.year,
+            "from": self.sender,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "signed": self.signed,
+            "verified": self.verified,
+            "trusted": self.trusted,
+            "encrypted": self.encrypted,
+            "decrypted": self.decrypted,
+            "signer": self.signer,
+            "trust": self.trust,
+            "coverage": self.coverage,
+            "part": self.part,
+            "authenticated": self.authenticated,
+            "signing_time": self.signing_time,
+            "algorithms": list(self.algorithms),
+            "weak_algorithms": list(self.weak_algorithms),
+            "reason": self.reason,
+            "errors": list(self.errors),
+            "statuses": [dict(record) for record in self.statuses],
+        }
 
+    def to_json(self) -> str:
+        """:func:`encode` of :meth:`to_dict`, made without the dict (for every message of an
+        archive, in the worker processes)."""
+        location = self.location
+        records = ",".join(
+            _ENCODER.encode(record if type(record) is dict else dict(record))
+            for record in self.statuses
+        )
+        value, values = _json_value, _json_list
+        return (
+            f'{{"source":{value(self.source)},"location":{{"kind":{value(location.kind)},'
+            f'"file":{value(location.file)},"index":{value(location.index)},'
+            f'"key":{value(location.key)},"offset":{value(location.offset)},'
+            f'"length":{value(location.length)},"compressed":{value(location.compressed)}}},'
+            f'"message_id":{value(self.message_id)},"date":{value(self.date)},'
+            f'"year":{value(self.year)},"from":{value(self.sender)},'
+            f'"outcome":{value(self.outcome)},"ok":{value(self.ok)},'
+            f'"signed":{value(self.signed)},"verified":{value(self.verified)},'
+            f'"trusted":{value(self.trusted)},"encrypted":{value(self.encrypted)},'
+            f'"decrypted":{value(self.decrypted)},"signer":{value(self.signer)},'
+            f'"trust":{value(self.trust)},"coverage":{value(self.coverage)},'
+            f'"part":{value(self.part)},"authenticated":{value(self.authenticated)},'
+            f'"signing_time":{value(self.signing_time)},'
+            f'"algorithms":{values(self.algorithms)},'
+            f'"weak_algorithms":{values(self.weak_algorithms)},'
+            f'"reason":{value(self.reason)},"errors":{values(self.errors)},'
+            f'"statuses":[{records}]}}'
+        )
 
-_FIELD_NAMES = tuple(item.name for item in fields(ScanResult))
-_KEYS = {"sender": "from"}
+    def tally(self) -> Tally:
+        """What the summary counts of this result (:func:`~smimecore.scan.summary.tally`)."""
+        return tally_of(
+            self.outcome,
+            (
+                bool(self.signed),
+                bool(self.verified),
+                bool(self.trusted),
+                bool(self.encrypted),
+                bool(self.decrypted),
+            ),
+            self.reason,
+            self.weak_algorithms,
+            self.year,
+            self.algorithms,
+        )
 
 
 def encode(result: Mapping[str, Any]) -> str:
     """The one JSON text of a result (the database, JSON Lines and every runner use it)."""
-    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(result)
+
+
+# Made once: ``json.dumps`` with options builds an encoder per call.  A result holds no cycles.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_quoted = json.encoder.encode_basestring  # the encoder's own string writer (ensure_ascii=False)
+
+
+def _json_value(value: object) -> str:
+    """One value as :data:`_ENCODER` writes it (the common ones without a call into it)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return _quoted(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
+
+def _json_list(values: Iterable[object]) -> str:
+    return "[" + ",".join(map(_json_value, values)) + "]"
 
 
 def from_result(location: Location, headers: Mapping[str, Any], result: Result) -> ScanResult:
     """The scan result of a message ``verify_decrypt`` gave ``result`` for."""
     records = [record.to_dict() for record in result.statuses]
-    return _classified(location, headers, records, ok=result.ok, errors=())
+    return from_records(location, headers, records, result.ok)
+
+
+def from_records(
+    location: Location, headers: Mapping[str, Any], records: Sequence[Mapping[str, Any]], ok: bool
+) -> ScanResult:
+    """:func:`from_result` from the result's status records (as dicts) and its ``ok``."""
+    return _classified(location, headers, records, ok=ok, errors=())
 
 
 def from_error(location: Location, headers: Mapping[str, Any], error: SmimeError) -> ScanResult:
@@ -153,7 +253,7 @@ def message_headers(data: bytes) -> dict[str, Any]:
     field that cannot be decoded is given as it is.
     """
     try:
-        entity = split_entity(data[:_HEADER_BYTES])
+        entity = split_entity(data[:HEADER_BYTES])
     except MalformedMessageError:
         return {"message_id": None, "date": None, "year": None, "sender": None}
     message_id, date, sender = (_decoded(entity.field(name)) for name in _HEADER_FIELDS)
@@ -200,30 +300,32 @@ def _classified(
         operation, status = get("Operation"), get("Status")
         if status != DONE:
             failing.append(record)
+        read = _FOUND_IN
         if operation == "Verify":
             signed = True
             verified = verified and status == DONE
             trusted = trusted and get("Trust") == "FULL"
-        elif operation in _KEY_OPERATIONS:
-            encrypted = True
-            decrypted = decrypted or (operation == "Decrypt" and status == DONE)
-        for name, key in _FOUND_IN:
+        else:
+            read = _FOUND_IN_ANY
+            if operation in _KEY_OPERATIONS:
+                encrypted = True
+                decrypted = decrypted or (operation == "Decrypt" and status == DONE)
+        for name, key in read:
             value = get(key)
-            if (
-                value is not None
-                and value != ""
-                and (name not in _VERIFY_ONLY or operation == "Verify")
-            ):
+            if value is not None and value != "":
                 found[name][str(value)] = None
-        for weak in str(get("WeakAlgorithms") or "").split(","):
+        listed = get("WeakAlgorithms")
+        for weak in str(listed).split(",") if listed else ():
             if weak.strip():
                 found["weak_algorithms"][weak.strip()] = None
     verified, trusted = signed and verified, signed and verified and trusted
-    coverage: dict[str, Any] = {name: _joined(found[name]) for name in _COVERAGE_FIELDS}
     return ScanResult(
         source=location.source,
         location=location,
-        **headers,
+        message_id=headers.get("message_id"),
+        date=headers.get("date"),
+        year=headers.get("year"),
+        sender=headers.get("sender"),
         outcome=_outcome(bool(records), ok, trusted, verified, decrypted),
         ok=ok,
         signed=signed,
@@ -233,7 +335,10 @@ def _classified(
         decrypted=decrypted,
         signer=_joined(found["signer"]),
         trust=_joined(found["trust"]),
-        **coverage,
+        coverage=_joined(found["coverage"]),
+        part=_joined(found["part"]),
+        authenticated=_joined(found["authenticated"]),
+        signing_time=_joined(found["signing_time"]),
         algorithms=tuple(found["algorithms"]),
         weak_algorithms=tuple(found["weak_algorithms"]),
         reason=_reason(failing[0]) if failing else None,

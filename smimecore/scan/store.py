@@ -10,18 +10,19 @@ depend on how (or in how many runs) the results were made.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from smimecore.errors import ScanError
 from smimecore.scan.sources import Location
 
-__all__ = ["ResultStore"]
+__all__ = ["Indexing", "ResultStore"]
 
 SCHEMA = "1"
 _SCHEMA = """
@@ -34,19 +35,33 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY, result TEXT NOT NULL);
 """
 _PAGE = 1000
+_WANTED_PAGE = 100  # indexed when a message is wanted (at the start): soon, and a little
 _FLUSH_SECONDS = 0.5
 _FLUSH_ROWS = 2000
+_PAGE_BYTES = 16384
 
 
 class ResultStore:
-    """One scan's database file; not shared between threads."""
+    """One scan's database file; not shared between threads.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    A ``durable`` database (the ``--results`` file) survives a kill of the
+    scan and a crash of the machine; a scratch one, deleted when the scan
+    ends, is written without waiting for the disk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level="DEFERRED")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # Before the first table (and WAL) exists, else it has no effect: results of a few
+            # KiB cost less to append in larger pages.
+            self._db.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
+            if durable:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            else:
+                self._db.execute("PRAGMA journal_mode=MEMORY")
+                self._db.execute("PRAGMA synchronous=OFF")
             self._check_schema()
         except sqlite3.Error as exc:
             raise ScanError(f"{path} is not a usable scan database: {exc}") from None
@@ -94,34 +109,32 @@ class ResultStore:
 
     def index(self, paths: Sequence[str], locations: Iterable[Location]) -> int:
         """Replace the index with ``locations`` (found under ``paths``); returns their number."""
+        indexing = self.start_index(paths, locations)
+        while indexing.step():
+            pass
+        return indexing.count
+
+    def start_index(self, paths: Sequence[str], locations: Iterable[Location]) -> Indexing:
+        """Replace the index with ``locations`` (found under ``paths``), a page at a time:
+        the :class:`Indexing` says when, and :meth:`pending` with it waits for it."""
         with self._db:
             for table in ("messages", "files", "results"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from the code
             self._set_meta("paths", json.dumps(list(paths)))
             self._set_meta("indexed", "0")
-        try:
-            return self._fill_index(locations)
-        except ScanError:
-            with self._db:  # an input that does not exist: as if nothing had been started
-                self._db.execute("DELETE FROM meta WHERE name IN ('paths', 'indexed')")
-            raise
+        return Indexing(self, locations)
 
-    def _fill_index(self, locations: Iterable[Location]) -> int:
-        seen_files: set[str] = set()
-        batch: list[tuple[Any, ...]] = []
-        count = 0
-        for count, location in enumerate(locations, 1):
-            batch.append(_location_row(count, location))
-            if location.kind == "mbox" and location.file not in seen_files:
-                seen_files.add(location.file)
-                self._db.execute("INSERT INTO files VALUES (?, ?, ?)", _file_row(location.file))
-            if len(batch) >= _PAGE:
-                self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", batch)
-                batch.clear()
+    def _add_to_index(self, rows: Sequence[tuple[Any, ...]], files: Iterable[str]) -> None:
+        self._db.executemany("INSERT INTO files VALUES (?, ?, ?)", map(_file_row, files))
+        self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    def _index_complete(self) -> None:
         with self._db:
-            self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", batch)
             self._set_meta("indexed", "1")
-        return count
+
+    def _index_failed(self) -> None:
+        with self._db:  # an input that does not exist: as if nothing had been started
+            self._db.execute("DELETE FROM meta WHERE name IN ('paths', 'indexed')")
 
     def check_unchanged(self) -> None:
         """Raise :class:`ScanError` when an indexed mbox changed since (its offsets would lie)."""
@@ -141,8 +154,9 @@ class ResultStore:
         """How many messages have a result (flushed)."""
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
-    def pending(self) -> Iterator[tuple[int, Location]]:
-        """The messages without a result, in index order."""
+    def pending(self, indexing: Indexing | None = None) -> Iterator[tuple[int, Location]]:
+        """The messages without a result, in index order; with the ``indexing`` under way,
+        those it has indexed and, when they are all given, those it indexes next."""
         last = 0
         while True:
             rows = self._db.execute(
@@ -151,6 +165,8 @@ class ResultStore:
                 (last, _PAGE),
             ).fetchall()
             if not rows:
+                if indexing is not None and indexing.step(_WANTED_PAGE):
+                    continue
                 return
             for row in rows:
                 yield int(row[0]), _location_of(row)
@@ -160,7 +176,11 @@ class ResultStore:
 
     def add(self, seq: int, result: str) -> None:
         """Keep the JSON ``result`` of message ``seq`` (committed within half a second)."""
-        self._pending.append((seq, result))
+        self.add_many(((seq, result),))
+
+    def add_many(self, results: Iterable[tuple[int, str]]) -> None:
+        """Keep JSON results, each with its message's number (committed within half a second)."""
+        self._pending.extend(results)
         if len(self._pending) >= _FLUSH_ROWS or time.monotonic() - self._flushed > _FLUSH_SECONDS:
             self.flush()
 
@@ -193,6 +213,54 @@ class ResultStore:
             self.flush()
         finally:
             self._db.close()
+
+
+class Indexing:
+    """An index being made (:meth:`ResultStore.start_index`), a page at a time.
+
+    A scan indexes while its workers scan what is indexed already, so that
+    none waits for the index of the whole archive.
+    """
+
+    def __init__(
+        self,
+        store: ResultStore,
+        locations: Iterable[Location],
+        on_done: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._locations = iter(locations)
+        self.on_done = on_done
+        """Called with the number of messages once they are all indexed."""
+        self._files: set[str] = set()
+        self.count = 0
+        """How many messages are indexed so far."""
+        self.done = False
+        """Whether every message is indexed."""
+
+    def step(self, limit: int = _PAGE) -> bool:
+        """Index up to ``limit`` more messages; returns whether there were any."""
+        if self.done:
+            return False
+        rows: list[tuple[Any, ...]] = []
+        files: list[str] = []
+        try:
+            for location in itertools.islice(self._locations, limit):
+                rows.append(_location_row(self.count + len(rows) + 1, location))
+                if location.kind == "mbox" and location.file not in self._files:
+                    self._files.add(location.file)
+                    files.append(location.file)
+        except ScanError:
+            self._store._index_failed()
+            raise
+        self._store._add_to_index(rows, files)
+        self.count += len(rows)
+        if len(rows) < limit:
+            self._store._index_complete()
+            self.done = True
+            if self.on_done is not None:
+                self.on_done(self.count)
+        return bool(rows)
 
 
 def _file_row(path: str) -> tuple[str, int, int]:

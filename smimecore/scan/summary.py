@@ -7,12 +7,52 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COUNTED", "Summary"]
+__all__ = ["COUNTED", "Summary", "Tally", "tally", "tally_of"]
 
 COUNTED = ("messages", "signed", "verified", "trusted", "encrypted", "decrypted", "failed")
 """The counts of the summary, in the order they are shown."""
 NO_YEAR = "no date"
 NO_ALGORITHM = "none"
+_FAILED = ("failed", "error")
+
+Tally = tuple[str, tuple[bool, ...], str | None, tuple[str, ...], str, tuple[str, ...]]
+"""All a summary counts of one result (see :func:`tally`): results with the same tally are
+counted together, so a worker sends the tallies of a batch instead of its results."""
+
+
+def tally(result: Mapping[str, Any]) -> Tally:
+    """What :class:`Summary` counts of ``result`` (a dict of :meth:`ScanResult.to_dict`)."""
+    get = result.get
+    return tally_of(
+        str(result["outcome"]),
+        tuple(bool(get(name)) for name in COUNTED[1:-1]),
+        get("reason"),
+        get("weak_algorithms") or (),
+        get("year"),
+        get("algorithms") or (),
+    )
+
+
+def tally_of(
+    outcome: str,
+    flags: tuple[bool, ...],
+    reason: str | None,
+    weak: Iterable[str],
+    year: object,
+    algorithms: Iterable[object],
+) -> Tally:
+    """The tally of a result from its fields: its outcome, which of the counts it is in
+    (``flags``, in the order of :data:`COUNTED`, without messages and failed), the reason it
+    failed (``None`` unless it did), its weak algorithms, its year (or ``no date``) and its
+    algorithms (or ``none``)."""
+    return (
+        outcome,
+        flags,
+        str(reason or outcome) if outcome in _FAILED else None,
+        tuple(weak),
+        NO_YEAR if year is None else str(year),
+        tuple(map(str, algorithms)) or (NO_ALGORITHM,),
+    )
 
 
 @dataclass
@@ -38,20 +78,28 @@ class Summary:
 
     def add(self, result: Mapping[str, Any]) -> None:
         """Count one result."""
-        outcome = str(result["outcome"])
-        failed = outcome in ("failed", "error")
-        self.counts["messages"] += 1
-        for name in COUNTED[1:-1]:
-            self.counts[name] += bool(result.get(name))
-        self.counts["failed"] += failed
-        if failed:
-            self.reasons[str(result.get("reason") or outcome)] += 1
-        self.outcomes[outcome] += 1
-        self.weak.update(result.get("weak_algorithms") or ())
-        year = result.get("year")
-        self.by_year[str(year) if year is not None else NO_YEAR][outcome] += 1
-        for algorithm in result.get("algorithms") or (NO_ALGORITHM,):
-            self.by_algorithm[str(algorithm)][outcome] += 1
+        self.count(tally(result))
+
+    def count(self, counted: Tally, times: int = 1) -> None:
+        """Count ``times`` results whose :func:`tally` is ``counted``."""
+        outcome, flags, reason, weak, year, algorithms = counted
+        self.counts["messages"] += times
+        for name, flag in zip(COUNTED[1:-1], flags, strict=True):
+            self.counts[name] += times if flag else 0
+        self.counts["failed"] += times if reason is not None else 0
+        if reason is not None:
+            self.reasons[reason] += times
+        self.outcomes[outcome] += times
+        for name in weak:
+            self.weak[name] += times
+        self.by_year[year][outcome] += times
+        for algorithm in algorithms:
+            self.by_algorithm[algorithm][outcome] += times
+
+    def merge(self, tallies: Mapping[Tally, int]) -> None:
+        """Count results by their tallies (how often each was seen)."""
+        for counted, times in tallies.items():
+            self.count(counted, times)
 
     def years(self) -> list[tuple[str, Counter[str]]]:
         """Outcomes per year, oldest first (messages without a date last)."""

@@ -16,9 +16,11 @@ messages came before it on the same worker.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,18 +36,28 @@ from smimecore.keyring.store import (
 )
 from smimecore.scan.deadline import MessageTimeout, deadline
 from smimecore.scan.result import (
+    HEADER_BYTES,
     INTERNAL,
     TIMEOUT,
     UNREADABLE,
     ScanResult,
     failure,
     from_error,
-    from_result,
+    from_records,
     message_headers,
 )
 from smimecore.scan.sources import Location, MessageReader
+from smimecore.scan.summary import Tally
 
-__all__ = ["ScanSpec", "scan_location", "scan_partition"]
+__all__ = [
+    "Batch",
+    "ScanSpec",
+    "prepare",
+    "scan_batch",
+    "scan_location",
+    "scan_locations",
+    "scan_partition",
+]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -85,6 +97,9 @@ _ENGINES_KEPT = 4
 
 def engine_for(spec: ScanSpec) -> SMIME:
     """This process's engine for ``spec``, built on first use."""
+    engine = _ENGINES.get(spec.token)  # the usual case, without the lock
+    if engine is not None:
+        return engine
     with _ENGINES_LOCK:
         engine = _ENGINES.get(spec.token)
         if engine is None:
@@ -101,6 +116,17 @@ def engine_for(spec: ScanSpec) -> SMIME:
         return engine
 
 
+def prepare(spec: ScanSpec) -> None:
+    """Build this process's engine for ``spec`` now, before its first message.
+
+    A failure is left for :func:`scan_location` to report, message by message.
+    """
+    try:
+        engine_for(spec)
+    except Exception:  # noqa: S110 - reported by scan_location, with the message
+        pass
+
+
 def _forget_engine(spec: ScanSpec) -> None:
     """Drop the engine a timeout interrupted (its caches may be half updated)."""
     with _ENGINES_LOCK:
@@ -115,35 +141,152 @@ def scan_location(
     ``reader`` keeps mbox files open between calls (give each thread its
     own); without one the file is opened for this message only.
     """
+    return scan_locations([location], spec, reader)[0]
+
+
+def scan_locations(
+    locations: Sequence[Location],
+    spec: ScanSpec,
+    reader: MessageReader | None = None,
+    mark: Callable[[int, float], None] | None = None,
+) -> list[ScanResult]:
+    """:func:`scan_location` of each location, in two rounds: ``verify_decrypt`` of every
+    message, then the header fields and the classification of every message.
+
+    The results are those of one message at a time, but each round's code stays in the
+    processor's caches (scanning a message at a time, the classification ran with its code
+    pushed out by the cryptography's, and so slower).  ``mark(index, since)`` is told, in
+    each round, which message is being worked on and since when it has been.
+    """
     own_reader = reader is None
     active = reader if reader is not None else MessageReader()
-    headers: dict[str, Any] = {}
     try:
-        with deadline(spec.timeout):
-            try:
-                data = active.read(location)
-            except (OSError, EOFError, ValueError, zlib.error) as exc:
-                return failure(location, UNREADABLE, _reading_error(exc))
-            headers = message_headers(data)
-            engine = engine_for(spec)
-            try:
-                result = engine.verify_decrypt(data)
-            except SmimeError as exc:
-                return from_error(location, headers, exc)
-            return from_result(location, headers, result)
-    except MessageTimeout:
-        _forget_engine(spec)
-        active.close()
-        return failure(location, TIMEOUT, f"no result within {spec.timeout:g} s", headers)
-    except Exception as exc:  # one message's bug must not end the scan
-        return failure(location, INTERNAL, f"{type(exc).__name__}: {first_line(exc)}", headers)
+        verified = []
+        for index, location in enumerate(locations):
+            since = time.monotonic()
+            if mark is not None:
+                mark(index, since)
+            verified.append(_verify(location, spec, active, since))
+        results = []
+        for index, found in enumerate(verified):
+            if mark is not None:
+                mark(index, found.since)
+            results.append(_classify(found, spec))
+        return results
     finally:
         if own_reader:
             active.close()
 
 
+@dataclass(slots=True)
+class _Verified:
+    """What the first round found out about a message, for the second."""
+
+    location: Location
+    since: float  # when the message's first round began: its time limit runs from there
+    head: bytes | None = None  # the message's first bytes (None: it was not read)
+    records: list[dict[str, Any]] | None = None
+    ok: bool = False
+    error: SmimeError | None = None
+    failed: tuple[str, str] | None = None  # reason and detail: no result
+
+
+def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: float) -> _Verified:
+    found = _Verified(location, since)
+    try:
+        with deadline(spec.timeout):
+            try:
+                data = reader.read(location)
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                found.failed = (UNREADABLE, _reading_error(exc))
+                return found
+            found.head = data[:HEADER_BYTES]
+            engine = engine_for(spec)
+            try:
+                result = engine.verify_decrypt(data)
+            except SmimeError as exc:
+                found.error = exc.with_traceback(None)  # not the frames (and message) it holds
+                return found
+            found.records = [record.to_dict() for record in result.statuses]
+            found.ok = result.ok
+    except MessageTimeout:
+        _forget_engine(spec)
+        reader.close()
+        found.failed = (TIMEOUT, _timeout_detail(spec))
+    except Exception as exc:  # one message's bug must not end the scan
+        found.failed = (INTERNAL, _bug_detail(exc))
+    return found
+
+
+def _classify(found: _Verified, spec: ScanSpec) -> ScanResult:
+    location = found.location
+    if found.head is None:  # not read: no header fields
+        reason, detail = found.failed or (INTERNAL, "no result")
+        return failure(location, reason, detail)
+    headers: dict[str, Any] = {}
+    try:
+        with deadline(_time_left(spec, found.since)):
+            headers = message_headers(found.head)
+            if found.failed is not None:
+                return failure(location, *found.failed, headers)
+            if found.error is not None:
+                return from_error(location, headers, found.error)
+            return from_records(location, headers, found.records or [], found.ok)
+    except MessageTimeout:
+        return failure(location, TIMEOUT, _timeout_detail(spec), headers)
+    except Exception as exc:  # one message's bug must not end the scan
+        return failure(location, INTERNAL, _bug_detail(exc), headers)
+
+
+def _time_left(spec: ScanSpec, since: float) -> float | None:
+    return None if spec.timeout is None else max(0.0, since + spec.timeout - time.monotonic())
+
+
+def _timeout_detail(spec: ScanSpec) -> str:
+    return f"no result within {spec.timeout:g} s"
+
+
+def _bug_detail(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 def _reading_error(exc: Exception) -> str:
     return f"cannot read it: {getattr(exc, 'strerror', None) or first_line(exc)}"
+
+
+@dataclass
+class Batch:
+    """Results of some messages, as they travel from a worker to whoever keeps them.
+
+    Each result is already its JSON text (:func:`~smimecore.scan.result.encode`, what the
+    database and the JSON Lines report hold) and the summary's :func:`tally` of them all,
+    so the one process that keeps the results of every worker decodes and counts nothing.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    tallies: Counter[Tally] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, results: Iterable[ScanResult]) -> Batch:
+        """The batch of ``results``."""
+        batch = cls()
+        for result in results:
+            batch.add(result)
+        return batch
+
+    def add(self, result: ScanResult) -> None:
+        """Add one result, after those added before."""
+        self.texts.append(result.to_json())
+        self.tallies[result.tally()] += 1
+
+
+def scan_batch(locations: Iterable[Location], spec: ScanSpec) -> Batch:
+    """:func:`scan_location` over a batch, with one reader: the results as a :class:`Batch`."""
+    reader = MessageReader()
+    try:
+        return Batch.of(scan_locations(list(locations), spec, reader))
+    finally:
+        reader.close()
 
 
 def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
@@ -154,6 +297,6 @@ def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[s
     """
     reader = MessageReader()
     try:
-        return [scan_location(location, spec, reader).to_dict() for location in locations]
+        return [result.to_dict() for result in scan_locations(list(locations), spec, reader)]
     finally:
         reader.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,8 @@ from smimecore.scan.result import ScanResult
 from smimecore.scan.run import ScanOptions, run_scan
 from smimecore.scan.sources import Location, MessageReader, find_messages
 from smimecore.scan.store import ResultStore
-from smimecore.scan.worker import ScanSpec, scan_location
+from smimecore.scan.summary import Tally, tally
+from smimecore.scan.worker import Batch, ScanSpec, scan_location, scan_locations
 from tests.scan_corpus import plain
 
 
@@ -85,9 +89,17 @@ def segfaults(location: Location, spec: ScanSpec, reader: MessageReader) -> Scan
 def _run_pool(folder: Path, function: object, timeout: float) -> dict[str, dict[str, object]]:
     locations = list(find_messages([folder]))
     results: dict[int, dict[str, object]] = {}
+    tallies: Counter[Tally] = Counter()
+
+    def keep(seqs: Sequence[int], batch: Batch) -> None:
+        assert all(seq not in results for seq in seqs)
+        results.update(zip(seqs, map(json.loads, batch.texts), strict=True))
+        tallies.update(batch.tallies)
+
     pool = LocalPool(ScanSpec(Config(), timeout), 2, function, grace=0.5)  # type: ignore[arg-type]
-    pool.run(iter(enumerate(locations)), results.__setitem__)
+    pool.run(iter(enumerate(locations)), keep)
     assert sorted(results) == list(range(len(locations)))  # every message, once
+    assert tallies == Counter(map(tally, results.values()))  # the summary counts each once
     return {str(r["source"]).rsplit("/", 1)[-1]: r for r in results.values()}
 
 
@@ -170,3 +182,52 @@ def test_timeout_must_be_positive(tmp_path: Path, timeout: float) -> None:
 
     with pytest.raises(ScanError, match="--timeout"):
         run_scan(Config(), ScanOptions(paths=(str(tmp_path),), timeout=timeout, quiet=True))
+
+
+def test_background_work_is_done_while_the_workers_scan(tmp_path: Path) -> None:
+    """The pool does the caller's background work (a scan's index) between results, to its end."""
+    folder = _folder(tmp_path, {})
+    locations = list(find_messages([folder]))
+    steps: list[int] = []
+
+    def work() -> bool:
+        steps.append(len(steps))
+        return len(steps) < 5
+
+    batches: list[int] = []
+    pool = LocalPool(ScanSpec(Config()), 1)
+    pool.run(iter(enumerate(locations)), lambda seqs, _: batches.append(len(seqs)), None, work)
+    assert steps == [0, 1, 2, 3, 4] and sum(batches) == len(locations)
+
+
+@pytest.mark.parametrize(("expected", "largest"), [(None, 40), (40, 5)])
+def test_batches_shrink_near_the_end(tmp_path: Path, expected: int | None, largest: int) -> None:
+    """With the number of messages known, no batch holds more than a quarter of a worker's
+    share of what is left: the workers finish together."""
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for number in range(40):
+        (folder / f"{number:02}.eml").write_bytes(plain(number, 2020))
+    tasks = list(enumerate(find_messages([folder])))
+    sizes: list[int] = []
+    LocalPool(ScanSpec(Config()), 2).run(iter(tasks), lambda s, _: sizes.append(len(s)), expected)
+    assert sum(sizes) == 40 and max(sizes) == largest
+
+
+def test_a_batch_in_two_rounds_gives_each_message_its_own_result(tmp_path: Path) -> None:
+    """A slow message times out (with its header fields), a deleted one is unreadable, the
+    messages around them are scanned; each round shows which message it is on, since when."""
+    folder = _folder(tmp_path, {"slow.eml": slow_message(), "zz-gone.eml": plain(9, 2020)})
+    locations = list(find_messages([folder]))
+    (folder / "zz-gone.eml").unlink()
+    marks: list[tuple[int, float]] = []
+    spec = ScanSpec(Config(max_mime_parts=1_000_000), 0.3)
+    results = scan_locations(locations, spec, MessageReader(), lambda *mark: marks.append(mark))
+    names = [Path(location.file).name for location in locations]
+    outcomes = {name: (r.outcome, r.reason) for name, r in zip(names, results, strict=True)}
+    assert outcomes.pop("slow.eml") == ("error", "timeout")
+    assert outcomes.pop("zz-gone.eml") == ("error", "unreadable")
+    assert set(outcomes.values()) == {("plain", None)} and len(outcomes) == 6
+    assert results[names.index("slow.eml")].sender == "Mallory <m@example.net>"
+    assert [index for index, _ in marks] == [*range(8), *range(8)]
+    assert marks[:8] == marks[8:]  # the second round keeps each message's start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import mailbox
 import os
+import pickle
 import random
 import tracemalloc
 from pathlib import Path
@@ -156,8 +157,9 @@ def test_a_file_given_directly_is_one_message(tmp_path: Path) -> None:
 
 
 def test_missing_input_and_gzip_that_is_no_mbox(tmp_path: Path) -> None:
-    with pytest.raises(ScanError, match="no such file"):
-        list(find_messages([tmp_path / "nothing"]))
+    (tmp_path / "first.eml").write_bytes(plain(1, 2020))
+    with pytest.raises(ScanError, match="nothing: no such file"):
+        find_messages([tmp_path / "first.eml", tmp_path / "nothing"])  # at once, not later
     junk = tmp_path / "junk.gz"
     junk.write_bytes(gzip.compress(b"Subject: x\n\n"))
     with pytest.raises(ScanError, match="gzip"):
@@ -181,9 +183,14 @@ def test_indexing_a_large_mbox_takes_little_memory(tmp_path: Path) -> None:
     assert peak < 2 * 1024 * 1024
 
 
-def test_location_round_trips_through_a_dict() -> None:
-    location = Location("mbox", "/x/y.mbox.gz", index=3, offset=10, length=20, compressed=True)
-    assert Location.from_dict(location.to_dict()) == location
+def test_location_round_trips_through_a_dict_and_pickle() -> None:
+    for location in (
+        Location("mbox", "/x/y.mbox.gz", index=3, offset=10, length=20, compressed=True),
+        Location("maildir", "/m/cur/1.a:2,S", key="1.a"),
+        Location("eml", "/e/1.eml"),
+    ):
+        assert Location.from_dict(location.to_dict()) == location
+        assert pickle.loads(pickle.dumps(location)) == location  # noqa: S301 - our own bytes
 
 
 def test_large_mbox_read_in_chunks_matches_the_standard_library(tmp_path: Path) -> None:

@@ -1,0 +1,110 @@
+"""A result's JSON text and summary tally, made in the workers without the dict, are exactly
+those of the dict: ``json.dumps`` of :meth:`ScanResult.to_dict`, and ``tally`` of it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smimecore import Config
+from smimecore.scan.result import ScanResult, encode, failure
+from smimecore.scan.sources import Location, find_messages
+from smimecore.scan.summary import Summary, tally
+from smimecore.scan.worker import Batch, ScanSpec, scan_location
+from tests.scan_corpus import plain
+
+# Text a sender controls: quotes, backslashes, control characters, any Unicode.
+texts = st.text(max_size=20)
+maybe_texts = st.none() | texts
+scalars = st.none() | st.booleans() | st.integers() | texts | st.floats(allow_nan=False)
+records = st.dictionaries(texts, scalars, max_size=6)
+
+locations = st.builds(
+    Location,
+    kind=st.sampled_from(["mbox", "maildir", "eml"]),
+    file=texts,
+    index=st.none() | st.integers(min_value=0),
+    key=maybe_texts,
+    offset=st.integers(min_value=0),
+    length=st.integers(min_value=-1),
+    compressed=st.booleans(),
+)
+
+results = st.builds(
+    ScanResult,
+    source=texts,
+    location=locations,
+    message_id=maybe_texts,
+    date=maybe_texts,
+    year=st.none() | st.integers(min_value=1900, max_value=2200),
+    sender=maybe_texts,
+    outcome=st.sampled_from(["trusted", "verified", "decrypted", "plain", "failed", "error"]),
+    ok=st.booleans(),
+    signed=st.booleans(),
+    verified=st.booleans(),
+    trusted=st.booleans(),
+    encrypted=st.booleans(),
+    decrypted=st.booleans(),
+    signer=maybe_texts,
+    trust=maybe_texts,
+    coverage=maybe_texts,
+    part=maybe_texts,
+    authenticated=maybe_texts,
+    signing_time=maybe_texts,
+    algorithms=st.lists(texts, max_size=3).map(tuple),
+    weak_algorithms=st.lists(texts, max_size=2).map(tuple),
+    reason=maybe_texts,
+    errors=st.lists(texts, max_size=2).map(tuple),
+    statuses=st.lists(records | records.map(MappingProxyType), max_size=3).map(tuple),
+)
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """The JSON text every result had before the workers wrote it themselves."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(results)
+def test_json_text_is_that_of_the_dict(result: ScanResult) -> None:
+    assert result.to_json() == dumps(result.to_dict()) == encode(result.to_dict())
+
+
+@settings(max_examples=400, deadline=None)
+@given(results)
+def test_tally_is_that_of_the_dict_and_of_the_stored_text(result: ScanResult) -> None:
+    assert result.tally() == tally(result.to_dict()) == tally(json.loads(result.to_json()))
+
+
+def test_to_dict_has_every_field_in_order() -> None:
+    """``to_dict`` and ``to_json`` spell the fields out: a new field must be added to both."""
+    names = [{"sender": "from"}.get(item.name, item.name) for item in fields(ScanResult)]
+    result = failure(Location("eml", "/x.eml"), "crash", "gone")
+    assert list(result.to_dict()) == names
+    assert list(json.loads(result.to_json())) == names
+
+
+def test_batch_counts_like_the_summary(tmp_path: Path) -> None:
+    """A batch's texts and tallies give the summary of its results' dicts."""
+    for number in range(4):
+        (tmp_path / f"{number}.eml").write_bytes(plain(number, 2019 + number % 2))
+    (tmp_path / "broken.eml").write_bytes(b"\x00\x01 no header at all")
+    spec = ScanSpec(Config())
+    scanned = [scan_location(location, spec) for location in find_messages([tmp_path])]
+    batch = Batch.of(scanned)
+    assert batch.texts == [dumps(result.to_dict()) for result in scanned]
+    summary = Summary()
+    summary.merge(batch.tallies)
+    assert summary == Summary.of(result.to_dict() for result in scanned)
+    assert sum(batch.tallies.values()) == 5 and Counter(summary.outcomes) == {
+        "plain": 4,
+        "failed": 1,
+    }

@@ -1,0 +1,72 @@
+"""The scan's database: an index made a page at a time while the messages indexed already are
+scanned, and a scan killed while indexing that starts again from nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from io import StringIO
+from pathlib import Path
+
+from smimecore import Config
+from smimecore.scan.run import ScanOptions, run_scan
+from smimecore.scan.sources import Location
+from smimecore.scan.store import ResultStore
+from tests.scan_corpus import plain
+
+
+def _locations(count: int) -> list[Location]:
+    return [
+        Location("mbox", "/archive/box", index, None, 100 * index, 90) for index in range(count)
+    ]
+
+
+def test_pending_follows_the_index_as_it_is_made(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "scan.db")
+    try:
+        locations = _locations(2345)
+        indexing = store.start_index(["/archive/box"], iter(locations))
+        totals: list[int] = []
+        indexing.on_done = totals.append
+        assert indexing.step(300) and not store.indexed and store.total == 300
+        pending = store.pending(indexing)
+        first = [next(pending) for _ in range(500)]  # more than indexed: it indexes on
+        store.add_many((seq, "{}") for seq, _ in first[:10])
+        store.flush()
+        rest = list(pending)
+        assert [seq for seq, _ in first + rest] == list(range(1, 2346))
+        assert [location for _, location in first + rest] == locations
+        assert totals == [2345] and indexing.done and store.indexed and store.total == 2345
+        assert not indexing.step() and totals == [2345]  # done once
+        assert len(list(store.pending())) == 2335  # the ten with a result are not pending
+    finally:
+        store.close()
+
+
+def test_empty_index_is_complete_at_once(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "scan.db", durable=False)
+    try:
+        indexing = store.start_index([str(tmp_path)], iter(()))
+        assert list(store.pending(indexing)) == [] and indexing.done and store.indexed
+    finally:
+        store.close()
+
+
+def test_scan_killed_while_indexing_starts_again(tmp_path: Path) -> None:
+    """Results made while the index was incomplete are dropped: the resumed scan's reports are
+    a whole scan's, and it counts nothing as already scanned."""
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for number in range(30):
+        (folder / f"{number:02}.eml").write_bytes(plain(number, 2020 + number % 3))
+    db, first, again = tmp_path / "scan.db", tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    options = ScanOptions(paths=(str(folder),), results=str(db), reports=(str(first),), jobs=1)
+    run_scan(Config(), options, stream=StringIO())
+    with sqlite3.connect(db) as connection:  # as if killed before the index was complete
+        connection.execute("UPDATE meta SET value = '0' WHERE name = 'indexed'")
+        connection.execute("DELETE FROM messages WHERE seq > 20")
+    progress = StringIO()
+    resumed = ScanOptions(results=str(db), resume=True, reports=(str(again),), jobs=2)
+    summary = run_scan(Config(), resumed, stream=progress)
+    assert progress.getvalue().startswith("scan: 30 messages, 0 already scanned\n")
+    assert summary.counts["messages"] == 30 and summary.outcomes == {"plain": 30}
+    assert again.read_bytes() == first.read_bytes()
