@@ -15,13 +15,12 @@ import email.errors
 import email.header
 import email.utils
 import json
-import json.encoder
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from smimecore.engine.status import DONE, Result
+from smimecore.engine.status import DONE, Result, StatusRecord
 from smimecore.errors import MalformedMessageError, SmimeError, first_line
 from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
@@ -132,37 +131,12 @@ class ScanResult:
             "weak_algorithms": list(self.weak_algorithms),
             "reason": self.reason,
             "errors": list(self.errors),
-            "statuses": [dict(record) for record in self.statuses],
+            "statuses": [_plain(record) for record in self.statuses],
         }
 
     def to_json(self) -> str:
-        """:func:`encode` of :meth:`to_dict`, made without the dict (for every message of an
-        archive, in the worker processes)."""
-        location = self.location
-        records = ",".join(
-            _ENCODER.encode(record if type(record) is dict else dict(record))
-            for record in self.statuses
-        )
-        value, values = _json_value, _json_list
-        return (
-            f'{{"source":{value(self.source)},"location":{{"kind":{value(location.kind)},'
-            f'"file":{value(location.file)},"index":{value(location.index)},'
-            f'"key":{value(location.key)},"offset":{value(location.offset)},'
-            f'"length":{value(location.length)},"compressed":{value(location.compressed)}}},'
-            f'"message_id":{value(self.message_id)},"date":{value(self.date)},'
-            f'"year":{value(self.year)},"from":{value(self.sender)},'
-            f'"outcome":{value(self.outcome)},"ok":{value(self.ok)},'
-            f'"signed":{value(self.signed)},"verified":{value(self.verified)},'
-            f'"trusted":{value(self.trusted)},"encrypted":{value(self.encrypted)},'
-            f'"decrypted":{value(self.decrypted)},"signer":{value(self.signer)},'
-            f'"trust":{value(self.trust)},"coverage":{value(self.coverage)},'
-            f'"part":{value(self.part)},"authenticated":{value(self.authenticated)},'
-            f'"signing_time":{value(self.signing_time)},'
-            f'"algorithms":{values(self.algorithms)},'
-            f'"weak_algorithms":{values(self.weak_algorithms)},'
-            f'"reason":{value(self.reason)},"errors":{values(self.errors)},'
-            f'"statuses":[{records}]}}'
-        )
+        """:func:`encode` of :meth:`to_dict` (what a worker sends for each message)."""
+        return encode(self.to_dict())
 
     def tally(self) -> Tally:
         """What the summary counts of this result (:func:`~smimecore.scan.summary.tally`)."""
@@ -189,26 +163,11 @@ def encode(result: Mapping[str, Any]) -> str:
 
 # Made once: ``json.dumps`` with options builds an encoder per call.  A result holds no cycles.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-_quoted = json.encoder.encode_basestring  # the encoder's own string writer (ensure_ascii=False)
 
 
-def _json_value(value: object) -> str:
-    """One value as :data:`_ENCODER` writes it (the common ones without a call into it)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is str:
-        return _quoted(value)
-    if type(value) is int:
-        return int.__repr__(value)
-    return _ENCODER.encode(value)
-
-
-def _json_list(values: Iterable[object]) -> str:
-    return "[" + ",".join(map(_json_value, values)) + "]"
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a plain dict (a StatusRecord's own copy: ``dict()`` would read it key by key)."""
+    return record.to_dict() if isinstance(record, StatusRecord) else dict(record)
 
 
 def from_result(location: Location, headers: Mapping[str, Any], result: Result) -> ScanResult:

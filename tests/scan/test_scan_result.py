@@ -85,7 +85,7 @@ def test_tally_is_that_of_the_dict_and_of_the_stored_text(result: ScanResult) ->
 
 
 def test_to_dict_has_every_field_in_order() -> None:
-    """``to_dict`` and ``to_json`` spell the fields out: a new field must be added to both."""
+    """``to_dict`` spells the fields out (``to_json`` is made from it): a new field goes there."""
     names = [{"sender": "from"}.get(item.name, item.name) for item in fields(ScanResult)]
     result = failure(Location("eml", "/x.eml"), "crash", "gone")
     assert list(result.to_dict()) == names
