@@ -9,14 +9,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "smimecore"
 
-BELOW = {"errors": set(), "config": {"errors"}}
-BELOW["pki"] = {"errors", "config"}
-BELOW["algorithms"] = {"errors", "pki"}
-BELOW["cms"] = {"errors", "pki", "algorithms"}
-BELOW["mime"] = {"errors", "cms"}
-BELOW["keyring"] = {"errors", "config", "pki", "algorithms", "cms"}
-BELOW["trust"] = {"errors", "config", "pki"}
-BELOW["engine"] = {"errors", "config", "pki", "algorithms", "cms", "mime", "keyring", "trust"}
+BOTTOM = {"errors", "lazy"}  # no layer of its own: every layer may use them
+BELOW = {"errors": set(), "lazy": set(), "config": {"errors"}}
+BELOW["pki"] = {*BOTTOM, "config"}
+BELOW["algorithms"] = {*BOTTOM, "pki"}
+BELOW["cms"] = {*BOTTOM, "pki", "algorithms"}
+BELOW["mime"] = {*BOTTOM, "cms"}
+BELOW["keyring"] = {*BOTTOM, "config", "pki", "algorithms", "cms"}
+BELOW["trust"] = {*BOTTOM, "config", "pki"}
+BELOW["engine"] = {*BOTTOM, "config", "pki", "algorithms", "cms", "mime", "keyring", "trust"}
 BELOW["demo"] = {*BELOW["engine"], "engine"}
 BELOW["scan"] = {*BELOW["engine"], "engine"}
 BELOW["expert"] = {*BELOW["engine"], "engine"}

@@ -27,7 +27,6 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import cast
 
 from asn1crypto import core
@@ -88,6 +87,7 @@ from smimecore.errors import (
     NoUsableRecipientError,
     UnsupportedAlgorithmError,
 )
+from smimecore.lazy import cached_property
 from smimecore.pki.certificate import (
     PerCertificate,
     issuer_and_serial,

@@ -13,10 +13,11 @@ import email.policy
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+
+from smimecore.lazy import cached_property
 
 __all__ = [
     "MAX_LINE_OCTETS",

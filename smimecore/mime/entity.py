@@ -16,12 +16,12 @@ import email.policy
 import email.utils
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from types import MappingProxyType
 
 from smimecore.errors import MalformedMessageError
+from smimecore.lazy import cached_property
 
 __all__ = [
     "FIELD_NAME",
@@ -129,19 +129,24 @@ class RawEntity:
             for value in self._values(name.lower().encode("ascii"))
         ]
 
-    def _values(self, wanted: bytes) -> list[bytes]:
-        """The raw values (after the colon) of the fields named ``wanted`` (lowercase).
+    def _values(self, wanted: bytes) -> Sequence[bytes]:
+        """The raw values (after the colon) of the fields named ``wanted`` (lowercase)."""
+        return self._values_by_name.get(wanted, ())
 
-        The one reading of a field's name: white space between the name and
-        the colon is allowed, so ``Content-Type :`` is a Content-Type field
-        for every question asked of an entity.
+    @cached_property
+    def _values_by_name(self) -> dict[bytes, list[bytes]]:
+        """Each field's raw values, in order, by its lowercased name.
+
+        The one reading of a field's name: what comes before the first colon, less the white
+        space before the colon (RFC 5322's obsolete syntax, which mail readers still honour),
+        so ``Content-Type :`` is a Content-Type field for every question asked of an entity.
         """
-        size = len(wanted)
-        return [
-            value
-            for line in self._header_lines
-            if line[:size].lower() == wanted and (value := _after_name(line, size)) is not None
-        ]
+        found: dict[bytes, list[bytes]] = {}
+        for line in self._header_lines:
+            name, colon, value = line.partition(b":")
+            if colon:
+                found.setdefault(name.rstrip(b" \t").lower(), []).append(value)
+        return found
 
     def parameter(self, name: str, header: str = "content-type") -> str | None:
         """A parameter's value in ``header`` (Content-Type by default); names match in any case."""
@@ -215,17 +220,6 @@ def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | N
         for found in _PARAMETER.finditer(match["parameters"])
     }
     return match["type"].lower(), MappingProxyType(parameters)
-
-
-def _after_name(line: bytes, size: int) -> bytes | None:
-    """The value of a header field whose first ``size`` bytes are the name looked for; ``None``
-    when the name goes on (``From`` is not ``From-Address``)."""
-    rest = line[size:]
-    if rest[:1] != b":":
-        rest = rest.lstrip(b" \t")
-        if rest[:1] != b":":
-            return None
-    return rest[1:]
 
 
 def split_entity(raw: bytes | memoryview) -> RawEntity:

@@ -14,7 +14,6 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Generic, TypeVar
 
 from cryptography import x509
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from smimecore.errors import MalformedCMSError, first_line
+from smimecore.lazy import cached_property
 from smimecore.pki.der import TAG_INTEGER, TAG_SEQUENCE, Cursor
 from smimecore.pki.keys import PQC_KEY_OIDS, UNSUPPORTED_KEY_OIDS
 from smimecore.pki.pem import find_pem_blocks

@@ -2,9 +2,12 @@
 
 The parent sends each worker batches of locations (never message bytes)
 and gets the batch's results back in one piece, in order (the parent
-writes them down: with one job its core is otherwise idle).  Passing
-results a batch at a time matters: a pipe round trip costs more than
-scanning a small message where system calls are slow.
+writes them down).  Passing results a batch at a time matters: a pipe
+round trip costs more than scanning a small message where system calls
+are slow.  With fewer jobs than cores the parent has a core of its own,
+so it also does the second round of each message (the header fields, the
+classification and the JSON text), which with a job per core the workers
+do, so that the parent does not slow them down.
 
 Each worker publishes in shared memory which message it is on and since
 when, so the parent knows, without asking, which message a worker that
@@ -35,7 +38,16 @@ from typing import Any
 from smimecore.errors import ScanError
 from smimecore.scan.result import CRASH, TIMEOUT, ScanResult, failure
 from smimecore.scan.sources import Location, MessageReader
-from smimecore.scan.worker import Batch, ScanSpec, prepare, scan_location, scan_locations
+from smimecore.scan.worker import (
+    Batch,
+    ScanSpec,
+    Verified,
+    finish,
+    prepare,
+    scan_location,
+    scan_locations,
+    verify_locations,
+)
 
 __all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "OnBatch", "default_jobs"]
 
@@ -65,6 +77,7 @@ def _worker_main(
     state: Any,
     spec: ScanSpec,
     function: MessageFunction,
+    finish_in_parent: bool,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     reader = MessageReader()
@@ -72,7 +85,7 @@ def _worker_main(
         connection.send(_READY)
         prepare(spec)  # while the parent indexes
         while tasks := connection.recv():
-            results = _scan_tasks(tasks, spec, function, reader, state)
+            results = _scan_tasks(tasks, spec, function, reader, state, finish_in_parent)
             state[_SEQ] = _IDLE
             connection.send((tasks[-1][0], results))
     except (EOFError, OSError):
@@ -82,16 +95,25 @@ def _worker_main(
 
 
 def _scan_tasks(
-    tasks: list[Task], spec: ScanSpec, function: MessageFunction, reader: MessageReader, state: Any
-) -> Batch:
-    """The batch of results of ``tasks``, showing in ``state`` which message is worked on."""
+    tasks: list[Task],
+    spec: ScanSpec,
+    function: MessageFunction,
+    reader: MessageReader,
+    state: Any,
+    finish_in_parent: bool,
+) -> Batch | list[Verified]:
+    """The batch of results of ``tasks`` (their first rounds, for the parent to finish, when
+    ``finish_in_parent``), showing in ``state`` which message is worked on."""
 
     def mark(index: int, since: float) -> None:
         state[_STARTED] = since  # before the number: see _Worker.current
         state[_SEQ] = tasks[index][0]
 
     if function is scan_location:  # the default: in two rounds, the same results
-        return Batch.of(scan_locations([location for _, location in tasks], spec, reader, mark))
+        locations = [location for _, location in tasks]
+        if finish_in_parent:
+            return verify_locations(locations, spec, reader, mark)
+        return Batch.of(scan_locations(locations, spec, reader, mark))
     results = Batch()
     for index, (_, location) in enumerate(tasks):
         mark(index, time.monotonic())
@@ -124,6 +146,8 @@ class LocalPool:
     """``jobs`` worker processes running ``function`` (default :func:`scan_location`).
 
     A worker on one message for the spec's timeout plus ``grace`` seconds is killed.
+    ``finish_in_parent`` (default: with fewer jobs than cores) has the parent do each
+    message's second round (see the module docstring).
     """
 
     def __init__(
@@ -133,12 +157,16 @@ class LocalPool:
         function: MessageFunction = scan_location,
         *,
         grace: float = GRACE_SECONDS,
+        finish_in_parent: bool | None = None,
     ) -> None:
         if jobs < 1:
             raise ScanError(f"--jobs must be at least 1, not {jobs}")
         self.spec = spec
         self.jobs = jobs
         self.function = function
+        if finish_in_parent is None:
+            finish_in_parent = jobs < default_jobs()
+        self.finish_in_parent = finish_in_parent
         self.limit = None if spec.timeout is None else spec.timeout + grace
         self._context = _context()
         self._workers: list[_Worker] = []
@@ -202,7 +230,7 @@ class LocalPool:
         state = self._context.RawArray("d", [_IDLE, 0.0])
         process = self._context.Process(
             target=_worker_main,
-            args=(child, state, self.spec, self.function),
+            args=(child, state, self.spec, self.function, self.finish_in_parent),
             name="smimecore-scan",
             daemon=True,
         )
@@ -288,6 +316,8 @@ class LocalPool:
         except (EOFError, OSError):
             self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
             return
+        if isinstance(results, list):
+            results = Batch.of(finish(found, self.spec) for found in results)
         count = len(results.texts)
         seqs = [worker.tasks.popleft()[0] for _ in range(min(count, len(worker.tasks)))]
         if len(seqs) != count or seqs[-1] != last:

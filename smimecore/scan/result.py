@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from smimecore.engine.status import DONE, Result, StatusRecord
-from smimecore.errors import MalformedMessageError, SmimeError, first_line
+from smimecore.errors import MalformedMessageError
 from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
@@ -36,6 +36,7 @@ __all__ = [
     "from_error",
     "from_records",
     "from_result",
+    "header_section",
     "message_headers",
     "parse_date",
 ]
@@ -183,11 +184,17 @@ def from_records(
     return _classified(location, headers, records, ok=ok, errors=())
 
 
-def from_error(location: Location, headers: Mapping[str, Any], error: SmimeError) -> ScanResult:
-    """The scan result of a message whose ``verify_decrypt`` raised ``error``."""
-    records = [record.to_dict() for record in error.statuses]
-    scanned = _classified(location, headers, records, ok=False, errors=(first_line(error),))
-    reason = scanned.reason or f"{type(error).__name__}: {_head(first_line(error))}"
+def from_error(
+    location: Location,
+    headers: Mapping[str, Any],
+    kind: str,
+    message: str,
+    records: Sequence[Mapping[str, Any]],
+) -> ScanResult:
+    """The scan result of a message whose ``verify_decrypt`` raised an error: its class name
+    ``kind``, its first line ``message`` and the status records it carried (as dicts)."""
+    scanned = _classified(location, headers, records, ok=False, errors=(message,))
+    reason = scanned.reason or f"{kind}: {_head(message)}"
     return dataclasses.replace(scanned, outcome="failed", reason=reason)
 
 
@@ -205,8 +212,18 @@ def failure(
     )
 
 
+def header_section(data: bytes) -> bytes:
+    """What :func:`message_headers` reads of a message: its header section (in the first
+    :data:`HEADER_BYTES`) and the empty line that ends it; empty when it has none."""
+    try:
+        return split_entity(data[:HEADER_BYTES]).header_block + b"\n"
+    except MalformedMessageError:
+        return b""
+
+
 def message_headers(data: bytes) -> dict[str, Any]:
-    """``message_id``, ``date``, ``year`` and ``sender`` from the message's header fields.
+    """``message_id``, ``date``, ``year`` and ``sender`` from the message's header fields
+    (``data`` is the message, or its :func:`header_section`).
 
     Values are decoded (RFC 2047), unfolded and cut at 998 characters; a
     field that cannot be decoded is given as it is.

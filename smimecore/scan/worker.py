@@ -36,7 +36,6 @@ from smimecore.keyring.store import (
 )
 from smimecore.scan.deadline import MessageTimeout, deadline
 from smimecore.scan.result import (
-    HEADER_BYTES,
     INTERNAL,
     TIMEOUT,
     UNREADABLE,
@@ -44,6 +43,7 @@ from smimecore.scan.result import (
     failure,
     from_error,
     from_records,
+    header_section,
     message_headers,
 )
 from smimecore.scan.sources import Location, MessageReader
@@ -52,11 +52,14 @@ from smimecore.scan.summary import Tally
 __all__ = [
     "Batch",
     "ScanSpec",
+    "Verified",
+    "finish",
     "prepare",
     "scan_batch",
     "scan_location",
     "scan_locations",
     "scan_partition",
+    "verify_locations",
 ]
 
 DEFAULT_TIMEOUT = 60.0
@@ -151,12 +154,33 @@ def scan_locations(
     mark: Callable[[int, float], None] | None = None,
 ) -> list[ScanResult]:
     """:func:`scan_location` of each location, in two rounds: ``verify_decrypt`` of every
-    message, then the header fields and the classification of every message.
+    message (:func:`verify_locations`), then the header fields and the classification of
+    every message (:func:`finish`).
 
     The results are those of one message at a time, but each round's code stays in the
     processor's caches (scanning a message at a time, the classification ran with its code
     pushed out by the cryptography's, and so slower).  ``mark(index, since)`` is told, in
     each round, which message is being worked on and since when it has been.
+    """
+    verified = verify_locations(locations, spec, reader, mark)
+    results = []
+    for index, found in enumerate(verified):
+        if mark is not None:
+            mark(index, found.since)
+        results.append(finish(found, spec))
+    return results
+
+
+def verify_locations(
+    locations: Sequence[Location],
+    spec: ScanSpec,
+    reader: MessageReader | None = None,
+    mark: Callable[[int, float], None] | None = None,
+) -> list[Verified]:
+    """The first round of :func:`scan_locations`: read each message and ``verify_decrypt`` it.
+
+    What it gives can be pickled, so :func:`finish` may run in another process (the local
+    pool's parent, when it has a core to spare).
     """
     own_reader = reader is None
     active = reader if reader is not None else MessageReader()
@@ -167,32 +191,31 @@ def scan_locations(
             if mark is not None:
                 mark(index, since)
             verified.append(_verify(location, spec, active, since))
-        results = []
-        for index, found in enumerate(verified):
-            if mark is not None:
-                mark(index, found.since)
-            results.append(_classify(found, spec))
-        return results
+        return verified
     finally:
         if own_reader:
             active.close()
 
 
 @dataclass(slots=True)
-class _Verified:
-    """What the first round found out about a message, for the second."""
+class Verified:
+    """What the first round found out about a message, for the second (:func:`finish`).
+
+    Picklable: a ``verify_decrypt`` that raised is kept as its records and the error's
+    kind and first line, not as the exception.
+    """
 
     location: Location
     since: float  # when the message's first round began: its time limit runs from there
-    head: bytes | None = None  # the message's first bytes (None: it was not read)
+    header: bytes | None = None  # the message's header section (None: it was not read)
     records: list[dict[str, Any]] | None = None
     ok: bool = False
-    error: SmimeError | None = None
+    error: tuple[str, str] | None = None  # the error's kind and first line
     failed: tuple[str, str] | None = None  # reason and detail: no result
 
 
-def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: float) -> _Verified:
-    found = _Verified(location, since)
+def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: float) -> Verified:
+    found = Verified(location, since)
     try:
         with deadline(spec.timeout):
             try:
@@ -200,12 +223,13 @@ def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: fl
             except (OSError, EOFError, ValueError, zlib.error) as exc:
                 found.failed = (UNREADABLE, _reading_error(exc))
                 return found
-            found.head = data[:HEADER_BYTES]
+            found.header = header_section(data)
             engine = engine_for(spec)
             try:
                 result = engine.verify_decrypt(data)
             except SmimeError as exc:
-                found.error = exc.with_traceback(None)  # not the frames (and message) it holds
+                found.records = [record.to_dict() for record in exc.statuses]
+                found.error = (type(exc).__name__, first_line(exc))
                 return found
             found.records = [record.to_dict() for record in result.statuses]
             found.ok = result.ok
@@ -218,19 +242,20 @@ def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: fl
     return found
 
 
-def _classify(found: _Verified, spec: ScanSpec) -> ScanResult:
+def finish(found: Verified, spec: ScanSpec) -> ScanResult:
+    """The second round of :func:`scan_locations`: the result of a message the first found."""
     location = found.location
-    if found.head is None:  # not read: no header fields
+    if found.header is None:  # not read: no header fields
         reason, detail = found.failed or (INTERNAL, "no result")
         return failure(location, reason, detail)
     headers: dict[str, Any] = {}
     try:
         with deadline(_time_left(spec, found.since)):
-            headers = message_headers(found.head)
+            headers = message_headers(found.header)
             if found.failed is not None:
                 return failure(location, *found.failed, headers)
             if found.error is not None:
-                return from_error(location, headers, found.error)
+                return from_error(location, headers, *found.error, found.records or [])
             return from_records(location, headers, found.records or [], found.ok)
     except MessageTimeout:
         return failure(location, TIMEOUT, _timeout_detail(spec), headers)

@@ -11,11 +11,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smimecore import Config
-from smimecore.scan.result import ScanResult, encode, failure
+from smimecore.scan.result import ScanResult, encode, failure, header_section, message_headers
 from smimecore.scan.sources import Location, find_messages
 from smimecore.scan.summary import Summary, tally
 from smimecore.scan.worker import Batch, ScanSpec, scan_location
@@ -108,3 +109,28 @@ def test_batch_counts_like_the_summary(tmp_path: Path) -> None:
         "plain": 4,
         "failed": 1,
     }
+
+
+_HEADER_CASES = [
+    b"From: a@example.org\r\nDate: Mon, 3 Jun 2024 10:00:00 +0000\r\n\r\nbody\r\n",
+    b"Message-ID: <1@x>\nFrom: =?utf-8?q?J=C3=B6rg?= <j@x>\n\nbody\n",
+    b"no colon on the first line\nFrom: b@example.org\n\nbody\n",
+    b"From: header only, no body",
+    b"\nFrom: in the body, not a field\n",
+    b"",
+    b"not a header at all",
+    b"From : spaced@example.org\n Folded\n\n",
+]
+
+
+@pytest.mark.parametrize("message", _HEADER_CASES)
+def test_header_section_reads_as_the_message(message: bytes) -> None:
+    """A worker sends the parent only the header section; it reads as the whole message."""
+    assert message_headers(header_section(message)) == message_headers(message)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"From: x", b"Date: 1 Jan 2020", b" cont", b"", b"junk", b"\r"])))
+def test_header_section_reads_as_the_message_whatever_the_lines(lines: list[bytes]) -> None:
+    message = b"\n".join(lines)
+    assert message_headers(header_section(message)) == message_headers(message)

@@ -13,12 +13,17 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from smimecore.scan.pool import LocalPool
+from smimecore.scan.sources import find_messages
+from smimecore.scan.summary import Tally
+from smimecore.scan.worker import Batch, ScanSpec, scan_location
 from tests.conftest import REQUIRE_VECTORS, vector_path
 from tests.scan_corpus import (
     SCAN_OPTIONS,
@@ -185,6 +190,29 @@ def test_jobs_do_not_change_the_results(
     assert done.returncode == 1, done.stderr
     assert report.read_bytes() == (scanned / "report.jsonl").read_bytes()
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_parent_finishing_messages_changes_no_result(
+    archive: Archive, rt: Path, jobs: int
+) -> None:
+    """Results are the same text whether the workers or the parent do each message's second
+    round (the parent does with fewer jobs than cores), and equal scan_location's."""
+    spec = ScanSpec(rt_config(rt))
+    tasks = list(enumerate(find_messages([archive.root]), 1))
+    alone = [scan_location(location, spec) for _, location in tasks]
+    expected = {seq: result.to_json() for (seq, _), result in zip(tasks, alone, strict=True)}
+    for finish_in_parent in (False, True):
+        texts: dict[int, str] = {}
+        tallies: Counter[Tally] = Counter()
+
+        def keep(seqs: Sequence[int], batch: Batch) -> None:
+            texts.update(zip(seqs, batch.texts, strict=True))  # noqa: B023 - run before the next
+            tallies.update(batch.tallies)  # noqa: B023
+
+        LocalPool(spec, jobs, finish_in_parent=finish_in_parent).run(iter(tasks), keep)
+        assert texts == expected, finish_in_parent
+        assert tallies == Counter(result.tally() for result in alone), finish_in_parent
 
 
 # -- the HTML report in a real browser ----------------------------------------------------
