@@ -235,13 +235,17 @@ class SMIME:
         message's own ``From:`` addresses.
         """
         self._require_enabled()
-        result = self._verify(message_bytes(message), None, self.context.store_budget())
         # The message given is the signed one: its signatures cover all of it.
-        covered = tuple(records.with_coverage(record, "") for record in result.statuses)
-        return dataclasses.replace(result, statuses=covered)
+        return self._verify(message_bytes(message), None, self.context.store_budget(), "")
 
-    def _verify(self, raw: bytes, origin: Origin | None, budget: StoreBudget) -> Result:
-        """:meth:`verify`; ``origin`` comes from the top-level message when ``raw`` is a part."""
+    def _verify(
+        self, raw: bytes, origin: Origin | None, budget: StoreBudget, path: str | None = None
+    ) -> Result:
+        """:meth:`verify`; ``origin`` comes from the top-level message when ``raw`` is a part.
+
+        The records of a result say what they cover when ``path`` (the part's MIME path) is
+        given; the MIME walk says it otherwise.
+        """
         try:
             signed_message = parse_signed(raw)
             signed_data = parse_signed_data(signed_message.signature, self.context.reader_limits)
@@ -264,6 +268,8 @@ class SMIME:
         if errors:
             raise errors[0].with_statuses(statuses)
         self.context.remember_signers(outcomes, signed_data.certificates, budget)
+        if path is not None:
+            statuses = tuple(records.with_coverage(record, path) for record in statuses)
         if all(outcome.accepted for outcome in outcomes):
             return Result(reinsert(signed_message.outer, content), statuses)
         return Result(raw, statuses)

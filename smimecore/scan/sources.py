@@ -25,9 +25,8 @@ import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from smimecore.errors import ScanError
 
@@ -42,8 +41,7 @@ _OPEN_FILES = 4
 _pread: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)  # POSIX
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """Where one message is.
 
     ``kind`` is ``eml`` (a file holding one message), ``maildir`` (a
@@ -51,11 +49,15 @@ class Location:
     ``:2,`` flags) or ``mbox`` (``index`` counts from 0; ``offset`` and
     ``length`` are the message's bytes in the file, decompressed when
     ``compressed``; a ``length`` of -1 reads to the end).
+
+    A named tuple: the indexer, the database and the workers make one per
+    message, and a tuple is made (and pickled) in a fraction of a frozen
+    dataclass's time.
     """
 
     kind: str
     file: str
-    index: int | None = None
+    index: int | None = None  # type: ignore[assignment]  # (shadows tuple.index: the name is kept)
     key: str | None = None
     offset: int = 0
     length: int = -1
@@ -69,19 +71,6 @@ class Location:
         if self.kind == "maildir":
             return f"{_maildir_of(self.file)}#{self.key}"
         return self.file
-
-    def __reduce__(self) -> tuple[type[Location], tuple[object, ...]]:
-        # The constructor's arguments: a fraction of the frozen dataclass's own state pickling
-        # (locations travel to the workers by the thousand).
-        return Location, (
-            self.kind,
-            self.file,
-            self.index,
-            self.key,
-            self.offset,
-            self.length,
-            self.compressed,
-        )
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form (see :meth:`from_dict`)."""
