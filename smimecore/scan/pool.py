@@ -53,12 +53,18 @@ __all__ = ["GRACE_SECONDS", "LocalPool", "MessageFunction", "OnBatch", "default_
 
 GRACE_SECONDS = 5.0
 """How long past the time limit a worker on one message is given before it is killed."""
-BATCH = 64
-"""Most locations per batch; each worker has up to two batches, so it never waits for the parent.
+BATCH_SECONDS = 0.05
+"""About how long a worker takes over a batch; each worker has up to two, so it never waits.
 
-Large batches cost the parent, which keeps the results of every worker, few wake-ups; near the
-end of a scan of known size they shrink, so that no worker is left with many messages to go
-while the others have finished."""
+Batches are sized by time, from how long the last ones took a message: small messages go by the
+hundred, so that the parent, which keeps the results of every worker, wakes up seldom; slow ones
+go a few at a time, so that their results (and the progress) come soon.  Near the end of a scan
+of known size batches shrink, so that no worker is left with many messages to go while the
+others have finished."""
+FIRST_BATCH = 16
+"""Locations per batch before any batch has come back."""
+MAX_BATCH = 512
+"""Most locations per batch, however quick the messages."""
 _TAIL_SHARE = 4  # near the end a batch is at most this fraction of each worker's share of the rest
 
 MessageFunction = Callable[[Location, ScanSpec, MessageReader], ScanResult]
@@ -127,6 +133,16 @@ class _Worker:
     connection: multiprocessing.connection.Connection
     state: Any
     tasks: deque[Task] = field(default_factory=deque)
+    sent: deque[float] = field(default_factory=deque)  # when each batch in flight was sent
+    replied: float = 0.0  # when its last batch came back
+
+    def took(self, count: int) -> float:
+        """Seconds a message of the batch of ``count`` just back took: since it was sent,
+        or since the batch before it came back (the worker then went on to it)."""
+        now = time.monotonic()
+        started = max(self.sent.popleft(), self.replied) if self.sent else self.replied
+        self.replied = now
+        return (now - started) / max(1, count)
 
     def current(self) -> tuple[int, float] | None:
         """The message being scanned and since when, or ``None`` between batches."""
@@ -174,6 +190,7 @@ class LocalPool:
         self._expected: int | None = None  # tasks in all, when known
         self._taken = 0  # tasks taken from the iterator
         self._retry: deque[Task] = deque()
+        self._seconds_per_message: float | None = None  # as the last batches took
         self._selector = selectors.DefaultSelector()
 
     def start(self) -> None:
@@ -258,10 +275,21 @@ class LocalPool:
         return worker
 
     def _batch_size(self) -> int:
+        per_message = self._seconds_per_message
+        if per_message is None:
+            size = FIRST_BATCH
+        else:
+            size = max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(per_message, 1e-6))))
         if self._expected is None:
-            return BATCH
+            return size
         left = self._expected - self._taken + len(self._retry)
-        return max(1, min(BATCH, left // (self.jobs * _TAIL_SHARE)))
+        return max(1, min(size, left // (self.jobs * _TAIL_SHARE)))
+
+    def _timed(self, worker: _Worker, count: int) -> None:
+        """A batch of ``count`` came back from ``worker``: what the next batches hold follows."""
+        took = worker.took(count)
+        known = self._seconds_per_message
+        self._seconds_per_message = took if known is None else (known + took) / 2
 
     def _next_batch(self, tasks: Iterator[Task], size: int) -> list[Task]:
         batch: list[Task] = []
@@ -285,6 +313,7 @@ class LocalPool:
                     self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
                     break
                 worker.tasks.extend(batch)
+                worker.sent.append(time.monotonic())
 
     def _loop(
         self, tasks: Iterator[Task], on_batch: OnBatch, background: Callable[[], bool] | None
@@ -316,6 +345,7 @@ class LocalPool:
         except (EOFError, OSError):
             self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
             return
+        self._timed(worker, len(results.texts if isinstance(results, Batch) else results))
         if isinstance(results, list):
             results = Batch.of(finish(found, self.spec) for found in results)
         count = len(results.texts)

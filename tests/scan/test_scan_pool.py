@@ -15,7 +15,7 @@ import pytest
 
 from smimecore import Config
 from smimecore.scan.deadline import MessageTimeout, deadline
-from smimecore.scan.pool import LocalPool
+from smimecore.scan.pool import FIRST_BATCH, LocalPool
 from smimecore.scan.result import ScanResult
 from smimecore.scan.run import ScanOptions, run_scan
 from smimecore.scan.sources import Location, MessageReader, find_messages
@@ -133,6 +133,12 @@ def test_message_deleted_after_indexing_is_unreadable(tmp_path: Path) -> None:
     assert result.errors == ("unreadable: cannot read it: No such file or directory",)
 
 
+def _sleepy(location: Location, spec: ScanSpec, reader: MessageReader) -> ScanResult:
+    """scan_location, a twentieth of a second late."""
+    time.sleep(0.05)
+    return scan_location(location, spec, reader)
+
+
 def _spin(seconds: float) -> int:
     end, turns = time.monotonic() + seconds, 0
     while time.monotonic() < end:
@@ -200,7 +206,7 @@ def test_background_work_is_done_while_the_workers_scan(tmp_path: Path) -> None:
     assert steps == [0, 1, 2, 3, 4] and sum(batches) == len(locations)
 
 
-@pytest.mark.parametrize(("expected", "largest"), [(None, 40), (40, 5)])
+@pytest.mark.parametrize(("expected", "largest"), [(None, FIRST_BATCH), (40, 5)])
 def test_batches_shrink_near_the_end(tmp_path: Path, expected: int | None, largest: int) -> None:
     """With the number of messages known, no batch holds more than a quarter of a worker's
     share of what is left: the workers finish together."""
@@ -212,6 +218,20 @@ def test_batches_shrink_near_the_end(tmp_path: Path, expected: int | None, large
     sizes: list[int] = []
     LocalPool(ScanSpec(Config()), 2).run(iter(tasks), lambda s, _: sizes.append(len(s)), expected)
     assert sum(sizes) == 40 and max(sizes) == largest
+
+
+def test_batches_are_sized_by_how_long_messages_take(tmp_path: Path) -> None:
+    """Quick messages go by the hundred once the first batches have come back; messages of a
+    twentieth of a second go one at a time (their results come back soon)."""
+    folder = _folder(tmp_path, {})
+    tasks = list(enumerate(list(find_messages([folder])) * 150))
+    quick: list[int] = []
+    LocalPool(ScanSpec(Config()), 1).run(iter(tasks), lambda s, _: quick.append(len(s)))
+    assert quick[0] == FIRST_BATCH and max(quick) > 4 * FIRST_BATCH and sum(quick) == len(tasks)
+    slow: list[int] = []
+    pool = LocalPool(ScanSpec(Config()), 1, _sleepy)
+    pool.run(iter(tasks[:36]), lambda s, _: slow.append(len(s)))
+    assert slow[:2] == [FIRST_BATCH, FIRST_BATCH] and set(slow[2:]) == {1} and sum(slow) == 36
 
 
 def test_a_batch_in_two_rounds_gives_each_message_its_own_result(tmp_path: Path) -> None:
