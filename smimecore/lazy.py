@@ -1,4 +1,4 @@
-"""Values computed on first use and kept: :class:`cached_property`.
+"""Values computed on first use and kept: :class:`cached_property`, :func:`kind_of_class`.
 
 Python 3.11's ``functools.cached_property`` takes a lock on every first access (3.12 dropped
 the lock, which serialised the first access across all instances of a class).  Messages,
@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["cached_property"]
+__all__ = ["cached_property", "kind_of_class"]
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 
 class cached_property(Generic[_T]):  # noqa: N801 - the name functools gives it
@@ -41,3 +42,18 @@ class cached_property(Generic[_T]):  # noqa: N801 - the name functools gives it
         value = self.function(instance)
         instance.__dict__[self.name] = value
         return value
+
+
+def kind_of_class(
+    key_type: type, kinds: tuple[tuple[_K, type], ...], known: dict[type, _K | None]
+) -> _K | None:
+    """The first of ``kinds`` that ``key_type`` derives from, remembered in ``known``.
+
+    Remembered by class: ``isinstance`` against cryptography's key ABCs costs
+    more than an RSA verification, and each message asks about its key several times.
+    """
+    if key_type in known:
+        return known[key_type]
+    kind = next((kind for kind, base in kinds if issubclass(key_type, base)), None)
+    known[key_type] = kind
+    return kind

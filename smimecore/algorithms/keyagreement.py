@@ -20,7 +20,7 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from asn1crypto import core
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from smimecore.algorithms.digests import digest_by_name
 from smimecore.errors import DecryptionError, MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.lazy import kind_of_class
 from smimecore.pki.der import (
     TAG_OCTET_STRING,
     TAG_OID,
@@ -56,6 +57,7 @@ __all__ = [
 
 AgreementPrivateKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
 AgreementPublicKey = ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
+AgreementKind = Literal["ec", "x25519", "x448"]
 Kdf = Literal["x963", "hkdf"]
 OriginatorKey = tuple[str, bytes]
 """A kari's ephemeral originatorKey: its algorithm OID and its public key (the BIT STRING)."""
@@ -114,6 +116,8 @@ _DES3_WRAP_IV = bytes.fromhex("4adda22c79e82105")
 _EC_OID = "1.2.840.10045.2.1"
 _X25519_OID = "1.3.101.110"
 _X448_OID = "1.3.101.111"
+# The originator key's algorithm for each kind of recipient key: EC for any other key.
+_ORIGINATOR_OID: dict[AgreementKind | None, str] = {"x25519": _X25519_OID, "x448": _X448_OID}
 _DEFAULT_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
 
 
@@ -222,23 +226,36 @@ def originator_fits(private_key: AgreementPrivateKey, originator: OriginatorKey 
     """Whether the originator key is of the same kind (and curve) as ``private_key``."""
     if originator is None:
         return False
-    oid = originator[0]
-    if isinstance(private_key, x25519.X25519PrivateKey):
-        return oid == _X25519_OID
-    if isinstance(private_key, x448.X448PrivateKey):
-        return oid == _X448_OID
-    return oid == _EC_OID
+    return originator[0] == _ORIGINATOR_OID.get(_agreement_key_kind(private_key), _EC_OID)
 
 
-def _exchange(private_key: AgreementPrivateKey, oid: str, point: bytes) -> bytes:
+def _agreement_key_kind(private_key: object) -> AgreementKind | None:
+    """The kind of a key-agreement private key (``ec``, ``x25519``, ``x448``), or ``None``."""
+    return kind_of_class(type(private_key), _AGREEMENT_KINDS, _AGREEMENT_KIND_OF_TYPE)
+
+
+_AGREEMENT_KINDS: tuple[tuple[AgreementKind, type], ...] = (
+    ("ec", ec.EllipticCurvePrivateKey),
+    ("x25519", x25519.X25519PrivateKey),
+    ("x448", x448.X448PrivateKey),
+)
+_AGREEMENT_KIND_OF_TYPE: dict[type, AgreementKind | None] = {}
+
+
+def _exchange(
+    private_key: AgreementPrivateKey, kind: AgreementKind | None, oid: str, point: bytes
+) -> bytes:
     try:
-        if isinstance(private_key, x25519.X25519PrivateKey) and oid == _X25519_OID:
-            return private_key.exchange(x25519.X25519PublicKey.from_public_bytes(point))
-        if isinstance(private_key, x448.X448PrivateKey) and oid == _X448_OID:
-            return private_key.exchange(x448.X448PublicKey.from_public_bytes(point))
-        if isinstance(private_key, ec.EllipticCurvePrivateKey) and oid == _EC_OID:
-            peer = ec.EllipticCurvePublicKey.from_encoded_point(private_key.curve, point)
-            return private_key.exchange(ec.ECDH(), peer)
+        if kind == "x25519" and oid == _X25519_OID:
+            x25519_key = cast(x25519.X25519PrivateKey, private_key)
+            return x25519_key.exchange(x25519.X25519PublicKey.from_public_bytes(point))
+        if kind == "x448" and oid == _X448_OID:
+            x448_key = cast(x448.X448PrivateKey, private_key)
+            return x448_key.exchange(x448.X448PublicKey.from_public_bytes(point))
+        if kind == "ec" and oid == _EC_OID:
+            ec_key = cast(ec.EllipticCurvePrivateKey, private_key)
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(ec_key.curve, point)
+            return ec_key.exchange(ec.ECDH(), peer)
     except ValueError as exc:
         raise MalformedCMSError("originator public key is not a valid point") from exc
     raise UnsupportedAlgorithmError(oid, "does not match the recipient's key type")
@@ -257,9 +274,10 @@ def unwrap_agreed(
     (a wrong key), and typed errors for unsupported or malformed parameters.
     """
     scheme = agreement.scheme
-    if scheme.oid in _COFACTOR_OIDS and not isinstance(private_key, ec.EllipticCurvePrivateKey):
+    kind = _agreement_key_kind(private_key)
+    if scheme.oid in _COFACTOR_OIDS and kind != "ec":
         raise UnsupportedAlgorithmError(scheme.oid, "is only supported on NIST curves")
-    shared = _exchange(private_key, *originator)
+    shared = _exchange(private_key, kind, *originator)
     kek = _derive(scheme, shared, agreement.wrap_der, agreement.size, ukm)
     if agreement.des3_wrap:
         return _des3_unwrap(kek, encrypted_key)

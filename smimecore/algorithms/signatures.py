@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, m
 
 from smimecore.algorithms.digests import DigestAlgorithm, digest_by_name, read_hash_and_mgf1
 from smimecore.errors import MalformedCMSError, UnsupportedAlgorithmError
+from smimecore.lazy import kind_of_class
 from smimecore.pki.der import TAG_SEQUENCE, AlgorithmIdentifier, Cursor
 
 __all__ = [
@@ -170,28 +171,13 @@ _PURE_KINDS = frozenset({"ed25519", "ed448", *ML_DSA_OIDS.values()})
 
 def _key_kind(key_type: type) -> str | None:
     """The scheme family of a public key class (``rsa``, ``ec``, ``ml_dsa_65``...) or ``None``."""
-    return _kind_of_class(key_type, _KEY_KINDS, _KIND_OF_TYPE)
+    return kind_of_class(key_type, _KEY_KINDS, _KIND_OF_TYPE)
 
 
 def signing_key_kind(key: object) -> str | None:
     """The family of a private key smimecore signs with (``rsa``, ``ec``, ``ed25519``,
     ``ed448``, ``ml_dsa_65``...), or ``None`` for any other object."""
-    return _kind_of_class(type(key), _SIGNING_KEY_KINDS, _KIND_OF_SIGNING_TYPE)
-
-
-def _kind_of_class(
-    key_type: type, kinds: tuple[tuple[str, type], ...], known: dict[type, str | None]
-) -> str | None:
-    """The first of ``kinds`` that ``key_type`` derives from, remembered in ``known``.
-
-    Remembered by class: ``isinstance`` against these ABCs costs more than
-    the RSA verification itself.
-    """
-    if key_type in known:
-        return known[key_type]
-    kind = next((kind for kind, base in kinds if issubclass(key_type, base)), None)
-    known[key_type] = kind
-    return kind
+    return kind_of_class(type(key), _SIGNING_KEY_KINDS, _KIND_OF_SIGNING_TYPE)
 
 
 _KIND_OF_TYPE: dict[type, str | None] = {}

@@ -87,7 +87,7 @@ from smimecore.errors import (
     NoUsableRecipientError,
     UnsupportedAlgorithmError,
 )
-from smimecore.lazy import cached_property
+from smimecore.lazy import cached_property, kind_of_class
 from smimecore.pki.certificate import (
     PerCertificate,
     issuer_and_serial,
@@ -540,17 +540,32 @@ def _read_encrypted_content_info(
 
 def _usable_by(private_key: DecryptionKey) -> Callable[[RecipientInfoEntry], bool]:
     """Whether a RecipientInfo is of a kind ``private_key`` can use (the key's kind found once)."""
-    if isinstance(private_key, rsa.RSAPrivateKey):
+    kind = _key_recipient_kind(private_key)
+    if kind == "ktri":
         return lambda entry: entry.supported and entry.kind == "ktri"
-    if isinstance(private_key, _KEM_PRIVATE_KEYS):
+    if kind == "kemri":
         return lambda entry: (
             entry.supported
             and isinstance(entry.method, KemWrapped)
             and kem_fits_key(private_key, entry.method.kem_oid)
         )
+    agreement_key = cast(AgreementPrivateKey, private_key)
     return lambda entry: (
-        entry.supported and entry.kind == "kari" and originator_fits(private_key, entry.originator)
+        entry.supported
+        and entry.kind == "kari"
+        and originator_fits(agreement_key, entry.originator)
     )
+
+
+def _key_recipient_kind(private_key: object) -> str:
+    """The RecipientInfo kind ``private_key`` serves: ``ktri`` (RSA), ``kemri`` (ML-KEM) or
+    ``kari`` (any other key: key agreement decides whether it fits)."""
+    kind = kind_of_class(type(private_key), _KEY_RECIPIENT_KINDS, _RECIPIENT_KIND_OF_TYPE)
+    return kind or "kari"
+
+
+_KEY_RECIPIENT_KINDS = (("ktri", rsa.RSAPrivateKey), *(("kemri", key) for key in _KEM_PRIVATE_KEYS))
+_RECIPIENT_KIND_OF_TYPE: dict[type, str | None] = {}
 
 
 def _candidates(
@@ -681,18 +696,17 @@ def _decrypt_one(
 ) -> memoryview:
     size = parameters.key_size(cipher)
     method, encrypted_key = entry.method, entry.encrypted_keys[position]
-    if isinstance(method, KeyTransport) and isinstance(private_key, rsa.RSAPrivateKey):
-        key, ok = rsa_unwrap(private_key, method, encrypted_key, size)
-    elif (
-        isinstance(method, KeyAgreement)
-        and entry.originator is not None
-        and not isinstance(private_key, (rsa.RSAPrivateKey, *_KEM_PRIVATE_KEYS))
-    ):
-        key = unwrap_agreed(private_key, method, entry.originator, entry.ukm, encrypted_key)
+    kind = _key_recipient_kind(private_key)
+    if isinstance(method, KeyTransport) and kind == "ktri":
+        rsa_key = cast(rsa.RSAPrivateKey, private_key)
+        key, ok = rsa_unwrap(rsa_key, method, encrypted_key, size)
+    elif isinstance(method, KeyAgreement) and entry.originator is not None and kind == "kari":
+        agreement_key = cast(AgreementPrivateKey, private_key)
+        key = unwrap_agreed(agreement_key, method, entry.originator, entry.ukm, encrypted_key)
         ok = len(key) == size
-    elif isinstance(method, KemWrapped) and isinstance(private_key, _KEM_PRIVATE_KEYS):
+    elif isinstance(method, KemWrapped) and kind == "kemri":
         # From decapsulation on, every failure is the same DecryptionError (no oracle).
-        key = method.unwrap(private_key)
+        key = method.unwrap(cast(KemPrivateKey, private_key))
         ok = len(key) == size
     else:
         raise DecryptionError()

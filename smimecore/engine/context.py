@@ -116,14 +116,8 @@ class SmimeContext:
     def _judge(
         self, check: SignerCheck, signed_data: SignedData, origin: Origin
     ) -> SignatureOutcome:
-        nobody = SenderMatch(origin.senders, origin.senders)
-        if check.error is not None:
-            return SignatureOutcome(check, nobody, Refusal.ERROR, error=check.error)
-        if not check.ok:
-            return SignatureOutcome(check, nobody, Refusal.NOT_VALID)
-        if check.certificate is None:  # a verified signer always has one
-            problem = MalformedCMSError("no signer certificate")
-            return SignatureOutcome(check, nobody, Refusal.ERROR, error=problem)
+        if check.error is not None or not check.ok or check.certificate is None:
+            return _unverified(check, origin)
         identity = identity_of(check.certificate)
         verdict = self.trust.evaluate(
             check.certificate,
@@ -446,6 +440,18 @@ def distinct_addresses(addresses: Iterable[str]) -> list[str]:
         if address:
             seen.setdefault(address.casefold(), address)
     return list(seen.values())
+
+
+def _unverified(check: SignerCheck, origin: Origin) -> SignatureOutcome:
+    """The outcome of a SignerInfo that could not be checked or did not verify."""
+    nobody = SenderMatch(origin.senders, origin.senders)
+    if check.error is not None:
+        return SignatureOutcome(check, nobody, Refusal.ERROR, error=check.error)
+    if not check.ok:
+        return SignatureOutcome(check, nobody, Refusal.NOT_VALID)
+    # A verified signer always has a certificate.
+    problem = MalformedCMSError("no signer certificate")
+    return SignatureOutcome(check, nobody, Refusal.ERROR, error=problem)
 
 
 class StoreBudget:

@@ -231,7 +231,7 @@ def reinsert(outer: RawEntity, inner: Bytes) -> bytes:
 
 def header_section(fields: list[bytes]) -> bytes:
     """Header fields, each ending in CRLF, then the empty line (alone when there are none)."""
-    return b"".join(field + CRLF for field in fields) + CRLF
+    return CRLF.join([*fields, b"", b""])
 
 
 def split_header(raw: Bytes) -> tuple[RawEntity, int]:
