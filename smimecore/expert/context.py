@@ -16,7 +16,7 @@ is judged exactly as a mail's signature is: ``trust`` says whose.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 
 from cryptography import x509
@@ -97,7 +97,7 @@ class _WithCertificates:
     def decryption_identity(self, address: str) -> DecryptionIdentity:
         return self._keyring.decryption_identity(address)
 
-    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> list[str]:
+    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> Iterable[str]:
         return self._keyring.decryption_candidates(named)
 
     def certificate_for(self, address: str, purpose: Purpose | None) -> x509.Certificate | None:

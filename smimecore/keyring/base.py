@@ -8,7 +8,7 @@ application already holds).  Addresses match case-insensitively.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,12 +51,13 @@ class Keyring(Protocol):
         """The key ``address`` decrypts with (errors as :meth:`signing_identity`)."""
         ...
 
-    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> list[str]:
+    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> Iterable[str]:
         """The addresses whose decryption certificate satisfies ``named``.
 
         ``named`` is an EnvelopedData's test "does a RecipientInfo name this
         certificate?": this is the lookup by recipient identifier.  No
-        private key is opened.
+        private key is opened.  The caller stops at the first address whose
+        key decrypts, so an implementation may find them one at a time.
         """
         ...
 

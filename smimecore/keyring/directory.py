@@ -321,13 +321,14 @@ class DirectoryKeyring:
         key_file, certificate = self._private_key_file(address, "encryption")
         return DecryptionIdentity(key_file.private_key, certificate)
 
-    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> list[str]:
-        """The addresses whose encryption certificate satisfies ``named`` (no key is opened).
+    def decryption_candidates(self, named: Callable[[x509.Certificate], bool]) -> Iterator[str]:
+        """The addresses whose encryption certificate satisfies ``named`` (no key is opened),
+        one at a time: a decryption that succeeds with the first does not look at the rest
+        of a large keyring.
 
         Files that cannot be read are skipped (and logged at debug level):
         one damaged file must not stop decryption by everyone else.
         """
-        found = []
         for address in self.addresses("encryption"):
             try:
                 certificate = self.certificate_for(address, "encryption")
@@ -335,8 +336,7 @@ class DirectoryKeyring:
                 log.debug("keyring certificate of %s cannot be read: %s", address, exc)
                 continue
             if certificate is not None and named(certificate):
-                found.append(address)
-        return found
+                yield address
 
     def _private_key_file(self, address: str, purpose: Purpose) -> tuple[KeyFile, x509.Certificate]:
         path = self.find_file(address, purpose)

@@ -112,3 +112,26 @@ def test_no_passphrase_has_its_own_record(
         f"Bad passphrase for the secret key of {alice.address}"
     )
     assert "s3cret" not in str(raised.value) and "wrong" not in repr(raised.value.statuses)
+
+
+def test_decryption_candidates_are_found_one_at_a_time(
+    tmp_path: Path, identities: dict[str, DemoIdentity], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first keyring file whose certificate a RecipientInfo names is given before the
+    files after it are read: a decryption that succeeds with it does not read the rest."""
+    keyring_dir = tmp_path / "keyring"
+    keyring_dir.mkdir()
+    first = identities["p256"]
+    (keyring_dir / "a@test.example.pem").write_bytes(first.key_pem() + first.certificate_pem())
+    (keyring_dir / "z@test.example.pem").write_bytes(_DAMAGED)
+    keyring = DirectoryKeyring(keyring_dir)
+    with caplog.at_level(logging.DEBUG, logger="smimecore.keyring"):
+        found = iter(keyring.decryption_candidates(lambda c: c == first.certificate))
+        assert next(found) == "a@test.example"
+        assert "cannot be read" not in caplog.text
+        assert list(found) == []  # the damaged file is skipped, and said so
+        assert "z@test.example cannot be read" in caplog.text
+
+
+_DAMAGED = b"-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n"
+"""A keyring file whose certificate cannot be read."""
