@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs dist fuzz clean
+.PHONY: demo test lint bench bench-compare docs dist fuzz clean
 
 FUZZ_SECONDS ?= 60
 
@@ -32,6 +32,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+
+# Another checkout's operations beside this one's, in the same run against the binary:
+# make bench-compare BASELINE=../old-checkout (see benchmarks/compare.py).
+bench-compare: $(STAMP)
+	$(BIN)/python benchmarks/compare.py $(BASELINE)
 
 # The documentation site, into site/ (fails on any broken link, reference or undocumented name).
 docs: $(VENV)/.installed-docs
