@@ -93,12 +93,11 @@ def encode_header(tag: int, length: int) -> bytes:
 
 def encode_tlv(tag: int, *parts: Bytes) -> bytes:
     """A complete DER element with ``tag`` whose contents are ``parts`` joined."""
-    if len(parts) == 1:  # the usual case, and a concatenation is cheaper than a join
-        length = len(parts[0])
-        return (bytes((tag, length)) if length < 0x80 else encode_header(tag, length)) + parts[0]
-    length = sum(map(len, parts))
+    single = len(parts) == 1  # the usual case: a concatenation is cheaper than a join
+    length = len(parts[0]) if single else sum(map(len, parts))
+    # The short form in place: this runs for every element of every signature.
     header = bytes((tag, length)) if length < 0x80 else encode_header(tag, length)
-    return b"".join((header, *parts))
+    return header + parts[0] if single else b"".join((header, *parts))
 
 
 _UNIVERSAL = {

@@ -1,7 +1,7 @@
 """One message's scan result, read from its status records (never from the message text).
 
-:func:`from_result` turns ``verify_decrypt``'s :class:`Result` into a
-:class:`ScanResult`; :func:`from_error` does the same for an operation that
+:func:`from_records` turns what ``verify_decrypt`` gave (its records and
+``ok``) into a :class:`ScanResult`; :func:`from_error` does the same for an operation that
 raised, and :func:`failure` for a message the scan could not get a result
 for (unreadable, timed out, crashed).  Every classification (signed,
 verified, trusted, encrypted, decrypted, the outcome, the reason of a
@@ -15,17 +15,18 @@ import email.errors
 import email.header
 import email.utils
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from smimecore.engine.status import DONE, Result, StatusRecord
+from smimecore.engine.status import DONE, StatusRecord
 from smimecore.errors import MalformedMessageError
 from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
-from smimecore.scan.summary import Tally, tally_of
+from smimecore.scan.summary import FLAGS, Tally, tally_of
 
 __all__ = [
     "HEADER_BYTES",
@@ -35,7 +36,6 @@ __all__ = [
     "failure",
     "from_error",
     "from_records",
-    "from_result",
     "header_section",
     "message_headers",
     "parse_date",
@@ -71,6 +71,7 @@ _FOUND_IN = (
 )
 _VERIFY_ONLY = ("signer", "trust")  # read from Verify records only
 _FOUND_IN_ANY = tuple(item for item in _FOUND_IN if item[0] not in _VERIFY_ONLY)
+_FLAGS = operator.attrgetter(*FLAGS)  # a result's flags, in the summary's order
 
 
 @dataclass(slots=True)
@@ -143,13 +144,7 @@ class ScanResult:
         """What the summary counts of this result (:func:`~smimecore.scan.summary.tally`)."""
         return tally_of(
             self.outcome,
-            (
-                bool(self.signed),
-                bool(self.verified),
-                bool(self.trusted),
-                bool(self.encrypted),
-                bool(self.decrypted),
-            ),
+            tuple(map(bool, _FLAGS(self))),
             self.reason,
             self.weak_algorithms,
             self.year,
@@ -171,16 +166,11 @@ def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
     return record.to_dict() if isinstance(record, StatusRecord) else dict(record)
 
 
-def from_result(location: Location, headers: Mapping[str, Any], result: Result) -> ScanResult:
-    """The scan result of a message ``verify_decrypt`` gave ``result`` for."""
-    records = [record.to_dict() for record in result.statuses]
-    return from_records(location, headers, records, result.ok)
-
-
 def from_records(
     location: Location, headers: Mapping[str, Any], records: Sequence[Mapping[str, Any]], ok: bool
 ) -> ScanResult:
-    """:func:`from_result` from the result's status records (as dicts) and its ``ok``."""
+    """The scan result of a message ``verify_decrypt`` gave a result for: its status records
+    (as dicts) and its ``ok``."""
     return _classified(location, headers, records, ok=ok, errors=())
 
 

@@ -74,15 +74,7 @@ class Location(NamedTuple):
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form (see :meth:`from_dict`)."""
-        return {
-            "kind": self.kind,
-            "file": self.file,
-            "index": self.index,
-            "key": self.key,
-            "offset": self.offset,
-            "length": self.length,
-            "compressed": self.compressed,
-        }
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Location:

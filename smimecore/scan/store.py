@@ -272,16 +272,8 @@ def _file_row(path: str) -> tuple[str, int, int]:
 
 
 def _location_row(seq: int, location: Location) -> tuple[Any, ...]:
-    return (
-        seq,
-        location.kind,
-        location.file,
-        location.index,
-        location.key,
-        location.offset,
-        location.length,
-        int(location.compressed),
-    )
+    """The ``messages`` row of ``location``: its number, then its fields in order."""
+    return (seq, *location[:-1], int(location.compressed))
 
 
 def _location_of(row: Sequence[Any]) -> Location:

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COUNTED", "Summary", "Tally", "tally", "tally_of"]
+__all__ = ["COUNTED", "FLAGS", "Summary", "Tally", "tally", "tally_of"]
 
 COUNTED = ("messages", "signed", "verified", "trusted", "encrypted", "decrypted", "failed")
 """The counts of the summary, in the order they are shown."""
+FLAGS = COUNTED[1:-1]
+"""The counts a result's own flags decide (its ``signed``, ``verified``...), in that order."""
 NO_YEAR = "no date"
 NO_ALGORITHM = "none"
 _FAILED = ("failed", "error")
@@ -25,7 +27,7 @@ def tally(result: Mapping[str, Any]) -> Tally:
     get = result.get
     return tally_of(
         str(result["outcome"]),
-        tuple(bool(get(name)) for name in COUNTED[1:-1]),
+        tuple(bool(get(name)) for name in FLAGS),
         get("reason"),
         get("weak_algorithms") or (),
         get("year"),
@@ -42,7 +44,7 @@ def tally_of(
     algorithms: Iterable[object],
 ) -> Tally:
     """The tally of a result from its fields: its outcome, which of the counts it is in
-    (``flags``, in the order of :data:`COUNTED`, without messages and failed), the reason it
+    (``flags``, in the order of :data:`FLAGS`), the reason it
     failed (``None`` unless it did), its weak algorithms, its year (or ``no date``) and its
     algorithms (or ``none``)."""
     return (
@@ -84,7 +86,7 @@ class Summary:
         """Count ``times`` results whose :func:`tally` is ``counted``."""
         outcome, flags, reason, weak, year, algorithms = counted
         self.counts["messages"] += times
-        for name, flag in zip(COUNTED[1:-1], flags, strict=True):
+        for name, flag in zip(FLAGS, flags, strict=True):
             self.counts[name] += times if flag else 0
         self.counts["failed"] += times if reason is not None else 0
         if reason is not None:
