@@ -1,6 +1,6 @@
 """Another smimecore tree against this one, in the same run against the openssl binary.
 
-``python benchmarks/compare.py BASELINE [--rounds N] [--out FILE]`` answers "is any operation
+``python benchmarks/compare.py BASELINE [--rounds N] [--large] [--out FILE]`` answers "is any operation
 slower than before the change?" (issue 12: no operation more than 5% slower than the figures
 before it, measured in the same run against the binary).  Two ``make bench`` runs, one per
 tree, minutes apart, differ by more than that on a shared machine: both the binary's spawn
@@ -28,7 +28,7 @@ from run import CIPHERS, SIZES, Bench, Case
 from workload import KIND_LABEL, KINDS, PASSPHRASE, Peer, size_label
 
 CHILD = Path(__file__).with_name("compare_child.py")
-CALLS = {1024: 100, 100 * 1024: 20}
+CALLS = {SIZES[0]: 100, SIZES[1]: 20, SIZES[2]: 1}
 """Calls per timing, by message size (their mean is the figure)."""
 TIMES = "\N{MULTIPLICATION SIGN}"
 LIMIT = 5.0
@@ -76,14 +76,17 @@ class Side:
         return self.process.stdin, self.process.stdout
 
 
-def compare(baseline: Path, current: Path, rounds: int) -> list[dict[str, object]]:
-    """Median times of the binary and both trees for each case at 1 KiB and 100 KiB."""
+def compare(
+    baseline: Path, current: Path, rounds: int, *, large: bool = False
+) -> list[dict[str, object]]:
+    """Median times of the binary and both trees for each case at 1 KiB and 100 KiB, and at
+    10 MiB when ``large``."""
     binary = shutil.which("openssl")
     if binary is None:
         raise SystemExit("the openssl binary is needed as the peer")
     with tempfile.TemporaryDirectory(prefix="smimecore-compare-") as scratch:
         bench = Bench(Path(scratch), Peer(binary, Path(scratch)), quick=True)
-        cases = bench.cases_for(KINDS, SIZES[:2], CIPHERS)
+        cases = bench.cases_for(KINDS, SIZES if large else SIZES[:2], CIPHERS)
         sides = {"baseline": Side(baseline, bench), "current": Side(current, bench)}
         times: dict[tuple[int, str], list[float]] = {}
         order = random.Random(rounds)  # noqa: S311 - an order, not a secret
@@ -149,9 +152,10 @@ def main() -> int:
     parser.add_argument("baseline", type=Path, help="the other tree (a checkout of smimecore)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds (default 15)")
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--large", action="store_true", help="the 10 MiB operations too (slow)")
     arguments = parser.parse_args()
     current = Path(__file__).resolve().parent.parent
-    rows = compare(arguments.baseline.resolve(), current, arguments.rounds)
+    rows = compare(arguments.baseline.resolve(), current, arguments.rounds, large=arguments.large)
     text = "\n".join(describe(rows, arguments.rounds)) + "\n"
     print(text, end="")
     if arguments.out is not None:

@@ -22,7 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 
@@ -197,12 +197,12 @@ def verify_locations(
             active.close()
 
 
-@dataclass(slots=True)
-class Verified:
+class Verified(NamedTuple):
     """What the first round found out about a message, for the second (:func:`finish`).
 
-    Picklable: a ``verify_decrypt`` that raised is kept as its records and the error's
-    kind and first line, not as the exception.
+    Picklable, and quickly (a tuple: one travels to the parent for every message when the
+    parent finishes them): a ``verify_decrypt`` that raised is kept as its records and the
+    error's kind and first line, not as the exception.
     """
 
     location: Location
@@ -215,31 +215,32 @@ class Verified:
 
 
 def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: float) -> Verified:
-    found = Verified(location, since)
+    header = None
     try:
         with deadline(spec.timeout):
             try:
                 data = reader.read(location)
             except (OSError, EOFError, ValueError, zlib.error) as exc:
-                found.failed = (UNREADABLE, _reading_error(exc))
-                return found
-            found.header = header_section(data)
+                return Verified(location, since, failed=(UNREADABLE, _reading_error(exc)))
+            header = header_section(data)
             engine = engine_for(spec)
             try:
                 result = engine.verify_decrypt(data)
             except SmimeError as exc:
-                found.records = [record.to_dict() for record in exc.statuses]
-                found.error = (type(exc).__name__, first_line(exc))
-                return found
-            found.records = [record.to_dict() for record in result.statuses]
-            found.ok = result.ok
+                records = [record.to_dict() for record in exc.statuses]
+                return Verified(location, since, header, records, error=_error_of(exc))
+            records = [record.to_dict() for record in result.statuses]
+            return Verified(location, since, header, records, result.ok)
     except MessageTimeout:
         _forget_engine(spec)
         reader.close()
-        found.failed = (TIMEOUT, _timeout_detail(spec))
+        return Verified(location, since, header, failed=(TIMEOUT, _timeout_detail(spec)))
     except Exception as exc:  # one message's bug must not end the scan
-        found.failed = (INTERNAL, _bug_detail(exc))
-    return found
+        return Verified(location, since, header, failed=(INTERNAL, _bug_detail(exc)))
+
+
+def _error_of(exc: SmimeError) -> tuple[str, str]:
+    return type(exc).__name__, first_line(exc)
 
 
 def finish(found: Verified, spec: ScanSpec) -> ScanResult:
