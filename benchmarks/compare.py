@@ -1,6 +1,6 @@
 """Another smimecore tree against this one, in the same run against the openssl binary.
 
-``python benchmarks/compare.py BASELINE [--rounds N] [--large] [--out FILE]`` answers "is any operation
+``python benchmarks/compare.py BASELINE [--rounds N] [--large] [--cpu N] [--out FILE]`` answers "is any operation
 slower than before the change?" (issue 12: no operation more than 5% slower than the figures
 before it, measured in the same run against the binary).  Two ``make bench`` runs, one per
 tree, minutes apart, differ by more than that on a shared machine: both the binary's spawn
@@ -8,6 +8,10 @@ time and Python's speed drift.  Here each tree runs in a child process of its ow
 (``compare_child.py`` with the tree's smimecore, public API only), on the same inputs, and
 every round times the binary, the baseline and this tree one after the other in a shuffled
 order, so drift is shared.  Figures are medians over the rounds; a ratio is binary ÷ smimecore.
+
+Everything runs on one CPU (``--cpu``, default the last this process may use): on a virtual
+machine one CPU may be slower than another for minutes at a time, and a child left on it would
+lose to the other for reasons that are not its code.
 """
 
 from __future__ import annotations
@@ -77,10 +81,12 @@ class Side:
 
 
 def compare(
-    baseline: Path, current: Path, rounds: int, *, large: bool = False
+    baseline: Path, current: Path, rounds: int, *, large: bool = False, cpu: int | None = None
 ) -> list[dict[str, object]]:
     """Median times of the binary and both trees for each case at 1 KiB and 100 KiB, and at
-    10 MiB when ``large``."""
+    10 MiB when ``large``; this process and its children on ``cpu`` (default the last)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {allowed[-1] if cpu is None else cpu})
     binary = shutil.which("openssl")
     if binary is None:
         raise SystemExit("the openssl binary is needed as the peer")
@@ -153,9 +159,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="rounds (default 15)")
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--large", action="store_true", help="the 10 MiB operations too (slow)")
+    parser.add_argument("--cpu", type=int, help="the CPU everything runs on (default the last)")
     arguments = parser.parse_args()
     current = Path(__file__).resolve().parent.parent
-    rows = compare(arguments.baseline.resolve(), current, arguments.rounds, large=arguments.large)
+    rows = compare(
+        arguments.baseline.resolve(),
+        current,
+        arguments.rounds,
+        large=arguments.large,
+        cpu=arguments.cpu,
+    )
     text = "\n".join(describe(rows, arguments.rounds)) + "\n"
     print(text, end="")
     if arguments.out is not None:
