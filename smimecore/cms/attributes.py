@@ -15,7 +15,6 @@ sorted as DER requires.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -199,17 +198,16 @@ class Attributes(NamedTuple):
         """The encoding received, tagged SET OF (what a signature or MAC covers)."""
         return bytes((TAG_SET,)) + self.encoding[1:]
 
-    def encodings(self) -> Iterator[bytes]:
-        """What a signer may have signed: the encoding received (as a SET), then its DER.
+    def other_encoding(self) -> bytes | None:
+        """What a signer may have signed instead of :meth:`as_set`: its DER, when that differs
+        (``None`` otherwise).
 
-        A generator: the DER re-encoding (asn1crypto's forced dump costs
-        milliseconds) is made only when the received bytes did not do.
+        Made only when asked (asn1crypto's forced dump costs milliseconds): when the
+        received bytes did not verify.
         """
         received = self.as_set()
-        yield received
         der = _reencoded(received)
-        if der is not None and der != received:
-            yield der
+        return der if der is not None and der != received else None
 
     def der(self) -> bytes:
         """The DER of the SET OF (what an AuthEnvelopedData MAC covers, RFC 5083 section 2.2):

@@ -305,7 +305,7 @@ class SignerInfo(NamedTuple):
     """One SignerInfo as received (RFC 5652 section 5.3).
 
     The signature is checked over ``signed_attributes`` as received,
-    retagged as a SET (:meth:`Attributes.encodings`).
+    retagged as a SET (:meth:`Attributes.as_set`).
     """
 
     version: int
@@ -408,10 +408,7 @@ class SignedData:
             content_index, intact = _match_message_digest(
                 attributes, digest, contents, self.content_type_oid
             )
-            valid = any(
-                scheme.verify(public_key, signer_info.signature, encoding)
-                for encoding in attributes.encodings()
-            )
+            valid = _verifies_over_attributes(scheme, public_key, signer_info.signature, attributes)
             return SignerCheck(
                 index,
                 certificate,
@@ -564,6 +561,17 @@ _SIGNED_ONLY = {
     MESSAGE_DIGEST: "message_digest",
     SIGNING_TIME: "signing_time",
 }
+
+
+def _verifies_over_attributes(
+    scheme: SignatureScheme, public_key: object, signature: bytes, attributes: Attributes
+) -> bool:
+    """Whether ``signature`` is over the signed attributes as received, or else over their DER
+    (some signers sign the DER of attributes they send in another order)."""
+    if scheme.verify(public_key, signature, attributes.as_set()):
+        return True
+    other = attributes.other_encoding()
+    return other is not None and scheme.verify(public_key, signature, other)
 
 
 def _match_message_digest(

@@ -183,7 +183,8 @@ class SmimeContext:
                 signers.append(outcome.signer)
         # By identity: the signers are the very objects the SignedData carries (certificates
         # hash and compare by their DER, a microsecond each).
-        others = [c for c in carried if not any(c is signer for signer in signers)]
+        signer_ids = {id(signer) for signer in signers}
+        others = [c for c in carried if id(c) not in signer_ids]
         if signers and others:
             self.remember_certificates(others, budget)
 

@@ -84,6 +84,8 @@ def store_key(address: str) -> str | None:
     """How the store files ``address``: ASCII letters lowercased; ``None`` when refused."""
     if not address or len(address) > MAX_ADDRESS_LENGTH:
         return None
+    if address.isascii():  # the usual case: str.translate looks up every character
+        return address.lower()
     return address.translate(_ASCII_LOWER)
 
 
@@ -101,9 +103,7 @@ def _admit(
     """The new list for an address, or ``None`` when nothing changes."""
     if not trusted:
         return None if current else [StoredCertificate(certificate, False)]
-    if all(stored.trusted for stored in current) and any(
-        stored.certificate is certificate or stored.certificate == certificate for stored in current
-    ):
+    if _all_trusted_with(current, certificate):
         return None  # the usual case: a known signer seen again
     updated = [
         StoredCertificate(stored.certificate, True)
@@ -113,6 +113,16 @@ def _admit(
     if certificate not in (stored.certificate for stored in updated):
         updated.append(StoredCertificate(certificate, True))
     return None if updated == list(current) else updated
+
+
+def _all_trusted_with(current: Sequence[StoredCertificate], certificate: x509.Certificate) -> bool:
+    """Whether every stored certificate is trusted and ``certificate`` is one of them."""
+    found = False
+    for stored in current:
+        if not stored.trusted:
+            return False
+        found = found or stored.certificate is certificate or stored.certificate == certificate
+    return found
 
 
 class MemoryCertificateStore:
