@@ -7,6 +7,7 @@ limits, and what anything cut short or mangled gives.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +19,7 @@ from smimecore.cms.signed import parse_signed_data
 from smimecore.mime.entity import split_entity
 from smimecore.mime.protected import decode_body
 from smimecore.mime.signed import parse_signed
-from smimecore.pki.der import ReaderLimits
+from smimecore.pki.der import Cursor, ReaderLimits
 
 
 def _own_signature(smime: SMIME) -> bytes:
@@ -148,3 +149,52 @@ def test_signing_time_with_an_offset_goes_through_asn1crypto() -> None:
 )
 def test_unreadable_signing_times_are_none(value: bytes) -> None:
     assert read_signing_time(value) is None
+
+
+def _with_signature(content: bytes, signature: bytes) -> bytes:
+    """A multipart/signed message of ``content`` (a MIME part) and ``signature``."""
+    return b"\r\n".join(
+        [
+            b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'
+            b' micalg=sha-256; boundary="b"',
+            b"",
+            b"--b",
+            content,
+            b"--b",
+            b"Content-Type: application/pkcs7-signature; name=smime.p7s",
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            base64.encodebytes(signature).replace(b"\n", b"\r\n"),
+            b"--b--",
+            b"",
+        ]
+    )
+
+
+def _attributes_reversed(signature: bytes) -> bytes:
+    """``signature`` with its signed attributes sent in the reverse order (the same length)."""
+    encoding = parse_signed_data(signature).signer_infos[0].signed_attributes.encoding
+    elements = Cursor(encoding).children(0xA0, "signedAttrs")
+    header = encoding[: len(encoding) - sum(map(len, elements))]
+    reversed_encoding = header + b"".join(reversed(elements))
+    assert reversed_encoding != encoding and len(reversed_encoding) == len(encoding)
+    return signature.replace(encoding, reversed_encoding)
+
+
+def test_a_signature_over_the_der_of_attributes_sent_in_another_order(smime: SMIME) -> None:
+    """Some signers send their signed attributes out of DER order but sign their DER: the
+    signature is checked over the attributes as received, then over their DER."""
+    signed = parse_signed(
+        smime.sign(b"Subject: t\r\n\r\nhello\r\n", signer="rsa2048@test.example").data
+    )
+    assert signed.content is not None
+    content = bytes(signed.content)
+    reordered = _attributes_reversed(signed.signature)
+    good = smime.verify(_with_signature(content, reordered))
+    assert [record.status for record in good.statuses] == ["DONE"]
+    broken = bytearray(reordered)
+    broken[-1] ^= 1  # the signature value ends the SignerInfo: over neither encoding now
+    bad = smime.verify(_with_signature(content, bytes(broken)))
+    assert [(r.status, r.message) for r in bad.statuses] == [
+        ("BAD", "The signature did not verify")
+    ]
