@@ -114,7 +114,7 @@ class DirectoryKeyring:
         # encryption_certificates' answer, kept the same way.
         self._listed: dict[tuple[Path, str], tuple[KeyFile, tuple[x509.Certificate, ...]]] = {}
         # Within one operation (see one_look) each path is stat()ed once, per thread.
-        self._looks = threading.local()
+        self._looks = _Looks()
         self._one_look = _OneLook(self._looks)
 
     def __repr__(self) -> str:
@@ -131,7 +131,7 @@ class DirectoryKeyring:
         return self._one_look
 
     def _stat(self, path: Path) -> os.stat_result:
-        seen: dict[Path, os.stat_result | OSError] | None = getattr(self._looks, "seen", None)
+        seen = self._looks.seen
         if seen is None:
             return os.stat(path)
         found = seen.get(path)
@@ -424,15 +424,26 @@ class DirectoryKeyring:
         return key_file
 
 
+class _Looks(threading.local):
+    """A keyring's :meth:`~DirectoryKeyring.one_look` state, per thread.
+
+    The class attributes are every thread's start (``getattr`` with a default would build and
+    drop an ``AttributeError`` at each look of a thread outside ``one_look``).
+    """
+
+    seen: dict[Path, os.stat_result | OSError] | None = None
+    depth: int = 0
+
+
 class _OneLook:
     """:meth:`DirectoryKeyring.one_look`: one object per keyring, its state per thread."""
 
-    def __init__(self, looks: threading.local) -> None:
+    def __init__(self, looks: _Looks) -> None:
         self._looks = looks
 
     def __enter__(self) -> None:
         looks = self._looks
-        depth = getattr(looks, "depth", 0)
+        depth = looks.depth
         if not depth:
             looks.seen = {}
         looks.depth = depth + 1

@@ -268,6 +268,8 @@ def check_header_section(entity: RawEntity) -> None:
     Incoming mail is read leniently; a message to sign or encrypt must be a
     message, not arbitrary bytes whose lines would become fields.
     """
+    if _fields_named(entity):
+        return
     block = entity.header_block
     valid = _HEADER_SECTION.match(block)
     end = valid.end() if valid is not None else 0
@@ -281,6 +283,19 @@ def check_header_section(entity: RawEntity) -> None:
         f"{number} ({_excerpt(line)}) is neither a 'Name: value' field "
         "nor a continuation line"
     )
+
+
+def _fields_named(entity: RawEntity) -> bool:
+    """Whether every field of ``entity`` (continuation lines folded in) starts with a field
+    name: then :data:`_HEADER_SECTION` matches its header section whole.
+
+    The usual case, answered from the fields the entity has split already, a name at a time,
+    rather than by the regular expression reading every octet of every value.
+    """
+    for line in entity._header_lines:
+        if FIELD_NAME.match(line) is None:
+            return False
+    return True
 
 
 def _excerpt(line: bytes) -> str:

@@ -122,7 +122,7 @@ def _lf_pieces(raw: bytes, start: int) -> list[bytes] | None:
     pieces = []
     for at in range(start, len(raw), _STEP):
         piece = raw[at : at + _STEP]
-        if b"\r" in piece:
+        if piece.find(b"\r") >= 0:  # not ``in``, which tries b"\r" as an int first (3.11)
             return None
         pieces.append(piece.replace(b"\n", b"\r\n"))
     return pieces
@@ -136,10 +136,18 @@ def _entity_headers(raw: bytes) -> tuple[list[bytes], bytes, int]:
     headers_entity, body_start = split_header(raw)
     check_header_section(headers_entity)
     content_headers = headers_entity.content_header_lines
-    if not any(line[:13].lower() == b"content-type:" for line in content_headers):
+    if not _names_content_type(content_headers):
         content_headers = [default_content_type(raw[body_start:]), *content_headers]
     headers = CRLF.join(content_headers) + CRLF + CRLF
     return _without_mime_version(headers_entity.outer_header_lines), headers, body_start
+
+
+def _names_content_type(content_headers: list[bytes]) -> bool:
+    # A loop, not any() over a generator: this runs for every message signed or encrypted.
+    for line in content_headers:
+        if line[:13].lower() == b"content-type:":
+            return True
+    return False
 
 
 _STEP = 256 * 1024  # body bytes canonicalised per piece

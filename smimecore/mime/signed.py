@@ -139,10 +139,12 @@ def _occurs_in(needle: bytes, pieces: Sequence[bytes | bytearray | memoryview]) 
     tail = b""
     for piece in pieces:
         whole = piece if isinstance(piece, bytes | bytearray) else piece.tobytes()
-        if needle in tail + whole[:overlap]:
+        # find(), not ``in``: on Python 3.11 ``bytes in bytes`` first tries its operand as an
+        # int (making and dropping a TypeError); ``int in bytes`` is one memchr.
+        if (tail + whole[:overlap]).find(needle) >= 0:
             return True
         # A scan for one octet runs at memory speed; most pieces (base64) fail it.
-        if needle[:1] in whole and needle in whole:
+        if needle[0] in whole and whole.find(needle) >= 0:
             return True
         tail = (tail + whole[-overlap:])[-overlap:]
     return False

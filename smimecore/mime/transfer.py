@@ -31,7 +31,7 @@ _CHUNK_LINES = struct.Struct("64s" * _LINES_PER_CHUNK)
 
 def canonical_crlf(data: bytes) -> bytes:
     """``data`` with every line ending (LF, CR or CRLF) made CRLF, as S/MIME signs and encrypts."""
-    if b"\r" not in data:
+    if data.find(b"\r") < 0:  # not ``in``, which tries b"\r" as an int first (3.11)
         return data.replace(b"\n", b"\r\n")
     # Already canonical (the usual case for mail received): counting is much cheaper than
     # three replacements, and the caller gets the same object back.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smimecore import SMIME, Config
 from smimecore.errors import MalformedMessageError
-from smimecore.mime.entity import check_header_section, split_entity
+from smimecore.mime.entity import _HEADER_SECTION, check_header_section, split_entity
 from smimecore.mime.protected import protected_entity_pieces, split_for_protection
 from tests.conftest import SAMPLE_MESSAGE, vector_path
 
@@ -100,3 +102,33 @@ def test_a_field_name_reads_the_same_for_every_question() -> None:
     assert entity.content_type == "multipart/signed"
     assert entity.parameter("boundary") == "b"
     assert entity.fields("From") == ["a@example.com", "b@example.com"]
+
+
+_LINES = st.sampled_from(
+    [b"Subject: x", b"X-A : y", b" folded", b"\tfolded", b"", b"no colon", b"Bad Name: z",
+     b"caf\xc3\xa9: v", b":", b"N:", b" ", b"\r", b"A:\rb", b"\x00: c", b"Z:\xff"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LINES, max_size=8), st.sampled_from([b"\n", b"\r\n", b"\r"]))
+def test_the_check_refuses_exactly_what_the_grammar_refuses(
+    lines: list[bytes], line_break: bytes
+) -> None:
+    """Answered from the entity's fields when they all start with a name, else by the one
+    regular expression: the answer and its line number are the grammar's."""
+    raw = line_break.join(lines) + line_break * 2 + b"body"
+    try:
+        entity = split_entity(raw)
+    except MalformedMessageError:
+        return  # not a message at all: nothing to check
+    if not entity.header_block:
+        return
+    whole = _HEADER_SECTION.match(entity.header_block)
+    expected_ok = whole is not None and whole.end() == len(entity.header_block)
+    try:
+        check_header_section(entity)
+    except MalformedMessageError:
+        assert not expected_ok
+    else:
+        assert expected_ok
