@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+try:
+    import orjson as _orjson
+except ImportError:  # an installation without it (README, "Dependencies"): the same text
+    _orjson = None  # type: ignore[assignment]
+
 from smimecore.engine.status import DONE, StatusRecord
 from smimecore.errors import MalformedMessageError
 from smimecore.mime.dates import parse_date as mime_date
@@ -153,7 +158,19 @@ class ScanResult:
 
 
 def encode(result: Mapping[str, Any]) -> str:
-    """The one JSON text of a result (the database, JSON Lines and every runner use it)."""
+    """The one JSON text of a result (the database, JSON Lines and every runner use it).
+
+    orjson writes it when installed: the same text as the standard library's encoder (compact,
+    UTF-8 as itself) about ten times sooner, which is a few percent of a scan of small
+    messages.  What orjson refuses (a lone surrogate, an integer past 64 bits) the standard
+    library writes, as it does where orjson is not installed.  Only a float, which smimecore
+    never puts in a result, may be spelt otherwise (``1e16`` for ``1e+16``).
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(result).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            pass
     return _ENCODER.encode(result)
 
 

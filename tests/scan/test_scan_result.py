@@ -25,7 +25,8 @@ from tests.scan_corpus import plain
 # Text a sender controls: quotes, backslashes, control characters, any Unicode.
 texts = st.text(max_size=20)
 maybe_texts = st.none() | texts
-scalars = st.none() | st.booleans() | st.integers() | texts | st.floats(allow_nan=False)
+# What records hold: smimecore writes no floats into them (see test_a_float_keeps_its_value).
+scalars = st.none() | st.booleans() | st.integers() | texts
 records = st.dictionaries(texts, scalars, max_size=6)
 
 locations = st.builds(
@@ -77,6 +78,23 @@ def dumps(data: Mapping[str, Any]) -> str:
 @given(results)
 def test_json_text_is_that_of_the_dict(result: ScanResult) -> None:
     assert result.to_json() == dumps(result.to_dict()) == encode(result.to_dict())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(texts, scalars | st.lists(scalars, max_size=3), max_size=8))
+def test_json_text_is_the_standard_librarys_with_or_without_orjson(data: dict[str, Any]) -> None:
+    """orjson, when installed, writes the text the standard library writes (and the standard
+    library writes what orjson refuses: lone surrogates, integers past 64 bits)."""
+    assert encode(data) == dumps(data)
+    assert json.loads(encode(data)) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float_keeps_its_value(number: float) -> None:
+    """A finite float, which only a caller's own records could hold, keeps its value (orjson
+    may spell it otherwise than ``repr``: ``1e16`` for ``1e+16``)."""
+    assert json.loads(encode({"Value": number})) == {"Value": number}
 
 
 @settings(max_examples=400, deadline=None)
