@@ -227,7 +227,30 @@ def split_entity(raw: bytes | memoryview) -> RawEntity:
 
     The body is not copied (see :class:`RawEntity`); a ``memoryview`` is
     accepted so that a part of a larger message need not be copied either.
+    The last ``bytes`` split is remembered with its entity (one message, whatever its size):
+    ``verify_decrypt`` splits a message twice, and a scan reads the same message's header
+    fields, so each of them reads its header fields once.
     """
+    last = _LAST_SPLIT.last
+    if last is not None and last[0] is raw:
+        return last[1]
+    entity = _split(raw)
+    if type(raw) is bytes:  # immutable, and kept alive here: nothing else can have its id
+        _LAST_SPLIT.last = (raw, entity)  # one store: a thread reads a pair or the one before
+    return entity
+
+
+class _LastSplit:
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[bytes, RawEntity] | None = None
+
+
+_LAST_SPLIT = _LastSplit()
+
+
+def _split(raw: bytes | memoryview) -> RawEntity:
     first = bytes(raw[:2])
     if first.startswith((b"\r\n", b"\n")):
         return RawEntity(b"", raw, 2 if first == b"\r\n" else 1)

@@ -162,7 +162,7 @@ def scan_locations(
     pushed out by the cryptography's, and so slower).  ``mark(index, since)`` is told, in
     each round, which message is being worked on and since when it has been.
     """
-    verified = verify_locations(locations, spec, reader, mark)
+    verified = verify_locations(locations, spec, reader, mark, headers=True)
     results = []
     for index, found in enumerate(verified):
         if mark is not None:
@@ -176,11 +176,15 @@ def verify_locations(
     spec: ScanSpec,
     reader: MessageReader | None = None,
     mark: Callable[[int, float], None] | None = None,
+    *,
+    headers: bool = False,
 ) -> list[Verified]:
     """The first round of :func:`scan_locations`: read each message and ``verify_decrypt`` it.
 
     What it gives can be pickled, so :func:`finish` may run in another process (the local
-    pool's parent, when it has a core to spare).
+    pool's parent, when it has a core to spare).  With ``headers`` it also reads the header
+    fields, from the split ``verify_decrypt`` made of the message (for a :func:`finish` in this
+    process; another is sent the header section instead, which is smaller).
     """
     own_reader = reader is None
     active = reader if reader is not None else MessageReader()
@@ -190,7 +194,7 @@ def verify_locations(
             since = time.monotonic()
             if mark is not None:
                 mark(index, since)
-            verified.append(_verify(location, spec, active, since))
+            verified.append(_verify(location, spec, active, since, headers))
         return verified
     finally:
         if own_reader:
@@ -212,31 +216,40 @@ class Verified(NamedTuple):
     ok: bool = False
     error: tuple[str, str] | None = None  # the error's kind and first line
     failed: tuple[str, str] | None = None  # reason and detail: no result
+    headers: dict[str, Any] | None = None  # message_headers of the header, when read already
 
 
-def _verify(location: Location, spec: ScanSpec, reader: MessageReader, since: float) -> Verified:
-    header = None
+def _verify(
+    location: Location, spec: ScanSpec, reader: MessageReader, since: float, headers: bool
+) -> Verified:
+    header = fields = None
     try:
         with deadline(spec.timeout):
             try:
                 data = reader.read(location)
             except (OSError, EOFError, ValueError, zlib.error) as exc:
                 return Verified(location, since, failed=(UNREADABLE, _reading_error(exc)))
-            header = header_section(data)
+            header = header_section(data)  # the split verify_decrypt then starts from
+            fields = message_headers(data) if headers else None  # from the same split
             engine = engine_for(spec)
+            error: tuple[str, str] | None = None
             try:
                 result = engine.verify_decrypt(data)
             except SmimeError as exc:
                 records = [record.to_dict() for record in exc.statuses]
-                return Verified(location, since, header, records, error=_error_of(exc))
-            records = [record.to_dict() for record in result.statuses]
-            return Verified(location, since, header, records, result.ok)
+                ok, error = False, _error_of(exc)
+            else:
+                records = [record.to_dict() for record in result.statuses]
+                ok = result.ok
+            return Verified(location, since, header, records, ok, error, headers=fields)
     except MessageTimeout:
         _forget_engine(spec)
         reader.close()
-        return Verified(location, since, header, failed=(TIMEOUT, _timeout_detail(spec)))
+        timeout = (TIMEOUT, _timeout_detail(spec))
+        return Verified(location, since, header, failed=timeout, headers=fields)
     except Exception as exc:  # one message's bug must not end the scan
-        return Verified(location, since, header, failed=(INTERNAL, _bug_detail(exc)))
+        bug = (INTERNAL, _bug_detail(exc))
+        return Verified(location, since, header, failed=bug, headers=fields)
 
 
 def _error_of(exc: SmimeError) -> tuple[str, str]:
@@ -252,7 +265,7 @@ def finish(found: Verified, spec: ScanSpec) -> ScanResult:
     headers: dict[str, Any] = {}
     try:
         with deadline(_time_left(spec, found.since)):
-            headers = message_headers(found.header)
+            headers = message_headers(found.header) if found.headers is None else found.headers
             if found.failed is not None:
                 return failure(location, *found.failed, headers)
             if found.error is not None:
