@@ -38,6 +38,7 @@ __all__ = [
     "OUTCOMES",
     "ScanResult",
     "encode",
+    "encode_bytes",
     "failure",
     "from_error",
     "from_records",
@@ -142,8 +143,13 @@ class ScanResult:
         }
 
     def to_json(self) -> str:
-        """:func:`encode` of :meth:`to_dict` (what a worker sends for each message)."""
+        """:func:`encode` of :meth:`to_dict`."""
         return encode(self.to_dict())
+
+    def to_json_bytes(self) -> bytes:
+        """:func:`encode_bytes` of :meth:`to_dict` (what a worker sends for each message, and
+        the database keeps)."""
+        return encode_bytes(self.to_dict())
 
     def tally(self) -> Tally:
         """What the summary counts of this result (:func:`~smimecore.scan.summary.tally`)."""
@@ -166,12 +172,25 @@ def encode(result: Mapping[str, Any]) -> str:
     library writes, as it does where orjson is not installed.  Only a float, which smimecore
     never puts in a result, may be spelt otherwise (``1e16`` for ``1e+16``).
     """
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(result).decode()
-        except TypeError:  # orjson.JSONEncodeError
-            pass
-    return _ENCODER.encode(result)
+    text = _orjson_text(result)
+    return _ENCODER.encode(result) if text is None else text.decode()
+
+
+def encode_bytes(result: Mapping[str, Any]) -> bytes:
+    """:func:`encode`'s text in UTF-8 (a lone surrogate kept, as ``json.loads`` reads it
+    back), without making the ``str`` first: orjson writes UTF-8, and decoding it is as long
+    again."""
+    text = _orjson_text(result)
+    return _ENCODER.encode(result).encode("utf-8", "surrogatepass") if text is None else text
+
+
+def _orjson_text(result: Mapping[str, Any]) -> bytes | None:
+    if _orjson is None:
+        return None
+    try:
+        return _orjson.dumps(result)
+    except TypeError:  # orjson.JSONEncodeError: what the standard library writes instead
+        return None
 
 
 # Made once: ``json.dumps`` with options builds an encoder per call.  A result holds no cycles.

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ _WANTED_PAGE = 100  # indexed when a message is wanted (at the start): soon, and
 _FLUSH_SECONDS = 0.5
 _FLUSH_ROWS = 2000
 _PAGE_BYTES = 16384
+_FRESH_LIMIT = 20_000  # messages an Indexing keeps for the scan; past them, the database
 
 
 class ResultStore:
@@ -65,7 +67,7 @@ class ResultStore:
             self._check_schema()
         except sqlite3.Error as exc:
             raise ScanError(f"{path} is not a usable scan database: {exc}") from None
-        self._pending: list[tuple[int, str]] = []
+        self._pending: list[tuple[int, str | bytes]] = []
         self._flushed = time.monotonic()
 
     def _check_schema(self) -> None:
@@ -156,9 +158,20 @@ class ResultStore:
 
     def pending(self, indexing: Indexing | None = None) -> Iterator[tuple[int, Location]]:
         """The messages without a result, in index order; with the ``indexing`` under way,
-        those it has indexed and, when they are all given, those it indexes next."""
+        those it has indexed and, when they are all given, those it indexes next.
+
+        What the indexing has just indexed comes from it (:attr:`Indexing.fresh`), not read
+        back from the database; the rest, from the database.
+        """
         last = 0
         while True:
+            fresh = indexing.fresh if indexing is not None else None
+            if fresh and fresh[0][0] == last + 1:
+                while fresh and fresh[0][0] == last + 1:
+                    found = fresh.popleft()
+                    last = found[0]
+                    yield found
+                continue
             rows = self._db.execute(
                 "SELECT m.* FROM messages m LEFT JOIN results r ON r.seq = m.seq "
                 "WHERE m.seq > ? AND r.seq IS NULL ORDER BY m.seq LIMIT ?",
@@ -174,12 +187,16 @@ class ResultStore:
 
     # -- results ---------------------------------------------------------------------
 
-    def add(self, seq: int, result: str) -> None:
+    def add(self, seq: int, result: str | bytes) -> None:
         """Keep the JSON ``result`` of message ``seq`` (committed within half a second)."""
         self.add_many(((seq, result),))
 
-    def add_many(self, results: Iterable[tuple[int, str]]) -> None:
-        """Keep JSON results, each with its message's number (committed within half a second)."""
+    def add_many(self, results: Iterable[tuple[int, str | bytes]]) -> None:
+        """Keep JSON results, each with its message's number (committed within half a second).
+
+        A text may come as ``str`` or as its UTF-8 (:func:`~smimecore.scan.result.encode_bytes`,
+        what workers send): SQLite keeps each as it comes, and both read back the same.
+        """
         self._pending.extend(results)
         if len(self._pending) >= _FLUSH_ROWS or time.monotonic() - self._flushed > _FLUSH_SECONDS:
             self.flush()
@@ -235,6 +252,11 @@ class Indexing:
         self._files: set[str] = set()
         self.count = 0
         """How many messages are indexed so far."""
+        self.fresh: deque[tuple[int, Location]] = deque()
+        """The messages indexed and not yet taken by :meth:`ResultStore.pending` (a new index
+        has no results): at most 20,000, past which they are read back from the database, so
+        that an index made far ahead of the scan does not fill the memory."""
+        self._fresh_full = False
         self.done = False
         """Whether every message is indexed."""
 
@@ -246,7 +268,9 @@ class Indexing:
         files: list[str] = []
         try:
             for location in itertools.islice(self._locations, limit):
-                rows.append(_location_row(self.count + len(rows) + 1, location))
+                seq = self.count + len(rows) + 1
+                rows.append(_location_row(seq, location))
+                self._keep_fresh(seq, location)
                 if location.kind == "mbox" and location.file not in self._files:
                     self._files.add(location.file)
                     files.append(location.file)
@@ -261,6 +285,12 @@ class Indexing:
             if self.on_done is not None:
                 self.on_done(self.count)
         return bool(rows)
+
+    def _keep_fresh(self, seq: int, location: Location) -> None:
+        if not self._fresh_full and len(self.fresh) < _FRESH_LIMIT:
+            self.fresh.append((seq, location))
+        else:  # from here on, what follows comes from the database
+            self._fresh_full = True
 
 
 def _file_row(path: str) -> tuple[str, int, int]:

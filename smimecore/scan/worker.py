@@ -297,12 +297,12 @@ def _reading_error(exc: Exception) -> str:
 class Batch:
     """Results of some messages, as they travel from a worker to whoever keeps them.
 
-    Each result is already its JSON text (:func:`~smimecore.scan.result.encode`, what the
-    database and the JSON Lines report hold) and the summary's :func:`tally` of them all,
+    Each result is already its JSON text in UTF-8 (:func:`~smimecore.scan.result.encode_bytes`,
+    what the database holds) and the summary's :func:`tally` of them all,
     so the one process that keeps the results of every worker decodes and counts nothing.
     """
 
-    texts: list[str] = field(default_factory=list)
+    texts: list[bytes] = field(default_factory=list)
     tallies: Counter[Tally] = field(default_factory=Counter)
 
     @classmethod
@@ -315,7 +315,7 @@ class Batch:
 
     def add(self, result: ScanResult) -> None:
         """Add one result, after those added before."""
-        self.texts.append(result.to_json())
+        self.texts.append(result.to_json_bytes())
         self.tallies[result.tally()] += 1
 
 

@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smimecore import Config
-from smimecore.scan.result import ScanResult, encode, failure, header_section, message_headers
+from smimecore.scan.result import (
+    ScanResult,
+    encode,
+    encode_bytes,
+    failure,
+    header_section,
+    message_headers,
+)
 from smimecore.scan.sources import Location, find_messages
 from smimecore.scan.summary import Summary, tally
 from smimecore.scan.worker import Batch, ScanSpec, scan_location
@@ -78,6 +85,7 @@ def dumps(data: Mapping[str, Any]) -> str:
 @given(results)
 def test_json_text_is_that_of_the_dict(result: ScanResult) -> None:
     assert result.to_json() == dumps(result.to_dict()) == encode(result.to_dict())
+    assert result.to_json_bytes() == result.to_json().encode("utf-8", "surrogatepass")
 
 
 @settings(max_examples=200, deadline=None)
@@ -87,6 +95,8 @@ def test_json_text_is_the_standard_librarys_with_or_without_orjson(data: dict[st
     library writes what orjson refuses: lone surrogates, integers past 64 bits)."""
     assert encode(data) == dumps(data)
     assert json.loads(encode(data)) == data
+    assert encode_bytes(data) == dumps(data).encode("utf-8", "surrogatepass")
+    assert json.loads(encode_bytes(data)) == data
 
 
 @settings(max_examples=200, deadline=None)
@@ -119,7 +129,7 @@ def test_batch_counts_like_the_summary(tmp_path: Path) -> None:
     spec = ScanSpec(Config())
     scanned = [scan_location(location, spec) for location in find_messages([tmp_path])]
     batch = Batch.of(scanned)
-    assert batch.texts == [dumps(result.to_dict()) for result in scanned]
+    assert batch.texts == [dumps(result.to_dict()).encode() for result in scanned]
     summary = Summary()
     summary.merge(batch.tallies)
     assert summary == Summary.of(result.to_dict() for result in scanned)

@@ -7,7 +7,10 @@ import sqlite3
 from io import StringIO
 from pathlib import Path
 
+import pytest
+
 from smimecore import Config
+from smimecore.scan import store as store_module
 from smimecore.scan.run import ScanOptions, run_scan
 from smimecore.scan.sources import Location
 from smimecore.scan.store import ResultStore
@@ -38,6 +41,28 @@ def test_pending_follows_the_index_as_it_is_made(tmp_path: Path) -> None:
         assert totals == [2345] and indexing.done and store.indexed and store.total == 2345
         assert not indexing.step() and totals == [2345]  # done once
         assert len(list(store.pending())) == 2335  # the ten with a result are not pending
+    finally:
+        store.close()
+
+
+def test_pending_past_what_the_indexing_keeps_reads_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index made far ahead of the scan keeps at most a few messages for it; the rest come
+    from the database, the same messages in the same order."""
+    monkeypatch.setattr(store_module, "_FRESH_LIMIT", 7)
+    store = ResultStore(tmp_path / "scan.db")
+    try:
+        locations = _locations(40)
+        indexing = store.start_index(["/archive/box"], iter(locations))
+        assert indexing.step(25) and len(indexing.fresh) == 7  # far ahead: only 7 kept
+        pending = store.pending(indexing)
+        first = [next(pending) for _ in range(9)]  # the 7 kept, then the database
+        assert not indexing.fresh
+        assert indexing.step(25) and not indexing.fresh  # what follows is not kept either
+        rest = list(pending)
+        assert [seq for seq, _ in first + rest] == list(range(1, 41))
+        assert [location for _, location in first + rest] == locations
     finally:
         store.close()
 

@@ -201,9 +201,9 @@ def test_the_parent_finishing_messages_changes_no_result(
     spec = ScanSpec(rt_config(rt))
     tasks = list(enumerate(find_messages([archive.root]), 1))
     alone = [scan_location(location, spec) for _, location in tasks]
-    expected = {seq: result.to_json() for (seq, _), result in zip(tasks, alone, strict=True)}
+    expected = {seq: result.to_json_bytes() for (seq, _), result in zip(tasks, alone, strict=True)}
     for finish_in_parent in (False, True):
-        texts: dict[int, str] = {}
+        texts: dict[int, bytes] = {}
         tallies: Counter[Tally] = Counter()
 
         def keep(seqs: Sequence[int], batch: Batch) -> None:
