@@ -32,15 +32,6 @@ _set_async_exc = getattr(ctypes, "pythonapi", None)
 _set_async_exc = getattr(_set_async_exc, "PyThreadState_SetAsyncExc", None)
 
 
-class _Deadline:
-    __slots__ = ("expires", "raised", "thread")
-
-    def __init__(self, seconds: float) -> None:
-        self.thread = threading.get_ident()
-        self.expires = time.monotonic() + seconds
-        self.raised = False
-
-
 class _Watchdog:
     """Raises :class:`MessageTimeout` in threads whose deadline has passed.
 
@@ -58,16 +49,17 @@ class _Watchdog:
 
     def _reset(self) -> None:
         self._condition = threading.Condition()
-        self._deadlines: dict[int, _Deadline] = {}
+        self._deadlines: dict[int, _Block] = {}
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._wakes_at = 0.0  # when the watchdog looks next (at the latest)
 
-    def arm(self, seconds: float) -> tuple[int, _Deadline]:
-        entry = _Deadline(seconds)
-        token = next(self._tokens)
+    def arm(self, entry: _Block, seconds: float) -> None:
+        entry.thread = threading.get_ident()
+        entry.expires = expires = time.monotonic() + seconds
+        entry.token = token = next(self._tokens)
         self._deadlines[token] = entry
-        if self._thread is None or entry.expires < self._wakes_at + _IDLE_SECONDS:
+        if self._thread is None or expires < self._wakes_at + _IDLE_SECONDS:
             with self._condition:
                 if self._thread is None:
                     self._thread = threading.Thread(
@@ -75,9 +67,8 @@ class _Watchdog:
                     )
                     self._thread.start()
                 self._condition.notify()
-        return token, entry
 
-    def disarm(self, token: int, entry: _Deadline) -> None:
+    def disarm(self, token: int, entry: _Block) -> None:
         if self._deadlines.pop(token, None) is not None:
             return  # in time
         # The watchdog has taken it: wait (without a lock, which the exception could
@@ -109,22 +100,28 @@ _WATCHDOG = _Watchdog()
 
 
 class _Block:
-    """The context manager :func:`deadline` returns (a class: a generator-based one could be
-    left suspended by an exception arriving inside ``contextlib``'s own code)."""
+    """The context manager :func:`deadline` returns, and the deadline it sets (a class: a
+    generator-based one could be left suspended by an exception arriving inside
+    ``contextlib``'s own code).  One object for both, as this runs for every message."""
+
+    __slots__ = ("expires", "raised", "seconds", "thread", "token")
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
-        self.armed: tuple[int, _Deadline] | None = None
+        self.token = 0  # set while armed
+        self.raised = False
+        self.thread = 0
+        self.expires = 0.0
 
     def __enter__(self) -> None:
         if self.seconds is not None:
-            self.armed = _WATCHDOG.arm(self.seconds)
+            _WATCHDOG.arm(self, self.seconds)
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.armed is not None:
-            token, entry = self.armed
-            self.armed = None
-            _WATCHDOG.disarm(token, entry)
+        token = self.token
+        if token:
+            self.token = 0
+            _WATCHDOG.disarm(token, self)
 
 
 def deadline(seconds: float | None) -> AbstractContextManager[None]:

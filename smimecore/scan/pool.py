@@ -223,8 +223,10 @@ class LocalPool:
         self._expected = expected
         try:
             self.start()
-            while self._starting:
-                self._workers.append(self._ready(*self._starting.pop(0)))
+            # The first worker gets work as soon as it is ready; the others join as they are.
+            self._workers.append(self._ready(*self._starting.pop(0)))
+            for starting in self._starting:
+                self._selector.register(starting[1], selectors.EVENT_READ, starting)
             self._loop(tasks, on_batch, background)
         finally:
             self.close()
@@ -331,9 +333,18 @@ class LocalPool:
             if not ready and background and not background():
                 background = None  # all done
             for key, _ in ready:
-                self._receive(key.data, on_batch)
+                if isinstance(key.data, _Worker):
+                    self._receive(key.data, on_batch)
+                else:
+                    self._join(key.data)
             for worker in busy:
                 self._check_deadline(worker, on_batch)
+
+    def _join(self, starting: _Starting) -> None:
+        """A worker started with the others has said it is ready (or died trying)."""
+        self._selector.unregister(starting[1])
+        self._starting.remove(starting)
+        self._workers.append(self._ready(*starting))
 
     def _wait_time(self, busy: list[_Worker]) -> float | None:
         if self.limit is None:

@@ -297,10 +297,14 @@ class MessageReader:
 
     def __init__(self) -> None:
         self._open: OrderedDict[tuple[str, bool], BinaryIO] = OrderedDict()
+        self._last: tuple[str, int] | None = None  # the plain mbox read last, and its descriptor
 
     def read(self, location: Location) -> bytes:
         """The message's bytes; ``OSError`` (or a decompression error) when it cannot be read."""
         if location.kind == "mbox":
+            last = self._last
+            if last is not None and last[0] == location.file and _plainly_read(location):
+                return self._read_again(location, last[1])  # the usual case: the same file
             return self._read_mbox(location)
         try:
             return Path(location.file).read_bytes()
@@ -312,18 +316,25 @@ class MessageReader:
 
     def _read_mbox(self, location: Location) -> bytes:
         stream = self._stream(location.file, location.compressed)
+        if _plainly_read(location):
+            self._last = (location.file, stream.fileno())
+            return self._read_again(location, stream.fileno())
         try:
-            if location.length >= 0 and not location.compressed and _pread is not None:
-                data = _pread(stream.fileno(), location.length, location.offset)  # one system call
-            else:
-                stream.seek(location.offset)
-                data = stream.read() if location.length < 0 else stream.read(location.length)
+            stream.seek(location.offset)
+            data = stream.read() if location.length < 0 else stream.read(location.length)
         except BaseException:
             self._forget(location.file, location.compressed)
             raise
-        if location.length >= 0 and len(data) != location.length:
-            raise OSError(f"{location.file} is shorter than when it was indexed")
-        return data
+        return _checked(location, data)
+
+    def _read_again(self, location: Location, descriptor: int) -> bytes:
+        """Read a plain mbox message with one system call from a file kept open."""
+        try:
+            data = os.pread(descriptor, location.length, location.offset)
+        except BaseException:
+            self._forget(location.file, location.compressed)
+            raise
+        return _checked(location, data)
 
     def _stream(self, path: str, compressed: bool) -> BinaryIO:
         key = (path, compressed)
@@ -335,19 +346,33 @@ class MessageReader:
         self._open[key] = stream
         if len(self._open) > _OPEN_FILES:
             _, oldest = self._open.popitem(last=False)
+            self._last = None  # never a descriptor closed (and maybe given to another file)
             oldest.close()
         return stream
 
     def _forget(self, path: str, compressed: bool) -> None:
+        self._last = None
         stream = self._open.pop((path, compressed), None)
         if stream is not None:
             stream.close()
 
     def close(self) -> None:
         """Close every file kept open."""
+        self._last = None
         while self._open:
             _, stream = self._open.popitem()
             stream.close()
+
+
+def _plainly_read(location: Location) -> bool:
+    """Whether the message is read with one ``pread`` (uncompressed, of known length)."""
+    return location.length >= 0 and not location.compressed and _pread is not None
+
+
+def _checked(location: Location, data: bytes) -> bytes:
+    if location.length >= 0 and len(data) != location.length:
+        raise OSError(f"{location.file} is shorter than when it was indexed")
+    return data
 
 
 def _renamed_maildir_file(location: Location) -> Path | None:

@@ -214,3 +214,28 @@ def test_large_mbox_read_in_chunks_matches_the_standard_library(tmp_path: Path) 
     assert path.stat().st_size > 2 * 1024 * 1024
     box = mailbox.mbox(path, create=False)
     assert _read_all(list(find_messages([path]))) == [box.get_bytes(key) for key in box.keys()]
+
+
+def test_reader_switching_between_more_mboxes_than_it_keeps_open(tmp_path: Path) -> None:
+    """Messages read in turn from more mbox files than are kept open each come from their own
+    file (a descriptor closed to make room is never read again), and a file cut short since it
+    was indexed is an ``OSError``, read again or not."""
+    boxes = []
+    for number in range(6):
+        path = tmp_path / f"box{number}"
+        _mbox(path, [plain(number * 10 + index, 2020) for index in range(3)])
+        boxes.append(list(find_messages([path])))
+    order = [boxes[i % 6][i % 3] for i in range(40)] + [boxes[5][2]] * 3 + [boxes[0][0]]
+    reader = MessageReader()
+    try:
+        for location in order:
+            assert reader.read(location) == _read_all([location])[0]
+        cut = boxes[1][2]
+        reader.read(cut)
+        with open(cut.file, "r+b") as stream:
+            stream.truncate(cut.offset + 10)
+        for _ in range(2):
+            with pytest.raises(OSError, match="shorter than when it was indexed"):
+                reader.read(cut)
+    finally:
+        reader.close()
