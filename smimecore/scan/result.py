@@ -164,7 +164,8 @@ class ScanResult:
 
 
 def encode(result: Mapping[str, Any]) -> str:
-    """The one JSON text of a result (the database, JSON Lines and every runner use it).
+    """The one JSON text of a result (the reports and every runner use it; the database holds
+    the same in UTF-8, :func:`encode_bytes`).
 
     orjson writes it when installed: the same text as the standard library's encoder (compact,
     UTF-8 as itself) about ten times sooner, which is a few percent of a scan of small

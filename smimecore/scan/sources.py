@@ -24,7 +24,7 @@ import os
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -38,7 +38,7 @@ MESSAGE_SUFFIX = ".eml"
 MAILDIR_SUBDIRECTORIES = ("cur", "new")
 _LINE_LIMIT = 64 * 1024  # a chunk is completed to its line end when the line is no longer
 _OPEN_FILES = 4
-_pread: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)  # POSIX
+_HAS_PREAD = hasattr(os, "pread")  # POSIX: one system call per message
 
 
 class Location(NamedTuple):
@@ -366,7 +366,7 @@ class MessageReader:
 
 def _plainly_read(location: Location) -> bool:
     """Whether the message is read with one ``pread`` (uncompressed, of known length)."""
-    return location.length >= 0 and not location.compressed and _pread is not None
+    return location.length >= 0 and not location.compressed and _HAS_PREAD
 
 
 def _checked(location: Location, data: bytes) -> bytes:

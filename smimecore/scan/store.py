@@ -167,10 +167,9 @@ class ResultStore:
         while True:
             fresh = indexing.fresh if indexing is not None else None
             if fresh and fresh[0][0] == last + 1:
-                while fresh and fresh[0][0] == last + 1:
-                    found = fresh.popleft()
-                    last = found[0]
-                    yield found
+                found = fresh.popleft()
+                last = found[0]
+                yield found
                 continue
             rows = self._db.execute(
                 "SELECT m.* FROM messages m LEFT JOIN results r ON r.seq = m.seq "
