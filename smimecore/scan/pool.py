@@ -74,7 +74,7 @@ Task = tuple[int, Location]
 _PlainVerified = tuple[Any, ...]
 OnBatch = Callable[[Sequence[int], Batch], None]
 """Called with the numbers of some messages and their results, in the same order."""
-_Starting = tuple[BaseProcess, multiprocessing.connection.Connection, Any]
+_Starting = tuple[BaseProcess, multiprocessing.connection.Connection, Any, float]  # and since when
 _READY = "ready"
 _START_SECONDS = 60.0
 _IDLE = -1.0
@@ -223,8 +223,8 @@ class LocalPool:
         self._expected = expected
         try:
             self.start()
-            # The first worker gets work as soon as it is ready; the others join as they are.
-            self._workers.append(self._ready(*self._starting.pop(0)))
+            # Each worker gets work as soon as it is ready; until the first is, the parent
+            # does the background work (the index), which would otherwise slow the workers.
             for starting in self._starting:
                 self._selector.register(starting[1], selectors.EVENT_READ, starting)
             self._loop(tasks, on_batch, background)
@@ -239,14 +239,14 @@ class LocalPool:
     def close(self) -> None:
         """Stop every worker (what :meth:`run` ends with; for a pool started but not run)."""
         self._workers.extend(
-            _Worker(process, connection, state) for process, connection, state in self._starting
+            _Worker(process, connection, state) for process, connection, state, _ in self._starting
         )
         self._starting.clear()
         self._stop()
         self._selector.close()
 
     def _start(self) -> _Worker:
-        return self._ready(*self._spawn())
+        return self._ready(self._spawn())
 
     def _spawn(self) -> _Starting:
         parent, child = self._context.Pipe()
@@ -265,12 +265,12 @@ class LocalPool:
             ) from None
         finally:
             child.close()
-        return process, parent, state
+        return process, parent, state, time.monotonic()
 
-    def _ready(
-        self, process: BaseProcess, parent: multiprocessing.connection.Connection, state: Any
-    ) -> _Worker:
-        if not parent.poll(_START_SECONDS) or _receive_ready(parent) != _READY:
+    def _ready(self, starting: _Starting, wait: float = _START_SECONDS) -> _Worker:
+        """The worker ``starting``, once it has said it is ready within ``wait`` seconds."""
+        process, parent, state, _ = starting
+        if not parent.poll(wait) or _receive_ready(parent) != _READY:
             process.kill()
             raise ScanError(
                 f"a scan worker process did not start ({_exit_description(process)}; "
@@ -327,11 +327,13 @@ class LocalPool:
         while True:
             self._fill(tasks, on_batch)
             busy = [worker for worker in self._workers if worker.tasks]
-            if not busy:
+            if not busy and (self._workers or not self._starting):
                 return  # nothing left to send, nothing in flight
             ready = self._selector.select(0 if background else self._wait_time(busy))
             if not ready and background and not background():
                 background = None  # all done
+            if not ready and not busy and not background:
+                self._check_start()
             for key, _ in ready:
                 if isinstance(key.data, _Worker):
                     self._receive(key.data, on_batch)
@@ -340,13 +342,21 @@ class LocalPool:
             for worker in busy:
                 self._check_deadline(worker, on_batch)
 
-    def _join(self, starting: _Starting) -> None:
+    def _join(self, starting: _Starting, wait: float = _START_SECONDS) -> None:
         """A worker started with the others has said it is ready (or died trying)."""
         self._selector.unregister(starting[1])
         self._starting.remove(starting)
-        self._workers.append(self._ready(*starting))
+        self._workers.append(self._ready(starting, wait))
+
+    def _check_start(self) -> None:
+        """No worker has said it is ready: raise once the oldest took too long to start."""
+        oldest = self._starting[0]
+        if time.monotonic() - oldest[3] > _START_SECONDS:
+            self._join(oldest, wait=0.0)  # raises: it did not start
 
     def _wait_time(self, busy: list[_Worker]) -> float | None:
+        if not busy:  # waiting for a worker to start
+            return max(0.0, self._starting[0][3] + _START_SECONDS - time.monotonic())
         if self.limit is None:
             return None
         started = [current[1] for current in (w.current() for w in busy) if current]

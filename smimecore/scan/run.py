@@ -26,7 +26,7 @@ from smimecore.scan.pool import LocalPool, default_jobs
 from smimecore.scan.progress import Progress, make_progress
 from smimecore.scan.report import check_report_path, write_report
 from smimecore.scan.sources import Location, find_messages
-from smimecore.scan.store import ResultStore
+from smimecore.scan.store import Indexing, ResultStore
 from smimecore.scan.summary import Summary
 from smimecore.scan.worker import DEFAULT_TIMEOUT, Batch, ScanSpec
 
@@ -79,7 +79,7 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
                 run_on_dask(str(options.dask), spec, store.pending(), watch.keep, watch.left)
             else:
                 watch.on_total = pool.expect
-                background = indexing.step if indexing is not None else None
+                background = _indexing_step(indexing) if indexing is not None else None
                 pool.run(store.pending(indexing), watch.keep, watch.left or None, background)
         finally:
             watch.close()
@@ -87,6 +87,15 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
         for report in options.reports:
             write_report(report, store.results, watch.summary, paths)
         return watch.summary
+
+
+INDEX_STEP = 200
+"""Messages indexed at a time while workers scan (about a millisecond's work), so that a worker
+whose next batch is due waits no longer than that."""
+
+
+def _indexing_step(indexing: Indexing) -> Callable[[], bool]:
+    return lambda: indexing.step(INDEX_STEP)
 
 
 class _Watch:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from smimecore import Config
+from smimecore.errors import ScanError
+from smimecore.scan import pool as pool_module
 from smimecore.scan.deadline import MessageTimeout, deadline
 from smimecore.scan.pool import FIRST_BATCH, LocalPool
 from smimecore.scan.result import ScanResult
@@ -84,6 +86,29 @@ def segfaults(location: Location, spec: ScanSpec, reader: MessageReader) -> Scan
     if location.file.endswith("crash.eml"):
         os.kill(os.getpid(), signal.SIGSEGV)
     return scan_location(location, spec, reader)
+
+
+class ArrivesBadly:
+    """A message function that, unpickled in a worker, ends it (``exit``) or holds it up
+    (``sleep``) before it can say it is ready."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.parent = os.getpid()
+
+    def __reduce__(self) -> tuple[object, tuple[str, int]]:
+        return _arrive, (self.how, self.parent)
+
+    def __call__(self, location: Location, spec: ScanSpec, reader: MessageReader) -> ScanResult:
+        return scan_location(location, spec, reader)
+
+
+def _arrive(how: str, parent: int) -> ArrivesBadly:
+    if os.getpid() != parent:  # in the worker
+        if how == "exit":
+            os._exit(3)
+        time.sleep(30)
+    return ArrivesBadly(how)
 
 
 def _run_pool(folder: Path, function: object, timeout: float) -> dict[str, dict[str, object]]:
@@ -204,6 +229,39 @@ def test_background_work_is_done_while_the_workers_scan(tmp_path: Path) -> None:
     pool = LocalPool(ScanSpec(Config()), 1)
     pool.run(iter(enumerate(locations)), lambda seqs, _: batches.append(len(seqs)), None, work)
     assert steps == [0, 1, 2, 3, 4] and sum(batches) == len(locations)
+
+
+def test_background_work_is_done_while_the_workers_start(tmp_path: Path) -> None:
+    """Until a worker is ready, the parent does the background work instead of waiting."""
+    folder = _folder(tmp_path, {})
+    events: list[str] = []
+    pool = LocalPool(ScanSpec(Config()), 2)
+
+    def work() -> bool:
+        events.append("work" if pool._workers else "work, no worker ready")
+        return len(events) < 3
+
+    pool.run(iter(enumerate(find_messages([folder]))), lambda *_: events.append("batch"), 6, work)
+    assert events[0] == "work, no worker ready" and "batch" in events
+
+
+def test_a_worker_that_dies_starting_is_a_scan_error(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {})
+    pool = LocalPool(ScanSpec(Config()), 2, ArrivesBadly("exit"))
+    with pytest.raises(ScanError, match=r"did not start \(the worker exited \(status 3\)"):
+        pool.run(iter(enumerate(find_messages([folder]))), lambda *_: None)
+
+
+def test_a_worker_that_takes_too_long_to_start_is_a_scan_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool_module, "_START_SECONDS", 0.5)
+    folder = _folder(tmp_path, {})
+    pool = LocalPool(ScanSpec(Config()), 1, ArrivesBadly("sleep"))
+    started = time.monotonic()
+    with pytest.raises(ScanError, match="did not start"):
+        pool.run(iter(enumerate(find_messages([folder]))), lambda *_: None)
+    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize(("expected", "largest"), [(None, FIRST_BATCH), (40, 5)])
