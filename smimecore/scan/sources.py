@@ -38,7 +38,10 @@ MESSAGE_SUFFIX = ".eml"
 MAILDIR_SUBDIRECTORIES = ("cur", "new")
 _LINE_LIMIT = 64 * 1024  # a chunk is completed to its line end when the line is no longer
 _OPEN_FILES = 4
-_HAS_PREAD = hasattr(os, "pread")  # POSIX: one system call per message
+_HAS_PREAD = hasattr(os, "pread")  # POSIX: one system call per message, or for several
+_READ_AHEAD = 256 * 1024
+"""Bytes read past a plain mbox message when it follows the one read before (within this much):
+the next messages usually come with it, and one system call reads them all."""
 
 
 class Location(NamedTuple):
@@ -297,14 +300,14 @@ class MessageReader:
 
     def __init__(self) -> None:
         self._open: OrderedDict[tuple[str, bool], BinaryIO] = OrderedDict()
-        self._last: tuple[str, int] | None = None  # the plain mbox read last, and its descriptor
+        self._last: _Window | None = None  # the plain mbox read last
 
     def read(self, location: Location) -> bytes:
         """The message's bytes; ``OSError`` (or a decompression error) when it cannot be read."""
         if location.kind == "mbox":
             last = self._last
-            if last is not None and last[0] == location.file and _plainly_read(location):
-                return self._read_again(location, last[1])  # the usual case: the same file
+            if last is not None and last.file == location.file and _plainly_read(location):
+                return self._read_again(location, last)  # the usual case: the same file
             return self._read_mbox(location)
         try:
             return Path(location.file).read_bytes()
@@ -317,8 +320,8 @@ class MessageReader:
     def _read_mbox(self, location: Location) -> bytes:
         stream = self._stream(location.file, location.compressed)
         if _plainly_read(location):
-            self._last = (location.file, stream.fileno())
-            return self._read_again(location, stream.fileno())
+            self._last = _Window(location.file, stream.fileno())
+            return self._read_again(location, self._last)
         try:
             stream.seek(location.offset)
             data = stream.read() if location.length < 0 else stream.read(location.length)
@@ -327,13 +330,24 @@ class MessageReader:
             raise
         return _checked(location, data)
 
-    def _read_again(self, location: Location, descriptor: int) -> bytes:
-        """Read a plain mbox message with one system call from a file kept open."""
-        try:
-            data = os.pread(descriptor, location.length, location.offset)
-        except BaseException:
-            self._forget(location.file, location.compressed)
-            raise
+    def _read_again(self, location: Location, window: _Window) -> bytes:
+        """Read a plain mbox message from a file kept open: from the bytes read ahead when it
+        comes after the message read last, else with one system call."""
+        offset, length = location.offset, location.length
+        start = offset - window.at
+        if offset >= window.end and 0 <= start <= len(window.data) - length:
+            data = window.data[start : start + length]
+        else:
+            ahead = _READ_AHEAD if 0 <= offset - window.end < _READ_AHEAD else 0
+            try:
+                data = os.pread(window.descriptor, length + ahead, offset)
+            except BaseException:
+                self._forget(location.file, location.compressed)
+                raise
+            if ahead:
+                window.data, window.at = data, offset
+                data = data[:length]
+        window.end = offset + length
         return _checked(location, data)
 
     def _stream(self, path: str, compressed: bool) -> BinaryIO:
@@ -362,6 +376,20 @@ class MessageReader:
         while self._open:
             _, stream = self._open.popitem()
             stream.close()
+
+
+class _Window:
+    """The plain mbox read last: its descriptor, and what was read ahead in it (never read
+    again: only messages after the one read last are taken from it)."""
+
+    __slots__ = ("at", "data", "descriptor", "end", "file")
+
+    def __init__(self, file: str, descriptor: int) -> None:
+        self.file = file
+        self.descriptor = descriptor
+        self.data = b""  # read ahead, from offset ``at``
+        self.at = 0
+        self.end = -_READ_AHEAD  # where the message read last ends
 
 
 def _plainly_read(location: Location) -> bool:

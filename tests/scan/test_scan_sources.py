@@ -239,3 +239,36 @@ def test_reader_switching_between_more_mboxes_than_it_keeps_open(tmp_path: Path)
                 reader.read(cut)
     finally:
         reader.close()
+
+
+def test_reader_reads_ahead_in_order_and_gives_each_message_as_read_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages read in order come from bytes read ahead, several with one system call; in any
+    order each is what a reader of that message alone gives, however large."""
+    path = tmp_path / "box"
+    _mbox(path, [plain(n, 2020) * (3000 if n == 30 else 1) for n in range(60)])
+    locations = list(find_messages([path]))
+    assert locations[30].length > 2 * 256 * 1024  # larger than what is read ahead
+    alone = [_read_all([location])[0] for location in locations]
+    calls: list[int] = []
+    real_pread = os.pread
+
+    def counted(descriptor: int, length: int, offset: int) -> bytes:
+        calls.append(length)
+        return real_pread(descriptor, length, offset)
+
+    monkeypatch.setattr(os, "pread", counted)
+    shuffled = list(range(60))
+    random.Random(3).shuffle(shuffled)  # noqa: S311 - an order, not a secret
+    orders = [
+        list(range(60)),
+        shuffled,
+        list(range(59, -1, -1)),
+        [*range(0, 60, 2), *range(1, 60, 2)],
+    ]
+    for order in orders:
+        calls.clear()
+        assert _read_all([locations[i] for i in order]) == [alone[i] for i in order]
+        if order == orders[0]:
+            assert len(calls) < 10  # not one a message
