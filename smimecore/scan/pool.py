@@ -42,10 +42,10 @@ from smimecore.scan.worker import (
     Batch,
     ScanSpec,
     Verified,
-    finish,
+    finish_dict,
     prepare,
+    scan_dicts,
     scan_location,
-    scan_locations,
     verify_locations,
 )
 
@@ -123,7 +123,7 @@ def _scan_tasks(
         locations = [location for _, location in tasks]
         if finish_in_parent:
             return [_plain(found) for found in verify_locations(locations, spec, reader, mark)]
-        return Batch.of(scan_locations(locations, spec, reader, mark))
+        return Batch.of_dicts(scan_dicts(locations, spec, reader, mark))
     results = Batch()
     for index, (_, location) in enumerate(tasks):
         mark(index, time.monotonic())
@@ -372,7 +372,7 @@ class LocalPool:
             return
         self._timed(worker, len(results.texts if isinstance(results, Batch) else results))
         if isinstance(results, list):
-            results = Batch.of(finish(_verified(found), self.spec) for found in results)
+            results = Batch.of_dicts(finish_dict(_verified(found), self.spec) for found in results)
         count = len(results.texts)
         seqs = [worker.tasks.popleft()[0] for _ in range(min(count, len(worker.tasks)))]
         if len(seqs) != count or seqs[-1] != last:

@@ -3,14 +3,15 @@
 :func:`from_records` turns what ``verify_decrypt`` gave (its records and
 ``ok``) into a :class:`ScanResult`; :func:`from_error` does the same for an operation that
 raised, and :func:`failure` for a message the scan could not get a result
-for (unreadable, timed out, crashed).  Every classification (signed,
+for (unreadable, timed out, crashed).  :func:`records_dict` and :func:`error_dict` give the
+first two as :meth:`ScanResult.to_dict` would, made directly (what a worker sends and the
+database keeps, for every message).  Every classification (signed,
 verified, trusted, encrypted, decrypted, the outcome, the reason of a
 failure) is made here and only here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import email.errors
 import email.header
 import email.utils
@@ -39,12 +40,14 @@ __all__ = [
     "ScanResult",
     "encode",
     "encode_bytes",
+    "error_dict",
     "failure",
     "from_error",
     "from_records",
     "header_section",
     "message_headers",
     "parse_date",
+    "records_dict",
 ]
 
 OUTCOMES = ("trusted", "verified", "decrypted", "unwrapped", "plain", "failed", "error")
@@ -142,6 +145,36 @@ class ScanResult:
             "statuses": [_plain(record) for record in self.statuses],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], location: Location | None = None) -> ScanResult:
+        """The result whose :meth:`to_dict` is ``data`` (``location``: its location, if at hand)."""
+        return cls(
+            source=data["source"],
+            location=Location.from_dict(data["location"]) if location is None else location,
+            message_id=data["message_id"],
+            date=data["date"],
+            year=data["year"],
+            sender=data["from"],
+            outcome=data["outcome"],
+            ok=data["ok"],
+            signed=data["signed"],
+            verified=data["verified"],
+            trusted=data["trusted"],
+            encrypted=data["encrypted"],
+            decrypted=data["decrypted"],
+            signer=data["signer"],
+            trust=data["trust"],
+            coverage=data["coverage"],
+            part=data["part"],
+            authenticated=data["authenticated"],
+            signing_time=data["signing_time"],
+            algorithms=tuple(data["algorithms"]),
+            weak_algorithms=tuple(data["weak_algorithms"]),
+            reason=data["reason"],
+            errors=tuple(data["errors"]),
+            statuses=tuple(data["statuses"]),
+        )
+
     def to_json(self) -> str:
         """:func:`encode` of :meth:`to_dict`."""
         return encode(self.to_dict())
@@ -208,6 +241,13 @@ def from_records(
 ) -> ScanResult:
     """The scan result of a message ``verify_decrypt`` gave a result for: its status records
     (as dicts) and its ``ok``."""
+    return ScanResult.from_dict(records_dict(location, headers, records, ok), location)
+
+
+def records_dict(
+    location: Location, headers: Mapping[str, Any], records: Sequence[Mapping[str, Any]], ok: bool
+) -> dict[str, Any]:
+    """:meth:`~ScanResult.to_dict` of :func:`from_records`, made without the result."""
     return _classified(location, headers, records, ok=ok, errors=())
 
 
@@ -220,9 +260,21 @@ def from_error(
 ) -> ScanResult:
     """The scan result of a message whose ``verify_decrypt`` raised an error: its class name
     ``kind``, its first line ``message`` and the status records it carried (as dicts)."""
+    return ScanResult.from_dict(error_dict(location, headers, kind, message, records), location)
+
+
+def error_dict(
+    location: Location,
+    headers: Mapping[str, Any],
+    kind: str,
+    message: str,
+    records: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """:meth:`~ScanResult.to_dict` of :func:`from_error`, made without the result."""
     scanned = _classified(location, headers, records, ok=False, errors=(message,))
-    reason = scanned.reason or f"{kind}: {_head(message)}"
-    return dataclasses.replace(scanned, outcome="failed", reason=reason)
+    scanned["outcome"] = "failed"
+    scanned["reason"] = scanned["reason"] or f"{kind}: {_head(message)}"
+    return scanned
 
 
 def failure(
@@ -292,8 +344,9 @@ def _classified(
     *,
     ok: bool,
     errors: Sequence[str],
-) -> ScanResult:
-    """One pass over the records (this runs for every message of an archive)."""
+) -> dict[str, Any]:
+    """The result's dict (:meth:`ScanResult.to_dict`), in one pass over the records (this runs
+    for every message of an archive)."""
     found: dict[str, dict[str, None]] = {name: {} for name in _COLLECTED}
     signed = encrypted = decrypted = False
     verified = trusted = True
@@ -322,32 +375,32 @@ def _classified(
             if weak.strip():
                 found["weak_algorithms"][weak.strip()] = None
     verified, trusted = signed and verified, signed and verified and trusted
-    return ScanResult(
-        source=location.source,
-        location=location,
-        message_id=headers.get("message_id"),
-        date=headers.get("date"),
-        year=headers.get("year"),
-        sender=headers.get("sender"),
-        outcome=_outcome(bool(records), ok, trusted, verified, decrypted),
-        ok=ok,
-        signed=signed,
-        verified=verified,
-        trusted=trusted,
-        encrypted=encrypted,
-        decrypted=decrypted,
-        signer=_joined(found["signer"]),
-        trust=_joined(found["trust"]),
-        coverage=_joined(found["coverage"]),
-        part=_joined(found["part"]),
-        authenticated=_joined(found["authenticated"]),
-        signing_time=_joined(found["signing_time"]),
-        algorithms=tuple(found["algorithms"]),
-        weak_algorithms=tuple(found["weak_algorithms"]),
-        reason=_reason(failing[0]) if failing else None,
-        errors=(*(_record_error(record) for record in failing), *errors),
-        statuses=tuple(records),
-    )
+    return {
+        "source": location.source,
+        "location": location.to_dict(),
+        "message_id": headers.get("message_id"),
+        "date": headers.get("date"),
+        "year": headers.get("year"),
+        "from": headers.get("sender"),
+        "outcome": _outcome(bool(records), ok, trusted, verified, decrypted),
+        "ok": ok,
+        "signed": signed,
+        "verified": verified,
+        "trusted": trusted,
+        "encrypted": encrypted,
+        "decrypted": decrypted,
+        "signer": _joined(found["signer"]),
+        "trust": _joined(found["trust"]),
+        "coverage": _joined(found["coverage"]),
+        "part": _joined(found["part"]),
+        "authenticated": _joined(found["authenticated"]),
+        "signing_time": _joined(found["signing_time"]),
+        "algorithms": list(found["algorithms"]),
+        "weak_algorithms": list(found["weak_algorithms"]),
+        "reason": _reason(failing[0]) if failing else None,
+        "errors": [*(_record_error(record) for record in failing), *errors],
+        "statuses": [_plain(record) for record in records],
+    }
 
 
 def _joined(values: Iterable[str]) -> str | None:

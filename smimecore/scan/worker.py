@@ -40,22 +40,25 @@ from smimecore.scan.result import (
     TIMEOUT,
     UNREADABLE,
     ScanResult,
+    encode_bytes,
+    error_dict,
     failure,
-    from_error,
-    from_records,
     header_section,
     message_headers,
+    records_dict,
 )
 from smimecore.scan.sources import Location, MessageReader
-from smimecore.scan.summary import Tally
+from smimecore.scan.summary import Tally, tally
 
 __all__ = [
     "Batch",
     "ScanSpec",
     "Verified",
     "finish",
+    "finish_dict",
     "prepare",
     "scan_batch",
+    "scan_dicts",
     "scan_location",
     "scan_locations",
     "scan_partition",
@@ -162,12 +165,26 @@ def scan_locations(
     pushed out by the cryptography's, and so slower).  ``mark(index, since)`` is told, in
     each round, which message is being worked on and since when it has been.
     """
+    return [
+        ScanResult.from_dict(data, location)
+        for data, location in zip(scan_dicts(locations, spec, reader, mark), locations, strict=True)
+    ]
+
+
+def scan_dicts(
+    locations: Sequence[Location],
+    spec: ScanSpec,
+    reader: MessageReader | None = None,
+    mark: Callable[[int, float], None] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`scan_locations`, each result as its :meth:`~ScanResult.to_dict` (made directly:
+    what every runner sends on)."""
     verified = verify_locations(locations, spec, reader, mark, headers=True)
     results = []
     for index, found in enumerate(verified):
         if mark is not None:
             mark(index, found.since)
-        results.append(finish(found, spec))
+        results.append(finish_dict(found, spec))
     return results
 
 
@@ -258,23 +275,28 @@ def _error_of(exc: SmimeError) -> tuple[str, str]:
 
 def finish(found: Verified, spec: ScanSpec) -> ScanResult:
     """The second round of :func:`scan_locations`: the result of a message the first found."""
+    return ScanResult.from_dict(finish_dict(found, spec), found.location)
+
+
+def finish_dict(found: Verified, spec: ScanSpec) -> dict[str, Any]:
+    """:func:`finish`'s result as its :meth:`~ScanResult.to_dict`, made directly."""
     location = found.location
     if found.header is None:  # not read: no header fields
         reason, detail = found.failed or (INTERNAL, "no result")
-        return failure(location, reason, detail)
+        return failure(location, reason, detail).to_dict()
     headers: dict[str, Any] = {}
     try:
         with deadline(_time_left(spec, found.since)):
             headers = message_headers(found.header) if found.headers is None else found.headers
             if found.failed is not None:
-                return failure(location, *found.failed, headers)
+                return failure(location, *found.failed, headers).to_dict()
             if found.error is not None:
-                return from_error(location, headers, *found.error, found.records or [])
-            return from_records(location, headers, found.records or [], found.ok)
+                return error_dict(location, headers, *found.error, found.records or [])
+            return records_dict(location, headers, found.records or [], found.ok)
     except MessageTimeout:
-        return failure(location, TIMEOUT, _timeout_detail(spec), headers)
+        return failure(location, TIMEOUT, _timeout_detail(spec), headers).to_dict()
     except Exception as exc:  # one message's bug must not end the scan
-        return failure(location, INTERNAL, _bug_detail(exc), headers)
+        return failure(location, INTERNAL, _bug_detail(exc), headers).to_dict()
 
 
 def _time_left(spec: ScanSpec, since: float) -> float | None:
@@ -308,22 +330,31 @@ class Batch:
     @classmethod
     def of(cls, results: Iterable[ScanResult]) -> Batch:
         """The batch of ``results``."""
+        return cls.of_dicts(result.to_dict() for result in results)
+
+    @classmethod
+    def of_dicts(cls, results: Iterable[dict[str, Any]]) -> Batch:
+        """The batch of ``results``, each a :meth:`~ScanResult.to_dict`."""
         batch = cls()
         for result in results:
-            batch.add(result)
+            batch.add_dict(result)
         return batch
 
     def add(self, result: ScanResult) -> None:
         """Add one result, after those added before."""
-        self.texts.append(result.to_json_bytes())
-        self.tallies[result.tally()] += 1
+        self.add_dict(result.to_dict())
+
+    def add_dict(self, result: dict[str, Any]) -> None:
+        """Add one result's :meth:`~ScanResult.to_dict`, after those added before."""
+        self.texts.append(encode_bytes(result))
+        self.tallies[tally(result)] += 1
 
 
 def scan_batch(locations: Iterable[Location], spec: ScanSpec) -> Batch:
     """:func:`scan_location` over a batch, with one reader: the results as a :class:`Batch`."""
     reader = MessageReader()
     try:
-        return Batch.of(scan_locations(list(locations), spec, reader))
+        return Batch.of_dicts(scan_dicts(list(locations), spec, reader))
     finally:
         reader.close()
 
@@ -336,6 +367,6 @@ def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[s
     """
     reader = MessageReader()
     try:
-        return [result.to_dict() for result in scan_locations(list(locations), spec, reader)]
+        return scan_dicts(list(locations), spec, reader)
     finally:
         reader.close()

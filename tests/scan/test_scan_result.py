@@ -1,5 +1,6 @@
 """A result's JSON text and summary tally, made in the workers without the dict, are exactly
-those of the dict: ``json.dumps`` of :meth:`ScanResult.to_dict`, and ``tally`` of it."""
+those of the dict: ``json.dumps`` of :meth:`ScanResult.to_dict`, and ``tally`` of it; the dict
+the workers make directly is the result's."""
 
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ from smimecore.scan.result import (
     ScanResult,
     encode,
     encode_bytes,
+    error_dict,
     failure,
+    from_error,
+    from_records,
     header_section,
     message_headers,
+    records_dict,
 )
 from smimecore.scan.sources import Location, find_messages
 from smimecore.scan.summary import Summary, tally
@@ -111,6 +116,52 @@ def test_a_float_keeps_its_value(number: float) -> None:
 @given(results)
 def test_tally_is_that_of_the_dict_and_of_the_stored_text(result: ScanResult) -> None:
     assert result.tally() == tally(result.to_dict()) == tally(json.loads(result.to_json()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(results)
+def test_a_result_is_made_again_from_its_dict(result: ScanResult) -> None:
+    data = result.to_dict()
+    assert ScanResult.from_dict(data).to_dict() == data
+    assert ScanResult.from_dict(json.loads(result.to_json())).to_json() == result.to_json()
+
+
+# Records as verify_decrypt writes them: the fields the classification reads, any values.
+verify_records = st.fixed_dictionaries(
+    {"Operation": st.sampled_from(["Verify", "Decrypt", "KeyCheck", "Unwrap"])},
+    optional={
+        key: st.sampled_from(["DONE", "ERROR", "BAD", ""]) | maybe_texts
+        for key in ("Status", "Trust", "UserString", "DigestAlgorithm", "SignatureAlgorithm")
+    }
+    | {key: maybe_texts for key in ("Cipher", "KeyEncryption", "Coverage", "Part", "Authenticated")}
+    | {"WeakAlgorithms": st.sampled_from(["", "sha1", "sha1, rc2-40", " ,md5"]) | maybe_texts},
+)
+headers = st.fixed_dictionaries(
+    {"message_id": maybe_texts, "date": maybe_texts, "year": st.none(), "sender": maybe_texts}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(locations, headers, st.lists(verify_records | records, max_size=4), st.booleans(), texts)
+def test_the_dicts_made_directly_are_the_results(
+    location: Location,
+    fields_: dict[str, Any],
+    found: list[dict[str, Any]],
+    ok: bool,
+    message: str,
+) -> None:
+    data = records_dict(location, fields_, found, ok)
+    assert data == from_records(location, fields_, found, ok).to_dict()
+    assert list(data) == list(failure(location, "crash", "gone").to_dict())
+    assert data["statuses"] == found  # copies: the caller's records are not the result's
+    assert not any(copy is record for copy, record in zip(data["statuses"], found, strict=True))
+    assert data["signed"] == any(record.get("Operation") == "Verify" for record in found)
+    assert not data["trusted"] or data["verified"]
+    assert not data["verified"] or data["signed"]
+    assert encode(data) == dumps(data)
+    made = error_dict(location, fields_, "MalformedMessageError", message, found)
+    assert made == from_error(location, fields_, "MalformedMessageError", message, found).to_dict()
+    assert made["outcome"] == "failed" and made["reason"]
 
 
 def test_to_dict_has_every_field_in_order() -> None:
