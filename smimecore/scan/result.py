@@ -398,9 +398,15 @@ def _classified(
         "algorithms": list(found["algorithms"]),
         "weak_algorithms": list(found["weak_algorithms"]),
         "reason": _reason(failing[0]) if failing else None,
-        "errors": [*(_record_error(record) for record in failing), *errors],
+        "errors": _errors([_record_error(record) for record in failing], errors),
         "statuses": [_plain(record) for record in records],
     }
+
+
+def _errors(listed: list[str], more: Sequence[str]) -> list[str]:
+    """The records' errors, then each of ``more`` that none of them already says (an operation
+    that raised usually wrote its message into a record too)."""
+    return listed + [text for text in more if not any(text in error for error in listed)]
 
 
 def _joined(values: Iterable[str]) -> str | None:

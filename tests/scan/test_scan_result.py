@@ -164,6 +164,22 @@ def test_the_dicts_made_directly_are_the_results(
     assert made["outcome"] == "failed" and made["reason"]
 
 
+def test_an_error_the_records_already_say_is_listed_once() -> None:
+    location = Location("eml", "/x.eml")
+    record = {
+        "Operation": "VerifyDecrypt",
+        "Status": "ERROR",
+        "Message": "There was an error processing the message: no header section",
+    }
+    said = error_dict(location, {}, "MalformedMessageError", "no header section", [record])
+    assert said["errors"] == [
+        "VerifyDecrypt ERROR: There was an error processing the message: no header section"
+    ]
+    other = error_dict(location, {}, "MalformedMessageError", "too deep", [record])
+    assert other["errors"][1:] == ["too deep"]
+    assert error_dict(location, {}, "SmimeError", "gone", [])["errors"] == ["gone"]
+
+
 def test_to_dict_has_every_field_in_order() -> None:
     """``to_dict`` spells the fields out (``to_json`` is made from it): a new field goes there."""
     names = [{"sender": "from"}.get(item.name, item.name) for item in fields(ScanResult)]
