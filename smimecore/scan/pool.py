@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, NamedTuple
 
 from smimecore.errors import ScanError
 from smimecore.scan.result import CRASH, TIMEOUT, ScanResult, failure
@@ -74,7 +74,6 @@ Task = tuple[int, Location]
 _PlainVerified = tuple[Any, ...]
 OnBatch = Callable[[Sequence[int], Batch], None]
 """Called with the numbers of some messages and their results, in the same order."""
-_Starting = tuple[BaseProcess, multiprocessing.connection.Connection, Any, float]  # and since when
 _READY = "ready"
 _START_SECONDS = 60.0
 _IDLE = -1.0
@@ -129,6 +128,15 @@ def _scan_tasks(
         mark(index, time.monotonic())
         results.add(function(location, spec, reader))
     return results
+
+
+class _Starting(NamedTuple):
+    """A worker process started and not yet ready."""
+
+    process: BaseProcess
+    connection: multiprocessing.connection.Connection
+    state: Any
+    since: float  # when it was started
 
 
 @dataclass
@@ -226,7 +234,7 @@ class LocalPool:
             # Each worker gets work as soon as it is ready; until the first is, the parent
             # does the background work (the index), which would otherwise slow the workers.
             for starting in self._starting:
-                self._selector.register(starting[1], selectors.EVENT_READ, starting)
+                self._selector.register(starting.connection, selectors.EVENT_READ, starting)
             self._loop(tasks, on_batch, background)
         finally:
             self.close()
@@ -239,7 +247,8 @@ class LocalPool:
     def close(self) -> None:
         """Stop every worker (what :meth:`run` ends with; for a pool started but not run)."""
         self._workers.extend(
-            _Worker(process, connection, state) for process, connection, state, _ in self._starting
+            _Worker(starting.process, starting.connection, starting.state)
+            for starting in self._starting
         )
         self._starting.clear()
         self._stop()
@@ -265,11 +274,11 @@ class LocalPool:
             ) from None
         finally:
             child.close()
-        return process, parent, state, time.monotonic()
+        return _Starting(process, parent, state, time.monotonic())
 
     def _ready(self, starting: _Starting, wait: float = _START_SECONDS) -> _Worker:
         """The worker ``starting``, once it has said it is ready within ``wait`` seconds."""
-        process, parent, state, _ = starting
+        process, parent, state = starting.process, starting.connection, starting.state
         if not parent.poll(wait) or _receive_ready(parent) != _READY:
             process.kill()
             raise ScanError(
@@ -344,19 +353,19 @@ class LocalPool:
 
     def _join(self, starting: _Starting, wait: float = _START_SECONDS) -> None:
         """A worker started with the others has said it is ready (or died trying)."""
-        self._selector.unregister(starting[1])
+        self._selector.unregister(starting.connection)
         self._starting.remove(starting)
         self._workers.append(self._ready(starting, wait))
 
     def _check_start(self) -> None:
         """No worker has said it is ready: raise once the oldest took too long to start."""
         oldest = self._starting[0]
-        if time.monotonic() - oldest[3] > _START_SECONDS:
+        if time.monotonic() - oldest.since > _START_SECONDS:
             self._join(oldest, wait=0.0)  # raises: it did not start
 
     def _wait_time(self, busy: list[_Worker]) -> float | None:
         if not busy:  # waiting for a worker to start
-            return max(0.0, self._starting[0][3] + _START_SECONDS - time.monotonic())
+            return max(0.0, self._starting[0].since + _START_SECONDS - time.monotonic())
         if self.limit is None:
             return None
         started = [current[1] for current in (w.current() for w in busy) if current]

@@ -40,8 +40,8 @@ _LINE_LIMIT = 64 * 1024  # a chunk is completed to its line end when the line is
 _OPEN_FILES = 4
 _HAS_PREAD = hasattr(os, "pread")  # POSIX: one system call per message, or for several
 _READ_AHEAD = 256 * 1024
-"""Bytes read past a plain mbox message when it follows the one read before (within this much):
-the next messages usually come with it, and one system call reads them all."""
+"""Bytes read past a plain mbox message smaller than this when it follows the one read before
+(within this much): the next messages usually come with it, one system call for them all."""
 
 
 class Location(NamedTuple):
@@ -338,7 +338,8 @@ class MessageReader:
         if offset >= window.end and 0 <= start <= len(window.data) - length:
             data = window.data[start : start + length]
         else:
-            ahead = _READ_AHEAD if 0 <= offset - window.end < _READ_AHEAD else 0
+            follows = 0 <= offset - window.end < _READ_AHEAD and length < _READ_AHEAD
+            ahead = _READ_AHEAD if follows else 0  # a large message is read alone, and not kept
             try:
                 data = os.pread(window.descriptor, length + ahead, offset)
             except BaseException:

@@ -272,3 +272,4 @@ def test_reader_reads_ahead_in_order_and_gives_each_message_as_read_alone(
         assert _read_all([locations[i] for i in order]) == [alone[i] for i in order]
         if order == orders[0]:
             assert len(calls) < 10  # not one a message
+            assert max(calls) == locations[30].length  # a large message is read alone
