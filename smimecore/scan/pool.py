@@ -359,13 +359,16 @@ class LocalPool:
 
     def _check_start(self) -> None:
         """No worker has said it is ready: raise once the oldest took too long to start."""
-        oldest = self._starting[0]
-        if time.monotonic() - oldest.since > _START_SECONDS:
-            self._join(oldest, wait=0.0)  # raises: it did not start
+        if self._start_left() < 0:
+            self._join(self._starting[0], wait=0.0)  # raises: it did not start
+
+    def _start_left(self) -> float:
+        """Seconds the oldest worker still starting has left to say it is ready."""
+        return self._starting[0].since + _START_SECONDS - time.monotonic()
 
     def _wait_time(self, busy: list[_Worker]) -> float | None:
         if not busy:  # waiting for a worker to start
-            return max(0.0, self._starting[0].since + _START_SECONDS - time.monotonic())
+            return max(0.0, self._start_left())
         if self.limit is None:
             return None
         started = [current[1] for current in (w.current() for w in busy) if current]
