@@ -1,4 +1,5 @@
-"""A time limit for one message, in any thread: :func:`deadline`.
+"""A time limit for one message, in any thread: :func:`deadline`, or a :class:`TimeLimit` for
+the messages of a batch, one after another.
 
 Dask runs tasks in worker threads, where ``signal.alarm`` cannot reach,
 so one watchdog thread per process raises :class:`MessageTimeout` in the
@@ -17,7 +18,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 
-__all__ = ["MessageTimeout", "deadline"]
+__all__ = ["MessageTimeout", "TimeLimit", "deadline"]
 
 
 class MessageTimeout(BaseException):
@@ -49,14 +50,15 @@ class _Watchdog:
 
     def _reset(self) -> None:
         self._condition = threading.Condition()
-        self._deadlines: dict[int, _Block] = {}
+        self._deadlines: dict[int, TimeLimit] = {}
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._wakes_at = 0.0  # when the watchdog looks next (at the latest)
 
-    def arm(self, entry: _Block, seconds: float) -> None:
+    def arm(self, entry: TimeLimit, expires: float) -> None:
         entry.thread = threading.get_ident()
-        entry.expires = expires = time.monotonic() + seconds
+        entry.expires = expires
+        entry.raised = False
         entry.token = token = next(self._tokens)
         self._deadlines[token] = entry
         if self._thread is None or expires < self._wakes_at + _IDLE_SECONDS:
@@ -68,7 +70,7 @@ class _Watchdog:
                     self._thread.start()
                 self._condition.notify()
 
-    def disarm(self, token: int, entry: _Block) -> None:
+    def disarm(self, token: int, entry: TimeLimit) -> None:
         if self._deadlines.pop(token, None) is not None:
             return  # in time
         # The watchdog has taken it: wait (without a lock, which the exception could
@@ -99,10 +101,15 @@ def _raise_in(thread: int, exception: type[BaseException] | None) -> None:
 _WATCHDOG = _Watchdog()
 
 
-class _Block:
-    """The context manager :func:`deadline` returns, and the deadline it sets (a class: a
-    generator-based one could be left suspended by an exception arriving inside
-    ``contextlib``'s own code).  One object for both, as this runs for every message."""
+class TimeLimit:
+    """A thread's time limit for blocks run one after another, such as the messages of a batch.
+
+    :meth:`start` begins a block whose limit runs from ``since`` (a ``time.monotonic()``
+    reading) and :meth:`stop` ends it; past the limit :class:`MessageTimeout` is raised in the
+    thread, as :func:`deadline` does (which is one such block).  Used by one thread; made
+    once for many blocks, since this runs for every message of an archive.  ``None`` sets no
+    limit.
+    """
 
     __slots__ = ("expires", "raised", "seconds", "thread", "token")
 
@@ -113,15 +120,26 @@ class _Block:
         self.thread = 0
         self.expires = 0.0
 
-    def __enter__(self) -> None:
+    def start(self, since: float) -> None:
+        """Begin a block whose time limit runs from ``since``."""
         if self.seconds is not None:
-            _WATCHDOG.arm(self, self.seconds)
+            _WATCHDOG.arm(self, since + self.seconds)
 
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> None:
+        """End the block (call it in a ``finally``): raises :class:`MessageTimeout` if it ran
+        past its limit and the exception did not surface within it."""
         token = self.token
         if token:
             self.token = 0
             _WATCHDOG.disarm(token, self)
+
+    # A class, not a generator-based context manager: one could be left suspended by an
+    # exception arriving inside ``contextlib``'s own code.
+    def __enter__(self) -> None:
+        self.start(time.monotonic())
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def deadline(seconds: float | None) -> AbstractContextManager[None]:
@@ -132,4 +150,4 @@ def deadline(seconds: float | None) -> AbstractContextManager[None]:
     without ``PyThreadState_SetAsyncExc`` a late block runs to its end and
     then raises.
     """
-    return _Block(seconds)
+    return TimeLimit(seconds)

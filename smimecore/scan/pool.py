@@ -42,7 +42,7 @@ from smimecore.scan.worker import (
     Batch,
     ScanSpec,
     Verified,
-    finish_dict,
+    finish_dicts,
     prepare,
     scan_dicts,
     scan_location,
@@ -382,14 +382,16 @@ class LocalPool:
         except (EOFError, OSError):
             self._lost(worker, on_batch, CRASH, _exit_description(worker.process))
             return
-        self._timed(worker, len(results.texts if isinstance(results, Batch) else results))
-        if isinstance(results, list):
-            results = Batch.of_dicts(finish_dict(_verified(found), self.spec) for found in results)
-        count = len(results.texts)
-        seqs = [worker.tasks.popleft()[0] for _ in range(min(count, len(worker.tasks)))]
-        if len(seqs) != count or seqs[-1] != last:
-            raise ScanError(f"a worker answered for message {last}, not {seqs[-1:]}")
-        on_batch(seqs, results)
+        count = len(results.texts if isinstance(results, Batch) else results)
+        self._timed(worker, count)
+        tasks = [worker.tasks.popleft() for _ in range(min(count, len(worker.tasks)))]
+        if len(tasks) != count or not tasks or tasks[-1][0] != last:
+            raise ScanError(f"a worker answered for message {last}, not {tasks[-1:]}")
+        if isinstance(results, list):  # first rounds, to be finished here
+            pairs = zip(tasks, results, strict=True)
+            found = (_verified(location, plain) for (_, location), plain in pairs)
+            results = Batch.of_dicts(finish_dicts(found, self.spec))
+        on_batch([seq for seq, _ in tasks], results)
 
     def _check_deadline(self, worker: _Worker, on_batch: OnBatch) -> None:
         current = worker.current()
@@ -425,13 +427,14 @@ class LocalPool:
 
 
 def _plain(found: Verified) -> _PlainVerified:
-    """``found`` as plain tuples, which pickle several times faster than named ones."""
-    return (tuple(found.location), *found[1:])
+    """``found`` as a plain tuple, which pickles several times faster than a named one, less
+    its location (which the parent has)."""
+    return found[1:]
 
 
-def _verified(plain: _PlainVerified) -> Verified:
+def _verified(location: Location, plain: _PlainVerified) -> Verified:
     """The :class:`Verified` that :func:`_plain` made ``plain`` of."""
-    return Verified(Location._make(plain[0]), *plain[1:])
+    return Verified(location, *plain)
 
 
 def _receive_ready(connection: multiprocessing.connection.Connection) -> object:

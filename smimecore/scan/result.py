@@ -17,7 +17,7 @@ import email.header
 import email.utils
 import json
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,15 +71,9 @@ _COVERAGE_FIELDS = {
 }
 _HEADER_FIELDS = ("Message-ID", "Date", "From")
 _KEY_OPERATIONS = ("Decrypt", "KeyCheck")  # verify_decrypt asks for a secret key only to decrypt
-_COLLECTED = ("signer", "trust", "algorithms", "weak_algorithms", *_COVERAGE_FIELDS)
-_FOUND_IN = (
-    ("signer", "UserString"),
-    ("trust", "Trust"),
-    *(("algorithms", key) for key in _ALGORITHM_FIELDS),
-    *_COVERAGE_FIELDS.items(),
-)
-_VERIFY_ONLY = ("signer", "trust")  # read from Verify records only
-_FOUND_IN_ANY = tuple(item for item in _FOUND_IN if item[0] not in _VERIFY_ONLY)
+_FROM_VERIFY = (("signer", "UserString"), ("trust", "Trust"))  # read from Verify records only
+_FROM_ANY = (*(("algorithms", key) for key in _ALGORITHM_FIELDS), *_COVERAGE_FIELDS.items())
+_JOINED = ("signer", "trust", *_COVERAGE_FIELDS)  # the fields whose values are joined, in order
 _FLAGS = operator.attrgetter(*FLAGS)  # a result's flags, in the summary's order
 
 
@@ -347,7 +341,7 @@ def _classified(
 ) -> dict[str, Any]:
     """The result's dict (:meth:`ScanResult.to_dict`), in one pass over the records (this runs
     for every message of an archive)."""
-    found: dict[str, dict[str, None]] = {name: {} for name in _COLLECTED}
+    found: dict[str, list[str]] = {}  # each result field's values, in order, each once
     signed = encrypted = decrypted = False
     verified = trusted = True
     failing: list[Mapping[str, Any]] = []
@@ -356,26 +350,23 @@ def _classified(
         operation, status = get("Operation"), get("Status")
         if status != DONE:
             failing.append(record)
-        read = _FOUND_IN
         if operation == "Verify":
             signed = True
             verified = verified and status == DONE
             trusted = trusted and get("Trust") == "FULL"
-        else:
-            read = _FOUND_IN_ANY
-            if operation in _KEY_OPERATIONS:
-                encrypted = True
-                decrypted = decrypted or (operation == "Decrypt" and status == DONE)
-        for name, key in read:
-            value = get(key)
-            if value is not None and value != "":
-                found[name][str(value)] = None
+            _collect(found, get, _FROM_VERIFY)
+        elif operation in _KEY_OPERATIONS:
+            encrypted = True
+            decrypted = decrypted or (operation == "Decrypt" and status == DONE)
+        _collect(found, get, _FROM_ANY)
         listed = get("WeakAlgorithms")
-        for weak in str(listed).split(",") if listed else ():
-            if weak.strip():
-                found["weak_algorithms"][weak.strip()] = None
+        if listed:
+            weak = found.setdefault("weak_algorithms", [])
+            for name in (name.strip() for name in str(listed).split(",")):
+                if name and name not in weak:
+                    weak.append(name)
     verified, trusted = signed and verified, signed and verified and trusted
-    return {
+    scanned: dict[str, Any] = {  # in ScanResult's order
         "source": location.source,
         "location": location.to_dict(),
         "message_id": headers.get("message_id"),
@@ -389,28 +380,38 @@ def _classified(
         "trusted": trusted,
         "encrypted": encrypted,
         "decrypted": decrypted,
-        "signer": _joined(found["signer"]),
-        "trust": _joined(found["trust"]),
-        "coverage": _joined(found["coverage"]),
-        "part": _joined(found["part"]),
-        "authenticated": _joined(found["authenticated"]),
-        "signing_time": _joined(found["signing_time"]),
-        "algorithms": list(found["algorithms"]),
-        "weak_algorithms": list(found["weak_algorithms"]),
-        "reason": _reason(failing[0]) if failing else None,
-        "errors": _errors([_record_error(record) for record in failing], errors),
-        "statuses": [_plain(record) for record in records],
     }
+    for name in _JOINED:  # the values of these fields, as one text
+        values = found.get(name)
+        scanned[name] = "; ".join(values) if values else None
+    scanned["algorithms"] = found.get("algorithms", [])
+    scanned["weak_algorithms"] = found.get("weak_algorithms", [])
+    scanned["reason"] = _reason(failing[0]) if failing else None
+    listed = [_record_error(record) for record in failing]
+    scanned["errors"] = _errors(listed, errors) if errors else listed
+    scanned["statuses"] = [_plain(record) for record in records]
+    return scanned
+
+
+def _collect(
+    found: dict[str, list[str]], get: Callable[[str], Any], fields: Sequence[tuple[str, str]]
+) -> None:
+    """Add to ``found`` each of a record's ``fields`` (result field, record key) it has."""
+    for name, key in fields:
+        value = get(key)
+        if value is not None and value != "":
+            text = str(value)
+            values = found.get(name)
+            if values is None:
+                found[name] = [text]
+            elif text not in values:
+                values.append(text)
 
 
 def _errors(listed: list[str], more: Sequence[str]) -> list[str]:
     """The records' errors, then each of ``more`` that none of them already says (an operation
     that raised usually wrote its message into a record too)."""
     return listed + [text for text in more if not any(text in error for error in listed)]
-
-
-def _joined(values: Iterable[str]) -> str | None:
-    return "; ".join(values) or None
 
 
 def _outcome(protected: bool, ok: bool, trusted: bool, verified: bool, decrypted: bool) -> str:

@@ -336,18 +336,18 @@ class MessageReader:
         offset, length = location.offset, location.length
         start = offset - window.at
         if offset >= window.end and 0 <= start <= len(window.data) - length:
-            data = window.data[start : start + length]
-        else:
-            follows = 0 <= offset - window.end < _READ_AHEAD and length < _READ_AHEAD
-            ahead = _READ_AHEAD if follows else 0  # a large message is read alone, and not kept
-            try:
-                data = os.pread(window.descriptor, length + ahead, offset)
-            except BaseException:
-                self._forget(location.file, location.compressed)
-                raise
-            if ahead:
-                window.data, window.at = data, offset
-                data = data[:length]
+            window.end = offset + length
+            return window.data[start : start + length]  # of the length asked for
+        follows = 0 <= offset - window.end < _READ_AHEAD and length < _READ_AHEAD
+        ahead = _READ_AHEAD if follows else 0  # a large message is read alone, and not kept
+        try:
+            data = os.pread(window.descriptor, length + ahead, offset)
+        except BaseException:
+            self._forget(location.file, location.compressed)
+            raise
+        if ahead:
+            window.data, window.at = data, offset
+            data = data[:length]
         window.end = offset + length
         return _checked(location, data)
 

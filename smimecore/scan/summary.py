@@ -27,7 +27,7 @@ def tally(result: Mapping[str, Any]) -> Tally:
     get = result.get
     return tally_of(
         str(result["outcome"]),
-        tuple(bool(get(name)) for name in FLAGS),
+        tuple(map(bool, map(get, FLAGS))),
         get("reason"),
         get("weak_algorithms") or (),
         get("year"),

@@ -20,7 +20,7 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ from smimecore.keyring.store import (
     DirectoryCertificateStore,
     StoredCertificate,
 )
-from smimecore.scan.deadline import MessageTimeout, deadline
+from smimecore.scan.deadline import MessageTimeout, TimeLimit
 from smimecore.scan.result import (
     INTERNAL,
     TIMEOUT,
@@ -56,6 +56,7 @@ __all__ = [
     "Verified",
     "finish",
     "finish_dict",
+    "finish_dicts",
     "prepare",
     "scan_batch",
     "scan_dicts",
@@ -180,11 +181,12 @@ def scan_dicts(
     """:func:`scan_locations`, each result as its :meth:`~ScanResult.to_dict` (made directly:
     what every runner sends on)."""
     verified = verify_locations(locations, spec, reader, mark, headers=True)
+    limit = TimeLimit(spec.timeout)
     results = []
     for index, found in enumerate(verified):
         if mark is not None:
             mark(index, found.since)
-        results.append(finish_dict(found, spec))
+        results.append(_finished(found, spec, limit))
     return results
 
 
@@ -205,13 +207,14 @@ def verify_locations(
     """
     own_reader = reader is None
     active = reader if reader is not None else MessageReader()
+    limit = TimeLimit(spec.timeout)
     try:
         verified = []
         for index, location in enumerate(locations):
             since = time.monotonic()
             if mark is not None:
                 mark(index, since)
-            verified.append(_verify(location, spec, active, since, headers))
+            verified.append(_verify(location, spec, active, since, headers, limit))
         return verified
     finally:
         if own_reader:
@@ -237,11 +240,17 @@ class Verified(NamedTuple):
 
 
 def _verify(
-    location: Location, spec: ScanSpec, reader: MessageReader, since: float, headers: bool
+    location: Location,
+    spec: ScanSpec,
+    reader: MessageReader,
+    since: float,
+    headers: bool,
+    limit: TimeLimit,
 ) -> Verified:
     header = fields = None
     try:
-        with deadline(spec.timeout):
+        limit.start(since)
+        try:
             try:
                 data = reader.read(location)
             except (OSError, EOFError, ValueError, zlib.error) as exc:
@@ -258,7 +267,9 @@ def _verify(
             else:
                 records = [record.to_dict() for record in result.statuses]
                 ok = result.ok
-            return Verified(location, since, header, records, ok, error, headers=fields)
+            return Verified(location, since, header, records, ok, error, None, fields)
+        finally:
+            limit.stop()
     except MessageTimeout:
         _forget_engine(spec)
         reader.close()
@@ -280,27 +291,36 @@ def finish(found: Verified, spec: ScanSpec) -> ScanResult:
 
 def finish_dict(found: Verified, spec: ScanSpec) -> dict[str, Any]:
     """:func:`finish`'s result as its :meth:`~ScanResult.to_dict`, made directly."""
+    return _finished(found, spec, TimeLimit(spec.timeout))
+
+
+def finish_dicts(verified: Iterable[Verified], spec: ScanSpec) -> Iterator[dict[str, Any]]:
+    """:func:`finish_dict` of each of ``verified``, one after another."""
+    limit = TimeLimit(spec.timeout)
+    return (_finished(found, spec, limit) for found in verified)
+
+
+def _finished(found: Verified, spec: ScanSpec, limit: TimeLimit) -> dict[str, Any]:
     location = found.location
     if found.header is None:  # not read: no header fields
         reason, detail = found.failed or (INTERNAL, "no result")
         return failure(location, reason, detail).to_dict()
     headers: dict[str, Any] = {}
     try:
-        with deadline(_time_left(spec, found.since)):
+        limit.start(found.since)  # what is left of the message's time
+        try:
             headers = message_headers(found.header) if found.headers is None else found.headers
             if found.failed is not None:
                 return failure(location, *found.failed, headers).to_dict()
             if found.error is not None:
                 return error_dict(location, headers, *found.error, found.records or [])
             return records_dict(location, headers, found.records or [], found.ok)
+        finally:
+            limit.stop()
     except MessageTimeout:
         return failure(location, TIMEOUT, _timeout_detail(spec), headers).to_dict()
     except Exception as exc:  # one message's bug must not end the scan
         return failure(location, INTERNAL, _bug_detail(exc), headers).to_dict()
-
-
-def _time_left(spec: ScanSpec, since: float) -> float | None:
-    return None if spec.timeout is None else max(0.0, since + spec.timeout - time.monotonic())
 
 
 def _timeout_detail(spec: ScanSpec) -> str:
