@@ -50,7 +50,7 @@ class _Watchdog:
 
     def _reset(self) -> None:
         self._condition = threading.Condition()
-        self._deadlines: dict[int, TimeLimit] = {}
+        self.deadlines: dict[int, TimeLimit] = {}  # each armed limit, by its token
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._wakes_at = 0.0  # when the watchdog looks next (at the latest)
@@ -60,7 +60,7 @@ class _Watchdog:
         entry.expires = expires
         entry.raised = False
         entry.token = token = next(self._tokens)
-        self._deadlines[token] = entry
+        self.deadlines[token] = entry
         if self._thread is None or expires < self._wakes_at + _IDLE_SECONDS:
             with self._condition:
                 if self._thread is None:
@@ -70,11 +70,9 @@ class _Watchdog:
                     self._thread.start()
                 self._condition.notify()
 
-    def disarm(self, token: int, entry: TimeLimit) -> None:
-        if self._deadlines.pop(token, None) is not None:
-            return  # in time
-        # The watchdog has taken it: wait (without a lock, which the exception could
-        # leave held) until it has raised, then raise here, exactly once.
+    def late(self, entry: TimeLimit) -> None:
+        """The watchdog has taken ``entry``'s deadline out of the table: raise here, once."""
+        # Wait (without a lock, which the exception could leave held) until it has raised.
         while not entry.raised:
             time.sleep(0.0001)
         _raise_in(entry.thread, None)
@@ -84,11 +82,11 @@ class _Watchdog:
         with self._condition:
             while True:
                 now = time.monotonic()
-                for token, entry in list(self._deadlines.items()):
-                    if entry.expires <= now and self._deadlines.pop(token, None) is not None:
+                for token, entry in list(self.deadlines.items()):
+                    if entry.expires <= now and self.deadlines.pop(token, None) is not None:
                         _raise_in(entry.thread, MessageTimeout)
                         entry.raised = True
-                upcoming = [entry.expires for entry in list(self._deadlines.values())]
+                upcoming = [entry.expires for entry in list(self.deadlines.values())]
                 self._wakes_at = min([*upcoming, now + _IDLE_SECONDS])
                 self._condition.wait(self._wakes_at - now)
 
@@ -131,7 +129,8 @@ class TimeLimit:
         token = self.token
         if token:
             self.token = 0
-            _WATCHDOG.disarm(token, self)
+            if _WATCHDOG.deadlines.pop(token, None) is None:  # atomic: see _Watchdog
+                _WATCHDOG.late(self)
 
     # A class, not a generator-based context manager: one could be left suspended by an
     # exception arriving inside ``contextlib``'s own code.

@@ -28,6 +28,7 @@ from cryptography import x509
 
 from smimecore.config import Config
 from smimecore.engine.smime import SMIME
+from smimecore.engine.status import StatusRecord
 from smimecore.errors import SmimeError, first_line
 from smimecore.keyring.store import (
     CertificateStore,
@@ -262,10 +263,10 @@ def _verify(
             try:
                 result = engine.verify_decrypt(data)
             except SmimeError as exc:
-                records = [record.to_dict() for record in exc.statuses]
+                records = list(map(StatusRecord.to_dict, exc.statuses))
                 ok, error = False, _error_of(exc)
             else:
-                records = [record.to_dict() for record in result.statuses]
+                records = list(map(StatusRecord.to_dict, result.statuses))
                 ok = result.ok
             return Verified(location, since, header, records, ok, error, None, fields)
         finally:

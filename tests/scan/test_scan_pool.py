@@ -16,7 +16,7 @@ import pytest
 from smimecore import Config
 from smimecore.errors import ScanError
 from smimecore.scan import pool as pool_module
-from smimecore.scan.deadline import MessageTimeout, deadline
+from smimecore.scan.deadline import MessageTimeout, TimeLimit, deadline
 from smimecore.scan.pool import FIRST_BATCH, LocalPool
 from smimecore.scan.result import ScanResult
 from smimecore.scan.run import ScanOptions, run_scan
@@ -206,6 +206,43 @@ def test_deadline_met_raises_nothing_later() -> None:
     assert finished + late == 2000
     with deadline(None):
         _spin(0.01)
+
+
+def test_time_limit_reused_times_out_only_the_late_block() -> None:
+    """One TimeLimit for blocks one after another: each runs from its own start, and only the
+    block that runs past its limit is interrupted (a fired limit is armed afresh)."""
+    limit = TimeLimit(0.05)
+    outcomes = []
+    for seconds in (0.001, 5.0, 0.001, 5.0, 0.001):
+        try:
+            limit.start(time.monotonic())
+            try:
+                _spin(seconds)
+            finally:
+                limit.stop()
+            outcomes.append("finished")
+        except MessageTimeout:
+            outcomes.append("timeout")
+    _spin(0.1)  # a stray exception would surface here, outside any block
+    assert outcomes == ["finished", "timeout", "finished", "timeout", "finished"]
+
+
+def test_time_limit_runs_from_the_given_start() -> None:
+    """A block started with an earlier moment has only what is left of its limit (a message's
+    second round, whose limit runs from its first)."""
+    limit = TimeLimit(0.2)
+    started = time.monotonic()
+    with pytest.raises(MessageTimeout):
+        limit.start(started - 0.19)
+        try:
+            _spin(5)
+        finally:
+            limit.stop()
+    assert time.monotonic() - started < 1.0
+    unlimited = TimeLimit(None)
+    unlimited.start(started - 100)
+    _spin(0.01)
+    unlimited.stop()
 
 
 @pytest.mark.parametrize("timeout", [0.0, -1.0])
