@@ -115,8 +115,8 @@ class RawEntity:
 
     def field(self, name: str) -> str | None:
         """A header field's unfolded value as text (``None`` when absent); the first if repeated."""
-        found = self.fields(name)
-        return found[0] if found else None
+        found = self._values(name.lower().encode("ascii"))
+        return _unfolded(found[0]) if found else None
 
     def fields(self, name: str) -> list[str]:
         """Every value of the header field ``name``, unfolded, as text (8-bit bytes as UTF-8).
@@ -124,10 +124,7 @@ class RawEntity:
         White space between the name and the colon is allowed (RFC 5322's
         obsolete syntax, which mail readers still honour).
         """
-        return [
-            value.replace(b"\r\n", b"").replace(b"\n", b"").strip().decode("utf-8", "replace")
-            for value in self._values(name.lower().encode("ascii"))
-        ]
+        return list(map(_unfolded, self._values(name.lower().encode("ascii"))))
 
     def _values(self, wanted: bytes) -> Sequence[bytes]:
         """The raw values (after the colon) of the fields named ``wanted`` (lowercase)."""
@@ -220,6 +217,11 @@ def _parse_simple_content_type(line: bytes) -> tuple[str, Mapping[str, str]] | N
         for found in _PARAMETER.finditer(match["parameters"])
     }
     return match["type"].lower(), MappingProxyType(parameters)
+
+
+def _unfolded(value: bytes) -> str:
+    """A raw field value (after the colon) as text: unfolded, trimmed, 8-bit bytes as UTF-8."""
+    return value.replace(b"\r\n", b"").replace(b"\n", b"").strip().decode("utf-8", "replace")
 
 
 def split_entity(raw: bytes | memoryview) -> RawEntity:

@@ -305,7 +305,7 @@ def message_headers(data: bytes) -> dict[str, Any]:
         entity = split_entity(data[:HEADER_BYTES])
     except MalformedMessageError:
         return {"message_id": None, "date": None, "year": None, "sender": None}
-    message_id, date, sender = (_decoded(entity.field(name)) for name in _HEADER_FIELDS)
+    message_id, date, sender = map(_decoded, map(entity.field, _HEADER_FIELDS))
     return {"message_id": message_id, "date": date, "year": _year(date), "sender": sender}
 
 
