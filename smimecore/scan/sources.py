@@ -246,20 +246,21 @@ class _MboxIndexer:
         if position == 0 and at_line_start and chunk.startswith(MBOX_SEPARATOR):
             if not self._separator(chunk, 0, chunk.find(b"\n"), found):
                 return found
+        size = len(chunk)
         for line in _SEPARATOR_LINE.finditer(chunk, max(0, position - 1)):
-            end = line.end()
-            newline = end if chunk[end : end + 1] == b"\n" else -1
-            if not self._separator(chunk, line.start() + 1, newline, found):
+            end = line.end()  # at a line end, or at the end of the chunk
+            if not self._separator(chunk, line.start() + 1, end if end < size else -1, found):
                 break
         return found
 
     def _separator(self, chunk: bytes, at: int, newline: int, found: list[Location]) -> bool:
         """The separator line at ``at``, ending at ``newline`` (-1: not in this chunk), ends a
         message (into ``found``) and starts the next; returns whether the line ended."""
-        if self.start is not None:
-            before = (self.tail + chunk[max(0, at - 3) : at])[-3:]
+        start = self.start
+        if start is not None:
+            before = chunk[at - 3 : at] if at >= 3 else (self.tail + chunk[:at])[-3:]
             end = self.offset + at - _blank(before)
-            found.append(self._location(self.start, max(0, end - self.start)))
+            found.append(self._location(start, max(0, end - start)))
             self.index += 1
         if newline < 0:
             self.start, self.in_separator = None, True
