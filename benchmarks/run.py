@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pqc_bench import describe as describe_pqc
 from pqc_bench import pqc_comparison
 from report import write_report
+from scan_bench import ROUNDS as SCAN_ROUNDS
 from scan_bench import describe as describe_scan
 from scan_bench import scan_throughput_apart
 from workload import (
@@ -639,7 +640,7 @@ def main() -> int:
         print("throughput...", flush=True)
         throughput = bench.throughput(1000 if quick else 10_000)
         print("scan throughput (1 and 2 jobs, local Dask cluster)...", flush=True)
-        scan = scan_throughput_apart(1000 if quick else 10_000, 1 if quick else 3)
+        scan = scan_throughput_apart(1000 if quick else 10_000, 1 if quick else SCAN_ROUNDS)
         print("scaling: anchors, recipients...", flush=True)
         anchors = bench.anchor_scaling(3 if quick else 15)
         recipients = bench.recipient_scaling(3 if quick else 15)
