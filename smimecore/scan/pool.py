@@ -386,7 +386,9 @@ class LocalPool:
         self._timed(worker, count)
         tasks = [worker.tasks.popleft() for _ in range(min(count, len(worker.tasks)))]
         if len(tasks) != count or not tasks or tasks[-1][0] != last:
-            raise ScanError(f"a worker answered for message {last}, not {tasks[-1:]}")
+            raise ScanError(
+                f"a worker answered for message {last}, not {[seq for seq, _ in tasks[-1:]]}"
+            )
         if isinstance(results, list):  # first rounds, to be finished here
             pairs = zip(tasks, results, strict=True)
             found = (_verified(location, plain) for (_, location), plain in pairs)

@@ -362,9 +362,9 @@ def _classified(
         listed = get("WeakAlgorithms")
         if listed:
             weak = found.setdefault("weak_algorithms", [])
-            for name in (name.strip() for name in str(listed).split(",")):
-                if name and name not in weak:
-                    weak.append(name)
+            for algorithm in (part.strip() for part in str(listed).split(",")):
+                if algorithm and algorithm not in weak:
+                    weak.append(algorithm)
     verified, trusted = signed and verified, signed and verified and trusted
     scanned: dict[str, Any] = {  # in ScanResult's order
         "source": location.source,

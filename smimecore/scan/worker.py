@@ -202,9 +202,9 @@ def verify_locations(
     """The first round of :func:`scan_locations`: read each message and ``verify_decrypt`` it.
 
     What it gives can be pickled, so :func:`finish` may run in another process (the local
-    pool's parent, when it has a core to spare).  With ``headers`` it also reads the header
-    fields, from the split ``verify_decrypt`` made of the message (for a :func:`finish` in this
-    process; another is sent the header section instead, which is smaller).
+    pool's parent, when it has a core to spare).  With ``headers`` it reads the header fields
+    instead of keeping the header section, from the split ``verify_decrypt`` then makes use of
+    (for a :func:`finish` in this process; another is sent the header section, which is smaller).
     """
     own_reader = reader is None
     active = reader if reader is not None else MessageReader()
@@ -232,7 +232,7 @@ class Verified(NamedTuple):
 
     location: Location
     since: float  # when the message's first round began: its time limit runs from there
-    header: bytes | None = None  # the message's header section (None: it was not read)
+    header: bytes | None = None  # its header section (None: not read; b"": its headers were read)
     records: list[dict[str, Any]] | None = None
     ok: bool = False
     error: tuple[str, str] | None = None  # the error's kind and first line
@@ -256,8 +256,12 @@ def _verify(
                 data = reader.read(location)
             except (OSError, EOFError, ValueError, zlib.error) as exc:
                 return Verified(location, since, failed=(UNREADABLE, _reading_error(exc)))
-            header = header_section(data)  # the split verify_decrypt then starts from
-            fields = message_headers(data) if headers else None  # from the same split
+            # Either splits the message, and verify_decrypt starts from that split.
+            if headers:
+                fields = message_headers(data)
+                header = b""  # read: the second round needs its fields, not its header
+            else:
+                header = header_section(data)
             engine = engine_for(spec)
             error: tuple[str, str] | None = None
             try:
