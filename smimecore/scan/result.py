@@ -16,7 +16,6 @@ import email.errors
 import email.header
 import email.utils
 import json
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +31,7 @@ from smimecore.errors import MalformedMessageError
 from smimecore.mime.dates import parse_date as mime_date
 from smimecore.mime.entity import split_entity
 from smimecore.scan.sources import Location
-from smimecore.scan.summary import FLAGS, Tally, tally_of
+from smimecore.scan.summary import Tally, tally
 
 __all__ = [
     "HEADER_BYTES",
@@ -74,7 +73,6 @@ _KEY_OPERATIONS = ("Decrypt", "KeyCheck")  # verify_decrypt asks for a secret ke
 _FROM_VERIFY = (("signer", "UserString"), ("trust", "Trust"))  # read from Verify records only
 _FROM_ANY = (*(("algorithms", key) for key in _ALGORITHM_FIELDS), *_COVERAGE_FIELDS.items())
 _JOINED = ("signer", "trust", *_COVERAGE_FIELDS)  # the fields whose values are joined, in order
-_FLAGS = operator.attrgetter(*FLAGS)  # a result's flags, in the summary's order
 
 
 @dataclass(slots=True)
@@ -180,14 +178,7 @@ class ScanResult:
 
     def tally(self) -> Tally:
         """What the summary counts of this result (:func:`~smimecore.scan.summary.tally`)."""
-        return tally_of(
-            self.outcome,
-            tuple(map(bool, _FLAGS(self))),
-            self.reason,
-            self.weak_algorithms,
-            self.year,
-            self.algorithms,
-        )
+        return tally(self.to_dict())
 
 
 def encode(result: Mapping[str, Any]) -> str:

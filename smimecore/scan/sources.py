@@ -306,13 +306,8 @@ class MessageReader:
     def read(self, location: Location) -> bytes:
         """The message's bytes; ``OSError`` (or a decompression error) when it cannot be read."""
         if location.kind == "mbox":
-            last = self._last  # (only where a message can be read plainly, see _read_mbox)
-            if (
-                last is not None
-                and last.file == location.file
-                and location.length >= 0
-                and not location.compressed
-            ):
+            last = self._last
+            if last is not None and last.file == location.file and _plainly_read(location):
                 return self._read_again(location, last)  # the usual case: the same file
             return self._read_mbox(location)
         try:
