@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from smimecore.errors import ScanError
 from smimecore.scan import pool as pool_module
 from smimecore.scan.deadline import MessageTimeout, TimeLimit, deadline
 from smimecore.scan.pool import FIRST_BATCH, LocalPool
-from smimecore.scan.result import ScanResult
+from smimecore.scan.result import INTERNAL, ScanResult, failure
 from smimecore.scan.run import ScanOptions, run_scan
 from smimecore.scan.sources import Location, MessageReader, find_messages
 from smimecore.scan.store import ResultStore
@@ -147,6 +148,19 @@ def test_worker_crash_is_that_messages_result(tmp_path: Path) -> None:
     assert crash["outcome"] == "error" and crash["reason"] == "crash"
     assert crash["errors"] == ["crash: the worker died of SIGSEGV"]
     assert {r["outcome"] for r in results.values()} == {"plain"} and len(results) == 6
+
+
+def frozen_objects(location: Location, spec: ScanSpec, reader: MessageReader) -> ScanResult:
+    """How many objects the worker's garbage collector leaves alone, as the result's detail."""
+    return failure(location, INTERNAL, str(gc.get_freeze_count()))
+
+
+def test_a_worker_keeps_its_engine_out_of_the_collectors_way(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {})
+    results = _run_pool(folder, frozen_objects, 30.0).values()
+    frozen = [int(str(result["errors"]).strip("[']").rsplit(" ", 1)[-1]) for result in results]
+    # The modules and the engine, loaded before the first message: tens of thousands of objects.
+    assert len(frozen) == 6 and min(frozen) > 10_000, frozen
 
 
 def test_message_deleted_after_indexing_is_unreadable(tmp_path: Path) -> None:
