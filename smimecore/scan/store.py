@@ -167,9 +167,9 @@ class ResultStore:
         while True:
             fresh = indexing.fresh if indexing is not None else None
             if fresh and fresh[0][0] == last + 1:
-                found = fresh.popleft()
-                last = found[0]
-                yield found
+                row = fresh.popleft()
+                last = row[0]
+                yield last, _location_of(row)
                 continue
             rows = self._db.execute(
                 "SELECT m.* FROM messages m LEFT JOIN results r ON r.seq = m.seq "
@@ -251,10 +251,14 @@ class Indexing:
         self._files: set[str] = set()
         self.count = 0
         """How many messages are indexed so far."""
-        self.fresh: deque[tuple[int, Location]] = deque()
-        """The messages indexed and not yet taken by :meth:`ResultStore.pending` (a new index
-        has no results): at most 20,000, past which they are read back from the database, so
-        that an index made far ahead of the scan does not fill the memory."""
+        self.fresh: deque[tuple[Any, ...]] = deque()
+        """The ``messages`` rows indexed and not yet taken by :meth:`ResultStore.pending` (a new
+        index has no results): at most 20,000, past which they are read back from the database,
+        so that an index made far ahead of the scan does not fill the memory.
+
+        Rows, not locations: a tuple of plain values drops out of the garbage collector's sight
+        at its first collection, where a named tuple stays in it; thousands of those, waiting
+        here, reached its oldest generation and set off full collections of the heap."""
         self._fresh_full = False
         self.done = False
         """Whether every message is indexed."""
@@ -267,9 +271,9 @@ class Indexing:
         files: list[str] = []
         try:
             for location in itertools.islice(self._locations, limit):
-                seq = self.count + len(rows) + 1
-                rows.append(_location_row(seq, location))
-                self._keep_fresh(seq, location)
+                row = _location_row(self.count + len(rows) + 1, location)
+                rows.append(row)
+                self._keep_fresh(row)
                 if location.kind == "mbox" and location.file not in self._files:
                     self._files.add(location.file)
                     files.append(location.file)
@@ -285,9 +289,9 @@ class Indexing:
                 self.on_done(self.count)
         return bool(rows)
 
-    def _keep_fresh(self, seq: int, location: Location) -> None:
+    def _keep_fresh(self, row: tuple[Any, ...]) -> None:
         if not self._fresh_full and len(self.fresh) < _FRESH_LIMIT:
-            self.fresh.append((seq, location))
+            self.fresh.append(row)
         else:  # from here on, what follows comes from the database
             self._fresh_full = True
 

@@ -181,14 +181,26 @@ def scan_dicts(
 ) -> list[dict[str, Any]]:
     """:func:`scan_locations`, each result as its :meth:`~ScanResult.to_dict` (made directly:
     what every runner sends on)."""
-    verified = verify_locations(locations, spec, reader, mark, headers=True)
+    return list(
+        _finished_each(verify_locations(locations, spec, reader, mark, headers=True), spec, mark)
+    )
+
+
+def _finished_each(
+    verified: list[Verified], spec: ScanSpec, mark: Callable[[int, float], None] | None
+) -> Iterator[dict[str, Any]]:
+    """The second round of each of ``verified``, letting go of each first round once it is
+    finished: in a batch, what the first rounds hold is most of what the garbage collector
+    walks until the batch is done."""
     limit = TimeLimit(spec.timeout)
-    results = []
-    for index, found in enumerate(verified):
+    verified.reverse()
+    index = 0
+    while verified:
+        found = verified.pop()
         if mark is not None:
             mark(index, found.since)
-        results.append(_finished(found, spec, limit))
-    return results
+        yield _finished(found, spec, limit)
+        index += 1
 
 
 def verify_locations(
@@ -375,13 +387,24 @@ class Batch:
         self.tallies[tally(result)] += 1
 
 
-def scan_batch(locations: Iterable[Location], spec: ScanSpec) -> Batch:
-    """:func:`scan_location` over a batch, with one reader: the results as a :class:`Batch`."""
-    reader = MessageReader()
+def scan_batch(
+    locations: Iterable[Location],
+    spec: ScanSpec,
+    reader: MessageReader | None = None,
+    mark: Callable[[int, float], None] | None = None,
+) -> Batch:
+    """:func:`scan_dicts` over a batch, with one reader: the results as a :class:`Batch`.
+
+    Each result is made into its text as soon as it is made, so the batch holds texts only.
+    """
+    own_reader = reader is None
+    active = reader if reader is not None else MessageReader()
     try:
-        return Batch.of_dicts(scan_dicts(list(locations), spec, reader))
+        verified = verify_locations(list(locations), spec, active, mark, headers=True)
+        return Batch.of_dicts(_finished_each(verified, spec, mark))
     finally:
-        reader.close()
+        if own_reader:
+            active.close()
 
 
 def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
