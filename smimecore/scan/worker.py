@@ -397,14 +397,8 @@ def scan_batch(
 
     Each result is made into its text as soon as it is made, so the batch holds texts only.
     """
-    own_reader = reader is None
-    active = reader if reader is not None else MessageReader()
-    try:
-        verified = verify_locations(list(locations), spec, active, mark, headers=True)
-        return Batch.of_dicts(_finished_each(verified, spec, mark))
-    finally:
-        if own_reader:
-            active.close()
+    verified = verify_locations(list(locations), spec, reader, mark, headers=True)
+    return Batch.of_dicts(_finished_each(verified, spec, mark))
 
 
 def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
