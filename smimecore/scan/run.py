@@ -76,7 +76,9 @@ def run_scan(config: Config, options: ScanOptions, *, stream: TextIO | None = No
             if pool is None:
                 while indexing is not None and indexing.step():
                     pass  # the whole index first: partitions are sized from the number
-                run_on_dask(str(options.dask), spec, store.pending(), watch.keep, watch.left)
+                run_on_dask(
+                    str(options.dask), spec, store.pending(indexing), watch.keep, watch.left
+                )
             else:
                 watch.on_total = pool.expect
                 background = _indexing_step(indexing) if indexing is not None else None

@@ -48,11 +48,15 @@ class ResultStore:
 
     A ``durable`` database (the ``--results`` file) survives a kill of the
     scan and a crash of the machine; a scratch one, deleted when the scan
-    ends, is written without waiting for the disk.
+    ends, is written without waiting for the disk, and its index holds only
+    the messages that its scan reads back from it (those it is given from
+    memory, :attr:`Indexing.fresh`, no run after this one will ask for).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
+        self.durable = durable
+        self._indexed_apart = 0  # messages of a scratch index kept in memory only
         try:
             self._db = sqlite3.connect(self.path, isolation_level="DEFERRED")
             # Before the first table (and WAL) exists, else it has no effect: results of a few
@@ -119,6 +123,7 @@ class ResultStore:
     def start_index(self, paths: Sequence[str], locations: Iterable[Location]) -> Indexing:
         """Replace the index with ``locations`` (found under ``paths``), a page at a time:
         the :class:`Indexing` says when, and :meth:`pending` with it waits for it."""
+        self._indexed_apart = 0
         with self._db:
             for table in ("messages", "files", "results"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from the code
@@ -126,9 +131,13 @@ class ResultStore:
             self._set_meta("indexed", "0")
         return Indexing(self, locations)
 
-    def _add_to_index(self, rows: Sequence[tuple[Any, ...]], files: Iterable[str]) -> None:
+    def _add_to_index(
+        self, rows: Sequence[tuple[Any, ...]], files: Iterable[str], apart: int = 0
+    ) -> None:
+        """Index ``rows``, and count ``apart`` more that a scratch index keeps in memory only."""
         self._db.executemany("INSERT INTO files VALUES (?, ?, ?)", map(_file_row, files))
         self._db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", rows)
+        self._indexed_apart += apart
 
     def _index_complete(self) -> None:
         with self._db:
@@ -149,7 +158,8 @@ class ResultStore:
     @property
     def total(self) -> int:
         """How many messages the index holds."""
-        return int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+        stored = int(self._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+        return stored + self._indexed_apart
 
     @property
     def done(self) -> int:
@@ -161,7 +171,9 @@ class ResultStore:
         those it has indexed and, when they are all given, those it indexes next.
 
         What the indexing has just indexed comes from it (:attr:`Indexing.fresh`), not read
-        back from the database; the rest, from the database.
+        back from the database; the rest, from the database.  A scratch database is not given
+        what the indexing keeps (see :class:`ResultStore`): its scan must pass the indexing,
+        even once it is done.
         """
         last = 0
         while True:
@@ -254,7 +266,8 @@ class Indexing:
         self.fresh: deque[tuple[Any, ...]] = deque()
         """The ``messages`` rows indexed and not yet taken by :meth:`ResultStore.pending` (a new
         index has no results): at most 20,000, past which they are read back from the database,
-        so that an index made far ahead of the scan does not fill the memory.
+        so that an index made far ahead of the scan does not fill the memory.  A durable
+        database is given these rows too (a resumed scan reads them); a scratch one is not.
 
         Rows, not locations: a tuple of plain values drops out of the garbage collector's sight
         at its first collection, where a named tuple stays in it; thousands of those, waiting
@@ -269,31 +282,36 @@ class Indexing:
             return False
         rows: list[tuple[Any, ...]] = []
         files: list[str] = []
+        found = 0
+        durable = self._store.durable
         try:
             for location in itertools.islice(self._locations, limit):
-                row = _location_row(self.count + len(rows) + 1, location)
-                rows.append(row)
-                self._keep_fresh(row)
+                found += 1
+                row = _location_row(self.count + found, location)
+                if not self._keep_fresh(row) or durable:
+                    rows.append(row)
                 if location.kind == "mbox" and location.file not in self._files:
                     self._files.add(location.file)
                     files.append(location.file)
         except ScanError:
             self._store._index_failed()
             raise
-        self._store._add_to_index(rows, files)
-        self.count += len(rows)
-        if len(rows) < limit:
+        self._store._add_to_index(rows, files, found - len(rows))
+        self.count += found
+        if found < limit:
             self._store._index_complete()
             self.done = True
             if self.on_done is not None:
                 self.on_done(self.count)
-        return bool(rows)
+        return bool(found)
 
-    def _keep_fresh(self, row: tuple[Any, ...]) -> None:
+    def _keep_fresh(self, row: tuple[Any, ...]) -> bool:
+        """Keep ``row`` for :meth:`ResultStore.pending`; returns whether it was kept."""
         if not self._fresh_full and len(self.fresh) < _FRESH_LIMIT:
             self.fresh.append(row)
-        else:  # from here on, what follows comes from the database
-            self._fresh_full = True
+            return True
+        self._fresh_full = True  # from here on, what follows comes from the database
+        return False
 
 
 def _file_row(path: str) -> tuple[str, int, int]:

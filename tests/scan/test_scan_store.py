@@ -45,13 +45,15 @@ def test_pending_follows_the_index_as_it_is_made(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.parametrize("durable", [True, False])
 def test_pending_past_what_the_indexing_keeps_reads_the_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
 ) -> None:
     """An index made far ahead of the scan keeps at most a few messages for it; the rest come
-    from the database, the same messages in the same order."""
+    from the database, the same messages in the same order.  A scratch database is given only
+    the rest, a durable one every message (a resumed scan reads them all)."""
     monkeypatch.setattr(store_module, "_FRESH_LIMIT", 7)
-    store = ResultStore(tmp_path / "scan.db")
+    store = ResultStore(tmp_path / "scan.db", durable=durable)
     try:
         locations = _locations(40)
         indexing = store.start_index(["/archive/box"], iter(locations))
@@ -63,8 +65,12 @@ def test_pending_past_what_the_indexing_keeps_reads_the_database(
         rest = list(pending)
         assert [seq for seq, _ in first + rest] == list(range(1, 41))
         assert [location for _, location in first + rest] == locations
+        assert store.total == 40
     finally:
         store.close()
+    with sqlite3.connect(tmp_path / "scan.db") as connection:
+        stored = [seq for (seq,) in connection.execute("SELECT seq FROM messages ORDER BY seq")]
+    assert stored == list(range(1 if durable else 8, 41))
 
 
 def test_empty_index_is_complete_at_once(tmp_path: Path) -> None:
