@@ -48,9 +48,9 @@ class ResultStore:
 
     A ``durable`` database (the ``--results`` file) survives a kill of the
     scan and a crash of the machine; a scratch one, deleted when the scan
-    ends, is written without waiting for the disk, and its index holds only
-    the messages that its scan reads back from it (those it is given from
-    memory, :attr:`Indexing.fresh`, no run after this one will ask for).
+    ends, is written without waiting for the disk, and its index leaves out
+    the messages its scan takes from memory (:attr:`Indexing.fresh`), which
+    no later run reads.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
