@@ -3,6 +3,7 @@ scanned, and a scan killed while indexing that starts again from nothing."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from io import StringIO
 from pathlib import Path
@@ -101,3 +102,27 @@ def test_scan_killed_while_indexing_starts_again(tmp_path: Path) -> None:
     assert progress.getvalue().startswith("scan: 30 messages, 0 already scanned\n")
     assert summary.counts["messages"] == 30 and summary.outcomes == {"plain": 30}
     assert again.read_bytes() == first.read_bytes()
+
+
+@pytest.mark.parametrize("results", [False, True])
+def test_a_scan_past_what_the_indexing_keeps_reports_every_message_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results: bool
+) -> None:
+    """With a scratch database (no ``--results``) or a durable one, the messages the indexing
+    keeps in memory and those the scan reads back from the database are all scanned once."""
+    monkeypatch.setattr(store_module, "_FRESH_LIMIT", 5)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for number in range(30):
+        (folder / f"{number:02}.eml").write_bytes(plain(number, 2020))
+    report = tmp_path / "report.jsonl"
+    options = ScanOptions(
+        paths=(str(folder),),
+        results=str(tmp_path / "scan.db") if results else None,
+        reports=(str(report),),
+        jobs=2,
+    )
+    summary = run_scan(Config(), options, stream=StringIO())
+    sources = [json.loads(line)["source"] for line in report.read_text().splitlines()]
+    assert sources == [str(folder / f"{number:02}.eml") for number in range(30)]
+    assert summary.counts["messages"] == 30
