@@ -288,7 +288,8 @@ class Indexing:
             for location in itertools.islice(self._locations, limit):
                 found += 1
                 row = _location_row(self.count + found, location)
-                if not self._keep_fresh(row) or durable:
+                kept = self._keep_fresh(row)
+                if durable or not kept:
                     rows.append(row)
                 if location.kind == "mbox" and location.file not in self._files:
                     self._files.add(location.file)

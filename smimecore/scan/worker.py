@@ -181,17 +181,19 @@ def scan_dicts(
 ) -> list[dict[str, Any]]:
     """:func:`scan_locations`, each result as its :meth:`~ScanResult.to_dict` (made directly:
     what every runner sends on)."""
-    return list(
-        _finished_each(verify_locations(locations, spec, reader, mark, headers=True), spec, mark)
-    )
+    return list(_scanned_each(locations, spec, reader, mark))
 
 
-def _finished_each(
-    verified: list[Verified], spec: ScanSpec, mark: Callable[[int, float], None] | None
+def _scanned_each(
+    locations: Sequence[Location],
+    spec: ScanSpec,
+    reader: MessageReader | None,
+    mark: Callable[[int, float], None] | None,
 ) -> Iterator[dict[str, Any]]:
-    """The second round of each of ``verified``, letting go of each first round once it is
-    finished: in a batch, what the first rounds hold is most of what the garbage collector
-    walks until the batch is done."""
+    """Both rounds of :func:`scan_dicts`, each result given as soon as its second round is
+    done, and each first round let go of then: in a batch, what the first rounds hold is most
+    of what the garbage collector walks until the batch is done."""
+    verified = verify_locations(locations, spec, reader, mark, headers=True)
     limit = TimeLimit(spec.timeout)
     verified.reverse()
     index = 0
@@ -397,8 +399,7 @@ def scan_batch(
 
     Each result is made into its text as soon as it is made, so the batch holds texts only.
     """
-    verified = verify_locations(list(locations), spec, reader, mark, headers=True)
-    return Batch.of_dicts(_finished_each(verified, spec, mark))
+    return Batch.of_dicts(_scanned_each(list(locations), spec, reader, mark))
 
 
 def scan_partition(locations: Iterable[Location], spec: ScanSpec) -> list[dict[str, Any]]:
