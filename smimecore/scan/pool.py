@@ -45,7 +45,7 @@ from smimecore.scan.worker import (
     Verified,
     finish_dicts,
     prepare,
-    scan_dicts,
+    scan_batch,
     scan_location,
     verify_locations,
 )
@@ -127,7 +127,7 @@ def _scan_tasks(
         locations = [location for _, location in tasks]
         if finish_in_parent:
             return [_plain(found) for found in verify_locations(locations, spec, reader, mark)]
-        return Batch.of_dicts(scan_dicts(locations, spec, reader, mark))
+        return scan_batch(locations, spec, reader, mark)
     results = Batch()
     for index, (_, location) in enumerate(tasks):
         mark(index, time.monotonic())
