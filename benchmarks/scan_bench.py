@@ -6,11 +6,12 @@ Run by ``benchmarks/run.py`` (``make bench``), or alone: ``python benchmarks/sca
 job, and 1 job within 10% of the loop (``scan/loop >= 0.9``).  Every scan must find every
 message trusted, else nothing counts.
 
-``run.py`` runs this script in a process of its own (:func:`scan_throughput_apart`): a scan's
-worker processes run the calling script's top level again (multiprocessing's fork server does
-so for every process it starts), and ``run.py``'s imports of every other benchmark would be
-timed as part of each scan, which ``smimecore scan``'s workers (re-running only the small
-console script) never pay.
+``run.py`` runs this script in a process of its own (:func:`scan_throughput_apart`), started with
+``python -c`` so that it has no main script: a scan's worker processes run the calling script's
+top level again (multiprocessing's fork server does so for every process it starts, unless the
+main module came from ``-c``).  Re-running this script's imports cost each worker about 9 ms a
+scan, and ``run.py``'s imports of every other benchmark about 20 ms, which ``smimecore scan``'s
+workers (re-running only the small console script, 0.3 ms) never pay.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ from smimecore.scan import ScanOptions, run_scan
 
 SPEEDUP_TARGET = 1.7
 LOOP_TARGET = 0.9
-ROUNDS = 5
-"""Runs of each kind, alternated: the VM this is measured on drifts by several percent within a
-minute, and the median of five is steadier than that of three."""
+ROUNDS = 9
+"""Runs of the loop and of 1 and 2 jobs, alternated.  On the VM this is measured on, one run's
+speed strays from the next by 5 to 6% (its speed swings with other tenants' load, seconds at a
+time), so the median of five still moved the ratios by about 5%; nine take that to about 3.5%."""
+DASK_ROUNDS = 5
+"""Runs on the Dask cluster (no target depends on them)."""
 
 
 def signed_mbox(setup: Setup, count: int, path: Path) -> list[bytes]:
@@ -75,12 +79,15 @@ def _scan(setup: Setup, mbox: Path, count: int, **options: object) -> float:
     return seconds
 
 
-def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
+def scan_throughput(
+    setup: Setup, count: int, rounds: int, dask_rounds: int = DASK_ROUNDS
+) -> dict[str, float]:
     """Messages per second of the loop, scans with 1 and 2 jobs, and Dask (when installed).
 
     Each scan's time is the whole ``run_scan``: indexing, starting the workers, the results
-    database and the summary.  The runs alternate, ``rounds`` times, after a warm-up; figures
-    are medians.  The Dask cluster runs only while Dask is measured: idle, its scheduler (in
+    database and the summary.  The runs alternate, ``rounds`` times (``dask_rounds`` for Dask),
+    after a warm-up; figures are medians, each with the slowest and the fastest run beside it
+    (``<name>_slowest``, ``<name>_fastest``).  The Dask cluster runs only while Dask is measured: idle, its scheduler (in
     this process) and its two worker processes still take a few percent of a core, which on
     two cores would be taken from the other runs.
     """
@@ -92,14 +99,16 @@ def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
         "jobs2": lambda: _scan(setup, mbox, count, jobs=2),
     }
     rates = _rates(runs, count, rounds)
+    figures = {"count": float(count), "rounds": float(rounds)}
     cluster = _local_cluster()
     if cluster is not None:
         try:
             dask = {"dask": lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)}
-            rates.update(_rates(dask, count, rounds))
+            figures["dask_rounds"] = float(min(rounds, dask_rounds))
+            rates.update(_rates(dask, count, min(rounds, dask_rounds)))
         finally:
             cluster.close()
-    figures = {"count": float(count), "rounds": float(rounds), **rates}
+    figures.update(rates)
     figures["speedup"] = rates["jobs2"] / rates["jobs1"]
     figures["vs_loop"] = rates["jobs1"] / rates["loop"]
     return figures
@@ -107,14 +116,19 @@ def scan_throughput(setup: Setup, count: int, rounds: int) -> dict[str, float]:
 
 def _rates(runs: dict[str, Callable[[], float]], count: int, rounds: int) -> dict[str, float]:
     """Median messages per second of each run, alternated ``rounds`` times after a warm-up
-    (caches, the fork server, the cluster's workers)."""
+    (caches, the fork server, the cluster's workers), and its slowest and fastest run."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for run in runs.values():
         run()
     for _ in range(rounds):
         for name, run in runs.items():
             times[name].append(run())
-    return {name: count / statistics.median(seconds) for name, seconds in times.items()}
+    rates: dict[str, float] = {}
+    for name, seconds in times.items():
+        rates[name] = count / statistics.median(seconds)
+        rates[f"{name}_slowest"] = count / max(seconds)
+        rates[f"{name}_fastest"] = count / min(seconds)
+    return rates
 
 
 def _local_cluster() -> object | None:
@@ -137,7 +151,9 @@ def _local_cluster() -> object | None:
 def scan_throughput_apart(count: int, rounds: int) -> dict[str, float]:
     """:func:`scan_throughput` in a process running this script, with its own setup (see the
     module docstring); raises :class:`BenchError` if that run fails."""
-    command = [sys.executable, __file__, "--count", str(count), "--rounds", str(rounds), "--json"]
+    start = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import scan_bench; "
+    command = [sys.executable, "-c", start + "sys.exit(scan_bench.main())"]
+    command += ["--count", str(count), "--rounds", str(rounds), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"the scan benchmark failed: {done.stderr.strip()[-2000:]}")
@@ -148,16 +164,25 @@ def describe(figures: dict[str, float]) -> list[str]:
     """The figures as printed lines."""
     lines = [
         f"scan throughput, {int(figures['count']):,} signed 1 KiB messages in an mbox "
-        f"(median of {int(figures['rounds'])}):",
-        f"  verify_decrypt loop  {figures['loop']:8,.0f} msg/s",
-        f"  scan --jobs 1        {figures['jobs1']:8,.0f} msg/s  ({figures['vs_loop']:.2f}x the loop,"
-        f" target >= {LOOP_TARGET})",
-        f"  scan --jobs 2        {figures['jobs2']:8,.0f} msg/s  ({figures['speedup']:.2f}x 1 job,"
-        f" target >= {SPEEDUP_TARGET})",
+        f"(median of {int(figures['rounds'])}; runs from the slowest to the fastest):",
+        f"  verify_decrypt loop  {figures['loop']:8,.0f} msg/s  {spread(figures, 'loop')}",
+        f"  scan --jobs 1        {figures['jobs1']:8,.0f} msg/s  {spread(figures, 'jobs1')}"
+        f"  {figures['vs_loop']:.2f}x the loop, target >= {LOOP_TARGET}",
+        f"  scan --jobs 2        {figures['jobs2']:8,.0f} msg/s  {spread(figures, 'jobs2')}"
+        f"  {figures['speedup']:.2f}x 1 job, target >= {SPEEDUP_TARGET}",
     ]
     if "dask" in figures:
-        lines.append(f"  scan --dask (local)  {figures['dask']:8,.0f} msg/s  (2 worker processes)")
+        lines.append(
+            f"  scan --dask (local)  {figures['dask']:8,.0f} msg/s  {spread(figures, 'dask')}"
+            f"  2 worker processes, median of {int(figures['dask_rounds'])}"
+        )
     return lines
+
+
+def spread(figures: dict[str, float], name: str) -> str:
+    """The slowest and the fastest run of ``name``, in messages per second (``4,100-5,300``)."""
+    slowest, fastest = figures.get(f"{name}_slowest"), figures.get(f"{name}_fastest")
+    return "" if slowest is None or fastest is None else f"({slowest:,.0f}-{fastest:,.0f})"
 
 
 def main() -> int:
