@@ -180,7 +180,7 @@ def scan_section(scan: Mapping[str, float]) -> list[str]:
         f"summary (median of {int(scan['rounds'])} alternating runs after a warm-up);",
         "the loop calls `verify_decrypt` on the same messages, already in memory.",
         "",
-        "| run | messages/s | slowest–fastest run | |",
+        "| run | messages/s | slowest to fastest run | |",
         "|---|---:|---|---|",
         *rows,
         "",

@@ -165,24 +165,24 @@ def describe(figures: dict[str, float]) -> list[str]:
     lines = [
         f"scan throughput, {int(figures['count']):,} signed 1 KiB messages in an mbox "
         f"(median of {int(figures['rounds'])}; runs from the slowest to the fastest):",
-        f"  verify_decrypt loop  {figures['loop']:8,.0f} msg/s  {spread(figures, 'loop')}",
-        f"  scan --jobs 1        {figures['jobs1']:8,.0f} msg/s  {spread(figures, 'jobs1')}"
+        f"  verify_decrypt loop  {figures['loop']:8,.0f} msg/s  ({spread(figures, 'loop')})",
+        f"  scan --jobs 1        {figures['jobs1']:8,.0f} msg/s  ({spread(figures, 'jobs1')})"
         f"  {figures['vs_loop']:.2f}x the loop, target >= {LOOP_TARGET}",
-        f"  scan --jobs 2        {figures['jobs2']:8,.0f} msg/s  {spread(figures, 'jobs2')}"
+        f"  scan --jobs 2        {figures['jobs2']:8,.0f} msg/s  ({spread(figures, 'jobs2')})"
         f"  {figures['speedup']:.2f}x 1 job, target >= {SPEEDUP_TARGET}",
     ]
     if "dask" in figures:
         lines.append(
-            f"  scan --dask (local)  {figures['dask']:8,.0f} msg/s  {spread(figures, 'dask')}"
+            f"  scan --dask (local)  {figures['dask']:8,.0f} msg/s  ({spread(figures, 'dask')})"
             f"  2 worker processes, median of {int(figures['dask_rounds'])}"
         )
     return lines
 
 
 def spread(figures: dict[str, float], name: str) -> str:
-    """The slowest and the fastest run of ``name``, in messages per second (``4,100-5,300``)."""
+    """The slowest and the fastest run of ``name``, in messages per second (``4,100 to 5,300``)."""
     slowest, fastest = figures.get(f"{name}_slowest"), figures.get(f"{name}_fastest")
-    return "" if slowest is None or fastest is None else f"({slowest:,.0f}-{fastest:,.0f})"
+    return "" if slowest is None or fastest is None else f"{slowest:,.0f} to {fastest:,.0f}"
 
 
 def main() -> int:
