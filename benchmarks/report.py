@@ -152,7 +152,7 @@ def scan_section(scan: Mapping[str, float]) -> list[str]:
         return "met" if met else "**missed**"
 
     def row(label: str, name: str, judged: str = "") -> str:
-        return f"| {label} | {scan[name]:,.0f} | {spread(dict(scan), name)} | {judged} |"
+        return f"| {label} | {scan[name]:,.0f} | {spread(scan, name)} | {judged} |"
 
     rows = [
         row("`verify_decrypt` loop (messages in memory)", "loop"),

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from workload import BenchError, KiB, Setup, address, message
@@ -36,8 +36,8 @@ SPEEDUP_TARGET = 1.7
 LOOP_TARGET = 0.9
 ROUNDS = 9
 """Runs of the loop and of 1 and 2 jobs, alternated.  On the VM this is measured on, one run's
-speed strays from the next by 5 to 6% (its speed swings with other tenants' load, seconds at a
-time), so the median of five still moved the ratios by about 5%; nine take that to about 3.5%."""
+speed strays from the next by 5 to 6% (its speed swings by that much, seconds at a time, with
+nothing else running on it), so the median of five still moved the ratios by about 5%; nine take that to about 3.5%."""
 DASK_ROUNDS = 5
 """Runs on the Dask cluster (no target depends on them)."""
 
@@ -85,11 +85,11 @@ def scan_throughput(
     """Messages per second of the loop, scans with 1 and 2 jobs, and Dask (when installed).
 
     Each scan's time is the whole ``run_scan``: indexing, starting the workers, the results
-    database and the summary.  The runs alternate, ``rounds`` times (``dask_rounds`` for Dask),
-    after a warm-up; figures are medians, each with the slowest and the fastest run beside it
-    (``<name>_slowest``, ``<name>_fastest``).  The Dask cluster runs only while Dask is measured: idle, its scheduler (in
-    this process) and its two worker processes still take a few percent of a core, which on
-    two cores would be taken from the other runs.
+    database and the summary.  The runs alternate, ``rounds`` times (at most ``dask_rounds``
+    for Dask), after a warm-up; figures are medians, each with the slowest and the fastest run
+    beside it (``<name>_slowest``, ``<name>_fastest``).  The Dask cluster runs only while Dask
+    is measured: idle, its scheduler (in this process) and its two worker processes still take
+    a few percent of a core, which on two cores would be taken from the other runs.
     """
     mbox = setup.scratch / "scan-signed.mbox"
     messages = signed_mbox(setup, count, mbox)
@@ -104,8 +104,9 @@ def scan_throughput(
     if cluster is not None:
         try:
             dask = {"dask": lambda: _scan(setup, mbox, count, dask=cluster.scheduler_address)}
-            figures["dask_rounds"] = float(min(rounds, dask_rounds))
-            rates.update(_rates(dask, count, min(rounds, dask_rounds)))
+            dask_runs = min(rounds, dask_rounds)
+            figures["dask_rounds"] = float(dask_runs)
+            rates.update(_rates(dask, count, dask_runs))
         finally:
             cluster.close()
     figures.update(rates)
@@ -179,7 +180,7 @@ def describe(figures: dict[str, float]) -> list[str]:
     return lines
 
 
-def spread(figures: dict[str, float], name: str) -> str:
+def spread(figures: Mapping[str, float], name: str) -> str:
     """The slowest and the fastest run of ``name``, in messages per second (``4,100 to 5,300``)."""
     slowest, fastest = figures.get(f"{name}_slowest"), figures.get(f"{name}_fastest")
     return "" if slowest is None or fastest is None else f"{slowest:,.0f} to {fastest:,.0f}"
