@@ -170,6 +170,8 @@ class _Worker:
 def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
+        # Not "__main__" (the default): CPython 3.11's fork server imports it without the
+        # script's sys.path, and a script's own import failing there ends the fork server.
         context.set_forkserver_preload([__name__])
         return context
     return multiprocessing.get_context("spawn")
